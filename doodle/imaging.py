@@ -1,0 +1,123 @@
+"""Image and semantic-map I/O: the only module of the engine that touches files.
+
+Images come back as (H, W, 3) uint8 RGB whatever their mode on disk (RGB, RGBA,
+L, LA, palette, 16-bit), so maps drawn in different editors compare equal (the
+reference crashed on an RGB style map with an RGBA doodle, neural-doodle#11).
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from doodle.errors import InputError
+
+# Formats we write, by extension; imageio picks the plugin.
+WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
+
+def to_rgb8(array: np.ndarray) -> np.ndarray:
+    """Any decoded image array -> (H, W, 3) uint8 RGB.
+
+    L and LA are repeated to three channels; alpha is dropped (a map's colours are
+    its meaning, transparency is not); 16-bit and float images are rescaled.
+    """
+    a = np.asarray(array)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise ValueError(f"expected an image, got an array of shape {a.shape}")
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float32) / 257.0).round()
+    elif a.dtype.kind == "f":
+        scale = 255.0 if a.max(initial=0.0) <= 1.0 else 1.0
+        a = a.astype(np.float32) * scale
+    elif a.dtype == bool:
+        a = a.astype(np.float32) * 255.0
+    channels = a.shape[2]
+    if channels in (1, 2):
+        a = np.repeat(a[..., :1], 3, axis=2)
+    elif channels >= 3:
+        a = a[..., :3]
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
+    """Read ``path`` as (H, W, 3) uint8 RGB; InputError naming the file otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} {str(p)!r} does not exist.", "Check the path.")
+    if p.is_dir():
+        raise InputError(f"{what} {str(p)!r} is a folder, not an image.", "Give an image file.")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {what} {str(p)!r}: {e.strerror}.") from None
+    return decode_image(data, f"{what} {str(p)!r}")
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Decode image bytes to (H, W, 3) uint8 RGB, with palette images expanded."""
+    try:
+        array = iio.imread(io.BytesIO(data), index=0, mode=None)
+    except Exception:  # imageio raises many types for bad data; all mean the same here.
+        raise InputError(
+            f"{name} is not a readable image (corrupt or unsupported format).",
+            "Use a PNG, JPEG, WebP or TIFF file.",
+        ) from None
+    try:
+        return to_rgb8(array)
+    except ValueError as e:
+        raise InputError(f"{name}: {e}.") from None
+
+
+def semantic_path(image_path: str | os.PathLike, ext: str) -> Path:
+    """Where the reference looks for an image's map: ``Monet.jpg`` -> ``Monet_sem.png``."""
+    p = Path(image_path)
+    return p.with_name(p.stem + ext)
+
+
+def encode_image(image: np.ndarray, suffix: str) -> bytes:
+    """(H, W, 3) uint8 -> encoded bytes in the format of ``suffix`` (".png", ".jpg", …)."""
+    kwargs = {"quality": 95} if suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+    return iio.imwrite("<bytes>", image, extension=suffix.lower(), **kwargs)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """InputError if ``path`` cannot be written as an image, before any work is done."""
+    p = Path(path)
+    if p.suffix.lower() not in WRITABLE:
+        raise InputError(
+            f"cannot tell the image format of output {str(p)!r}.",
+            f"End the name with one of {', '.join(WRITABLE)}.",
+        )
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder {str(parent)!r} does not exist.", "Create it first.")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(f"output {str(p)!r} is not writable.", "Choose another path.")
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write (H, W, 3) uint8 atomically: a temporary file beside ``path``, then rename.
+
+    A reader (a Makefile, an image viewer) never sees a half-written file, and an
+    interrupted write leaves the previous file intact.
+    """
+    p = Path(path)
+    data = encode_image(image, p.suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

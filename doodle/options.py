@@ -1,0 +1,69 @@
+"""The one source of defaults: :class:`Options`, passed down explicitly.
+
+Defaults follow alexjc/neural-doodle's command line unless a comment says why not.
+The CLI reads its option defaults from here.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How to paint. Every field has the reference's default unless noted."""
+
+    # Weight of the content loss (MSE of features at `content_layers`); 0 without content.
+    content_weight: float = 10.0
+    # Layers whose features the content loss compares.
+    content_layers: tuple[str, ...] = ("4_2",)
+    # Weight of the MRF style loss, applied to each style layer.
+    style_weight: float = 25.0
+    # Layers whose patches are matched; None: the extractor's default
+    # (pretrained VGG19: 3_1,4_1 as the reference; built-in: 2_1,3_1,4_1).
+    style_layers: Optional[tuple[str, ...]] = None
+    # Weight of the semantic map in patch matching (the reference's --semantic-weight).
+    semantic_weight: float = 10.0
+    # Weight of the total-variation smoothness term.
+    smoothness: float = 1.0
+    # Bias against reusing the same style patches (0 = plain nearest neighbour).
+    variety: float = 0.0
+    # Match patches once per phase instead of at every evaluation (faster, blurrier).
+    cache: bool = False
+    # Number of resolutions, coarse to fine, each half the size of the next.
+    phases: int = 3
+    # L-BFGS function evaluations per phase (the reference's maxfun).
+    iterations: int = 100
+    # First phase's starting image: "noise", "content", or an image path.
+    seed: str = "noise"
+    # Range of the uniform noise seed, in [0, 255].
+    seed_range: tuple[float, float] = (16.0, 240.0)
+    # Makes a run reproducible; None draws a fresh seed (reported in the log).
+    random_seed: Optional[int] = None
+    # (width, height) of the output; None: the content's or doodle map's size
+    # (the style's for texture synthesis).
+    output_size: Optional[tuple[int, int]] = None
+    # Number of slices the style patch bank is matched in; None: sized to
+    # `match_memory` (the reference's --slices defaulted to 2 and needed hand-tuning).
+    slices: Optional[int] = None
+    # Bytes one matching slice may use when `slices` is None.
+    match_memory: int = 512 * 2**20
+    # "auto", "cpu" or "gpu".
+    device: str = "auto"
+    # Suffix of the semantic map beside an image: Monet.jpg -> Monet_sem.png.
+    semantic_ext: str = "_sem.png"
+    # Weights: "auto" (a cached pretrained VGG19, else built-in), "builtin", or a path.
+    weights: str = "auto"
+    # Log every N iterations (0: only phase summaries).
+    print_every: int = 10
+    # Save a frame every N iterations into `frames_dir` (0: never).
+    save_every: int = 0
+    # Where frames go.
+    frames_dir: str = "frames"
+
+    def replace(self, **changes) -> "Options":
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULTS = Options()

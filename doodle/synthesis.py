@@ -1,0 +1,334 @@
+"""The multi-resolution optimiser: arrays in, a painting out.
+
+Phase ``i`` of ``n`` works at scale ``1 / 2**(n-1-i)`` of the output (and of the
+style); each phase starts from the previous result upsampled, the first from the
+seed. Within a phase every L-BFGS evaluation runs one jitted function: VGG forward,
+exact patch matching at each style layer, the loss, and its gradient through the
+same forward pass (``jax.vjp``), so features are computed once per evaluation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from typing import Any, Callable, Mapping, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from doodle import losses, optim, patches, vgg
+from doodle.extractor import Extractor
+from doodle.options import Options
+
+
+class Problem(NamedTuple):
+    """What to paint, as arrays.
+
+    Attributes:
+      style: (Hs, Ws, 3) uint8 or float32 RGB in [0, 255].
+      style_map: (Hs, Ws, 3) uint8 RGB semantic map of the style, or None.
+      content: (H, W, 3) content image, or None (doodle and texture modes).
+      target_map: (H, W, 3) uint8 map of the output (the doodle), or None.
+      size: (H, W) of the output.
+      seed: (H', W', 3) starting image, resized to the first phase; None: use
+        ``Options.seed`` ("noise" or "content").
+    """
+
+    style: np.ndarray
+    style_map: Optional[np.ndarray]
+    content: Optional[np.ndarray]
+    target_map: Optional[np.ndarray]
+    size: tuple[int, int]
+    seed: Optional[np.ndarray] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """What the optimiser hands the callback.
+
+    ``event`` is "phase" at the start of a phase, "iteration" after each
+    evaluation, "skipped" for a phase too small to paint (``message`` says why),
+    and "done" at the end of a phase. ``image`` is the current (h, w, 3) float32
+    image in [0, 255] (a device array: convert only when you need it).
+    """
+
+    event: str
+    phase: int  # 1-based
+    phases: int
+    iteration: int  # evaluations done in this phase
+    iterations: int  # evaluation budget of this phase
+    shape: tuple[int, int]  # (h, w) of this phase
+    loss: float = math.nan
+    terms: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0  # since the phase started
+    image: Any = None
+    message: str = ""
+
+
+Callback = Callable[[Progress], None]
+
+
+class PhaseTooSmall(ValueError):
+    """Raised when no phase is large enough for a 3×3 patch at the deepest layer."""
+
+
+def semantic_channels(sem: np.ndarray) -> jax.Array:
+    """(H, W, 3) uint8 map -> (H, W, 4) float32 channels [r, g, b, 1] in [0, 1].
+
+    The constant channel departs from the reference, which used the raw colours: it
+    normalises each pixel, so black had no direction at all and colours that are
+    multiples of each other (dark red, red) were the same label (neural-doodle#50,
+    "no black"). With the constant every colour, black included, is its own label.
+    """
+    rgb = jnp.asarray(sem, jnp.float32) / 255.0
+    return jnp.concatenate([rgb, jnp.ones(rgb.shape[:2] + (1,), jnp.float32)], axis=-1)
+
+
+def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
+    """(H, W, C) -> (h, w, C) float32, bilinear with antialiasing when shrinking."""
+    image = jnp.asarray(image, jnp.float32)
+    if image.shape[:2] == tuple(hw):
+        return image
+    return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
+
+
+def scaled(hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """A size multiplied by ``scale``, rounded, at least 1."""
+    return max(1, int(round(hw[0] * scale))), max(1, int(round(hw[1] * scale)))
+
+
+def style_layers_of(options: Options, extractor: Extractor) -> tuple[str, ...]:
+    """The style layers in use: the user's, or the extractor's default."""
+    return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
+
+
+def content_layers_of(options: Options, problem: Problem) -> tuple[str, ...]:
+    """Content layers in use: none without a content image or with weight 0."""
+    if problem.content is None or options.content_weight == 0:
+        return ()
+    return tuple(options.content_layers)
+
+
+def min_side(layers: tuple[str, ...]) -> int:
+    """The smallest image side whose deepest layer still holds one 3×3 patch."""
+    side = 3
+    while vgg.feature_size(side, side, vgg.deepest(layers))[0] < 3:
+        side += 1
+    return side
+
+
+class Phase(NamedTuple):
+    """Constant inputs of one phase's evaluation function (all device arrays)."""
+
+    style_raw: dict  # {layer: (hs, ws, C) raw style features}
+    banks: dict  # {layer: patches.Bank}
+    target_sem: dict  # {layer: (h, w, K) pooled output map} or {} without maps
+    content: dict  # {layer: (h, w, C) content features}
+
+
+def prepare_phase(
+    problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int]
+) -> Phase:
+    """Style patch banks and content features at one scale."""
+    style_layers = style_layers_of(options, extractor)
+    content_layers = content_layers_of(options, problem)
+    semantic = problem.style_map is not None and problem.target_map is not None and options.semantic_weight > 0
+    style_hw = scaled(problem.style.shape[:2], scale)
+    style = resize(problem.style, style_hw)
+    sfeats = _features(extractor, style, style_layers)
+    style_sem = semantic_channels(problem.style_map) if semantic else None
+    target_sem = semantic_channels(problem.target_map) if semantic else None
+    banks, raw, tsem = {}, {}, {}
+    for layer in style_layers:
+        f = sfeats[layer]
+        factor = vgg.downscale(layer)
+        sm = patches.pool_map(resize(style_sem, style_hw), factor) if semantic else None
+        normed = patches.normalise_style(f, sm, options.semantic_weight)
+        out_layer_hw = vgg.feature_size(*out_hw, layer)
+        if options.slices:
+            rows = -(-(f.shape[0] - 2) // options.slices)
+        else:
+            rows = patches.slice_rows_for(out_layer_hw, f.shape[:2], options.match_memory)
+        banks[layer] = patches.make_bank(normed, rows)
+        raw[layer] = f
+        if semantic:
+            tsem[layer] = patches.pool_map(resize(target_sem, out_hw), factor)
+    content = {}
+    if content_layers:
+        c = resize(problem.content, out_hw)
+        content = _features(extractor, c, content_layers)
+    return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content)
+
+
+def _features(extractor: Extractor, image: jax.Array, layers: tuple[str, ...]) -> dict:
+    return vgg.features_jit(extractor.params, image, tuple(layers), extractor.preprocess)
+
+
+class Evaluation(NamedTuple):
+    """One evaluation: loss (float32), grad (h, w, 3), per-term losses, matching state."""
+
+    loss: jax.Array
+    grad: jax.Array
+    terms: dict
+    history: dict  # {layer: (N,) float32}
+    index: dict  # {layer: (P,) int32}
+
+
+def make_evaluate(extractor: Extractor, options: Options, problem: Problem, phase: Phase):
+    """The jitted evaluation ``(x, history, index) -> Evaluation`` of one phase.
+
+    ``x`` is (h, w, 3) float32 in [0, 255]. With ``index`` None the patches are
+    matched afresh; with a dict of indices (``--cache``) matching is skipped.
+    """
+    style_layers = style_layers_of(options, extractor)
+    content_layers = content_layers_of(options, problem)
+    layers = tuple(dict.fromkeys(style_layers + content_layers))
+    shapes = {l: (b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()}
+    sw, cw, tvw = options.style_weight, options.content_weight, options.smoothness
+    semw, variety = options.semantic_weight, options.variety
+
+    def run(params, x, history, index, normed, style_raw, target_sem, content):
+        feats, pullback = jax.vjp(lambda img: vgg.features(params, img, layers, extractor.preprocess), x)
+        targets, new_hist, new_index = {}, {}, {}
+        for l in style_layers:
+            f = jax.lax.stop_gradient(feats[l])
+            if index is None:
+                out = patches.normalise_output(f, target_sem.get(l), semw)
+                rows, cols, srows = shapes[l]
+                m = patches.match(out, patches.Bank(normed[l], rows, cols, srows), history[l], variety)
+                new_index[l], new_hist[l] = m.index, m.history
+            else:
+                new_index[l], new_hist[l] = index[l], history[l]
+            targets[l] = patches.fold(style_raw[l], new_index[l], f.shape[:2])
+
+        def feature_loss(fs):
+            terms = {f"style {l}": sw * losses.mrf_loss(fs[l], targets[l]) for l in style_layers}
+            terms.update({f"content {l}": cw * losses.content_loss(fs[l], content[l]) for l in content_layers})
+            return sum(terms.values(), jnp.float32(0.0)), terms
+
+        (floss, terms), gfeats = jax.value_and_grad(feature_loss, has_aux=True)(feats)
+        (grad,) = pullback(gfeats)
+        tv, gtv = jax.value_and_grad(losses.total_variation)(x)
+        terms["smoothness"] = tvw * tv
+        return Evaluation(floss + tvw * tv, grad + tvw * gtv, terms, new_hist, new_index)
+
+    jitted = jax.jit(run)
+    normed = {l: b.normed for l, b in phase.banks.items()}
+
+    def evaluate(x, history, index=None):
+        return jitted(extractor.params, x, history, index, normed, phase.style_raw, phase.target_sem, phase.content)
+
+    return evaluate
+
+
+def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, key: jax.Array) -> jax.Array:
+    """The first phase's starting image, (h, w, 3) float32 in [0, 255]."""
+    if problem.seed is not None:
+        return resize(problem.seed, hw)
+    if options.seed == "content":
+        if problem.content is None:
+            raise ValueError("seed 'content' needs a content image")
+        return resize(problem.content, hw)
+    lo, hi = options.seed_range
+    return jax.random.uniform(key, hw + (3,), jnp.float32, lo, hi)
+
+
+def synthesize(
+    problem: Problem,
+    extractor: Extractor,
+    options: Options,
+    *,
+    key: jax.Array,
+    callback: Optional[Callback] = None,
+) -> np.ndarray:
+    """Paint ``problem``; returns the (H, W, 3) float32 image in [0, 255].
+
+    Raises:
+      PhaseTooSmall: the output or style is too small for any phase.
+      DivergenceError: the loss became NaN or infinite (carries the last good image).
+      Whatever ``callback`` raises (KeyboardInterrupt, say), unchanged.
+    """
+    from doodle.errors import DivergenceError
+
+    callback = callback or (lambda p: None)
+    style_layers = style_layers_of(options, extractor)
+    content_layers = content_layers_of(options, problem)
+    vgg.check_layers(style_layers + content_layers)
+    need = min_side(style_layers + content_layers)
+    x = None
+    for i in range(options.phases):
+        scale = 1.0 / 2 ** (options.phases - 1 - i)
+        hw = scaled(problem.size, scale)
+        style_hw = scaled(problem.style.shape[:2], scale)
+        if min(hw + style_hw) < need:
+            if i == options.phases - 1:
+                raise PhaseTooSmall(
+                    f"the output ({problem.size[1]}×{problem.size[0]}) or style "
+                    f"({problem.style.shape[1]}×{problem.style.shape[0]}) is too small: layer "
+                    f"{vgg.deepest(style_layers + content_layers)} needs images of at least {need}×{need} pixels"
+                )
+            callback(Progress("skipped", i + 1, options.phases, 0, options.iterations, hw,
+                              message=f"phase {i + 1} at {hw[1]}×{hw[0]} is smaller than {need}×{need}: skipped"))
+            continue
+        if x is None:
+            key, sub = jax.random.split(key)
+            x = initial_image(problem, options, hw, key=sub)
+        else:
+            x = resize(x, hw)
+        x = jnp.clip(x, 0.0, 255.0)
+        x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError)
+    return np.asarray(x)
+
+
+def _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError):
+    start = time.perf_counter()
+    phase = prepare_phase(problem, extractor, options, scale, hw)
+    evaluate = make_evaluate(extractor, options, problem, phase)
+    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    base = dict(phase=i + 1, phases=options.phases, iterations=options.iterations, shape=hw)
+    callback(Progress("phase", iteration=0, image=x, **base))
+    if options.variety > 0:
+        # The reference matches twice on the first evaluation when variety is on, so
+        # the bias has a history to work from.
+        history = evaluate(x, history).history
+
+    def flat_evaluate(flat, history, index):
+        ev = evaluate(flat.reshape(hw + (3,)), history, index)
+        return ev.loss, ev.grad.reshape(-1), ev
+
+    @jax.jit
+    def first(flat, history, index):
+        loss, grad, ev = flat_evaluate(flat, history, index)
+        return optim.init(flat, loss, grad), ev
+
+    @jax.jit
+    def advance(state, history, index):
+        return optim.step(state, lambda f: flat_evaluate(f, history, index), 0.0, 255.0)
+
+    good = x
+    index = None
+    state = None
+    loss = math.nan
+    for it in range(1, options.iterations + 1):
+        if state is None:
+            state, ev = first(x.reshape(-1), history, index)
+        else:
+            state, ev = advance(state, history, index)
+        loss = float(ev.loss)
+        if not math.isfinite(loss):
+            raise DivergenceError(
+                f"the optimisation diverged in phase {i + 1} (loss is {loss}).",
+                "Try a lower --style-weight or --content-weight, or another --random-seed.",
+                image=np.asarray(good),
+            )
+        history = ev.history
+        if options.cache:
+            index = ev.index
+        good = state.x.reshape(hw + (3,))
+        callback(Progress("iteration", iteration=it, loss=loss, terms={k: float(v) for k, v in ev.terms.items()},
+                          seconds=time.perf_counter() - start, image=good, **base))
+    callback(Progress("done", iteration=options.iterations, loss=loss,
+                      seconds=time.perf_counter() - start, image=good, **base))
+    return good

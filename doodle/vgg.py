@@ -1,0 +1,166 @@
+"""The VGG19 feature extractor (convolutional part only), as a Flax module.
+
+Layers are named as on the reference's command line: ``"1_1" … "5_4"`` stand for
+relu1_1 … relu5_4. Each is a 3×3 same-padded convolution followed by a ReLU; blocks
+are separated by 2×2 *average* pooling, as neural-doodle does (Champandard 2016,
+§3; max pooling gives blockier gradients). Only the layers up to the deepest one
+asked for are computed.
+
+Parameters are a plain pytree ``{"conv1_1": {"kernel": (3, 3, Cin, Cout), "bias":
+(Cout,)}, …}`` (HWIO, cross-correlation, as ``flax.linen.Conv``). Every weight
+source (``doodle.weights``) produces that pytree plus a :class:`Preprocess` that
+says how the network wants its pixels.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# (name, input channels, output channels), in network order; "pool" separates blocks.
+_BLOCKS: tuple[tuple[int, int, int], ...] = (
+    # block, convs in block, channels
+    (1, 2, 64),
+    (2, 2, 128),
+    (3, 4, 256),
+    (4, 4, 512),
+    (5, 4, 512),
+)
+
+
+def _layer_table() -> tuple[tuple[str, int, int, int], ...]:
+    """(name, block, in_channels, out_channels) for the 16 conv layers."""
+    table = []
+    cin = 3
+    for block, count, cout in _BLOCKS:
+        for i in range(count):
+            table.append((f"{block}_{i + 1}", block, cin, cout))
+            cin = cout
+    return tuple(table)
+
+
+LAYERS: tuple[tuple[str, int, int, int], ...] = _layer_table()
+LAYER_NAMES: tuple[str, ...] = tuple(name for name, *_ in LAYERS)
+CHANNELS: dict[str, int] = {name: cout for name, _, _, cout in LAYERS}
+IN_CHANNELS: dict[str, int] = {name: cin for name, _, cin, _ in LAYERS}
+
+
+def block_of(layer: str) -> int:
+    """The block (1…5) a layer lives in; its resolution is 1 / 2**(block - 1)."""
+    return int(layer.split("_")[0])
+
+
+def downscale(layer: str) -> int:
+    """How many input pixels one feature pixel of ``layer`` spans along each axis."""
+    return 2 ** (block_of(layer) - 1)
+
+
+def feature_size(height: int, width: int, layer: str) -> tuple[int, int]:
+    """Spatial size of ``layer``'s features for an (height, width) input.
+
+    Pooling is 2×2 with stride 2, VALID: each pooling floors odd sizes.
+    """
+    for _ in range(block_of(layer) - 1):
+        height, width = height // 2, width // 2
+    return height, width
+
+
+def deepest(layers: Sequence[str]) -> str:
+    """The layer computed last among ``layers``."""
+    return max(layers, key=LAYER_NAMES.index)
+
+
+def check_layers(layers: Sequence[str]) -> None:
+    """Raise ValueError naming the first unknown layer."""
+    for layer in layers:
+        if layer not in CHANNELS:
+            raise ValueError(
+                f"unknown layer {layer!r}; known layers are {', '.join(LAYER_NAMES)}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocess:
+    """How a network wants its input pixels.
+
+    The network sees ``(pixel * scale / 255 - mean) / std`` in ``order``, where
+    ``pixel`` is RGB in [0, 255]. Defaults are the Caffe VGG convention (BGR,
+    0–255, mean subtracted), which the reference used.
+    """
+
+    order: str = "BGR"  # "RGB" or "BGR": channel order the first conv expects
+    scale: float = 255.0  # value of a white pixel: 255 (Caffe) or 1 (torchvision)
+    mean: tuple[float, float, float] = (103.939, 116.779, 123.680)  # in `order`, after scaling
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)  # in `order`, after scaling
+
+    def __call__(self, rgb: jax.Array) -> jax.Array:
+        """(..., 3) float32 RGB in [0, 255] -> (..., 3) float32 network input."""
+        x = rgb[..., ::-1] if self.order == "BGR" else rgb
+        x = x * (self.scale / 255.0)
+        return (x - jnp.asarray(self.mean, x.dtype)) / jnp.asarray(self.std, x.dtype)
+
+
+class VGG19(nn.Module):
+    """VGG19 convolutions up to ``last``; returns every ReLU output up to it.
+
+    Call with a (N, H, W, 3) float32 batch already passed through
+    :class:`Preprocess`; returns ``{layer: (N, h, w, C) float32}``.
+    """
+
+    last: str = "5_4"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
+        out: dict[str, jax.Array] = {}
+        block = 1
+        for name, layer_block, _, cout in LAYERS:
+            if layer_block != block:
+                # Average pooling as the reference (and Gatys et al.) rather than max.
+                x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+                block = layer_block
+            x = nn.Conv(cout, (3, 3), padding="SAME", name=f"conv{name}")(x)
+            x = nn.relu(x)
+            out[name] = x
+            if name == self.last:
+                break
+        return out
+
+
+def features(
+    params: Mapping[str, Mapping[str, jax.Array]],
+    image: jax.Array,
+    layers: Sequence[str],
+    preprocess: Preprocess,
+) -> dict[str, jax.Array]:
+    """ReLU features of one image.
+
+    Args:
+      params: ``{"conv1_1": {"kernel", "bias"}, …}``; only layers up to the deepest
+        of ``layers`` are read.
+      image: (H, W, 3) float32 RGB in [0, 255].
+      layers: names such as ``"3_1"``.
+      preprocess: the input convention of ``params``.
+
+    Returns:
+      ``{layer: (h, w, C) float32}`` for each of ``layers``.
+    """
+    last = deepest(layers)
+    needed = LAYER_NAMES[: LAYER_NAMES.index(last) + 1]
+    used = {f"conv{n}": params[f"conv{n}"] for n in needed}
+    out = VGG19(last=last).apply({"params": used}, preprocess(image)[None])
+    return {layer: out[layer][0] for layer in layers}
+
+
+def param_shapes() -> dict[str, dict[str, tuple[int, ...]]]:
+    """The shape of every parameter, for validating weight files."""
+    return {
+        f"conv{name}": {"kernel": (3, 3, cin, cout), "bias": (cout,)}
+        for name, _, cin, cout in LAYERS
+    }
+
+
+# The same, compiled once per (shapes, layers, convention).
+features_jit = jax.jit(features, static_argnums=(2, 3))
