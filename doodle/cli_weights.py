@@ -1,0 +1,162 @@
+"""``doodle weights``: list, download, import and inspect pretrained VGG19 weights.
+
+Registered in the main CLI with ``main.add_command(weights)``. User errors print
+``doodle: error: …`` on stderr and exit with the error's code (2 for bad input).
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import click
+
+from doodle import weights as w
+from doodle.errors import DoodleError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(func: F) -> F:
+    """Turn DoodleError into one line on stderr and its exit code (2 for InputError)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DoodleError as exc:
+            click.echo(f"doodle: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _cache(cache_dir: Optional[Path]) -> Path:
+    return cache_dir if cache_dir is not None else w.cache_dir()
+
+
+cache_option = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Weights cache [default: $DOODLE_CACHE, $XDG_CACHE_HOME/doodle or ~/.cache/doodle].",
+)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+class _Progress:
+    """A one-line progress display on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: Optional[int]) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and (total is None or done < total):
+            return
+        self.last = now
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {_mb(done)} / {_mb(total)}"
+        else:
+            line = f"{self.label} {_mb(done)}"
+        click.echo(f"\r{line}", err=True, nl=False)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+
+
+@click.group("weights")
+def weights() -> None:
+    """Pretrained VGG19 weights: list, download, import, inspect."""
+
+
+@weights.command("list")
+@cache_option
+@_user_errors
+def list_sources(cache_dir: Optional[Path]) -> None:
+    """Known weight sources, and whether each is cached."""
+    cache = _cache(cache_dir)
+    click.echo(f"cache: {cache}")
+    for src in w.sources():
+        path = w.cached_path(src, cache)
+        where = str(path) if path.is_file() else "not downloaded"
+        click.echo(f"{src.name:16} {src.format:12} {src.convention:12} ~{src.approx_mb:>4} MB  {where}")
+        click.echo(f"{'':16} {src.url}")
+        click.echo(f"{'':16} licence: {src.licence}")
+        if src.note:
+            click.echo(f"{'':16} note: {src.note}")
+    if cache.is_dir():
+        known = {w.cached_path(s, cache).name for s in w.sources()}
+        for path in sorted(cache.glob("*-conv.safetensors")):
+            if path.name not in known:
+                click.echo(f"{'imported':16} {'safetensors':12} {'':12} {'':8}  {path}")
+    found = w.find_cached(cache)
+    click.echo(f"--weights auto uses: {found if found else 'built-in (no pretrained file cached)'}")
+
+
+@weights.command("download")
+@click.argument("name")
+@cache_option
+@_user_errors
+def download(name: str, cache_dir: Optional[Path]) -> None:
+    """Download the known weights NAME into the cache (resumable, verified)."""
+    src = w.get_source(name)
+    progress = _Progress(src.name)
+    try:
+        result = w.download(src, _cache(cache_dir), progress=progress)
+    finally:
+        progress.close()
+    click.echo(str(result.path))
+    if result.verified:
+        click.echo(f"verified: {result.verified}", err=True)
+    else:
+        click.echo(f"sha256 {result.sha256} (no published checksum to verify against)", err=True)
+
+
+@weights.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--float16", is_flag=True, help="Store half-precision weights (half the size).")
+@click.option(
+    "--convention",
+    type=click.Choice(sorted(w.CONVENTIONS)),
+    default=None,
+    help="Input convention of FILE, when its format or name does not say.",
+)
+@cache_option
+@_user_errors
+def import_file(file: Path, float16: bool, convention: Optional[str], cache_dir: Optional[Path]) -> None:
+    """Convert FILE to a compact conv-only safetensors in the cache."""
+    out = w.import_weights(file, _cache(cache_dir), float16=float16, convention=convention)
+    click.echo(str(out))
+
+
+@weights.command("info")
+@click.argument("spec", metavar="FILE|NAME")
+@cache_option
+@_user_errors
+def info(spec: str, cache_dir: Optional[Path]) -> None:
+    """What a weight file (or cached known weights) holds."""
+    data = w.info(spec, _cache(cache_dir))
+    p = data["preprocess"]
+    click.echo(f"path:       {data['path']}")
+    if data.get("source"):
+        click.echo(f"source:     {data['source']}")
+    click.echo(f"format:     {data['format']}")
+    click.echo(f"convention: {data['convention']} ({p['order']}, white={p['scale']:g}, mean={tuple(p['mean'])}, std={tuple(p['std'])})")
+    click.echo(f"layers:     {','.join(data['layers'])}")
+    click.echo(f"dtype:      {data['dtype']}")
+    click.echo(f"size:       {data['size']} bytes")
+    click.echo(f"sha256:     {data['sha256']}")
