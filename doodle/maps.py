@@ -1,0 +1,581 @@
+"""Semantic maps as arrays: palettes, anti-aliasing fringes, snapping, checks, segmentation.
+
+A semantic map is an (H, W, 3) uint8 RGB image of flat colour regions; each colour
+means one kind of thing ("sky", "tree"…). Patch matching compares colours, so a doodle
+must use exactly the style map's colours. Editors break that silently: anti-aliased
+brushes and resizing leave thin *fringes* of in-between colours along every edge,
+which match nothing (or, worse, match a third region whose colour happens to lie
+between the two). This module finds them, snaps them away, reports mismatches and
+builds a map for a style image that has none.
+
+Everything here is pure numpy on arrays; reading and writing files is the CLI's job.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+# A colour is "main" (a real region, not a fringe) when it covers at least this
+# fraction of the map...
+MIN_FRACTION = 0.002
+# ...and at least this share of that minimum lies inside 3×3 blocks of itself:
+# fringes are 1–2 px wide lines, so almost none of their pixels are interior.
+MIN_INTERIOR_SHARE = 0.25
+# `snap` grows regions into fringes at most this many times (radius px each).
+MAX_GROW_ROUNDS = 16
+
+# Doodle colours this close (Euclidean RGB) to a style colour count as that colour:
+# JPEG and colour-managed editors shift flat colours by a few units, which changes
+# nothing for patch matching.
+COLOUR_TOLERANCE = 8.0
+
+# Output colours of `segment`: Sasha Trubetskoy's "20 distinct colours" minus black,
+# white, grey and the two closest pairs, brightest-hue first. No black, because the
+# reference maintainer warns that black reads as "no semantic information".
+SEGMENT_COLOURS = np.array(
+    [
+        (230, 25, 75),  # red
+        (60, 180, 75),  # green
+        (255, 225, 25),  # yellow
+        (67, 99, 216),  # blue
+        (245, 130, 49),  # orange
+        (145, 30, 180),  # purple
+        (66, 212, 244),  # cyan
+        (240, 50, 230),  # magenta
+        (191, 239, 69),  # lime
+        (250, 190, 212),  # pink
+        (70, 153, 144),  # teal
+        (220, 190, 255),  # lavender
+        (154, 99, 36),  # brown
+        (255, 250, 200),  # beige
+        (128, 0, 0),  # maroon
+        (170, 255, 195),  # mint
+    ],
+    dtype=np.uint8,
+)
+
+
+# ---------------------------------------------------------------------------
+# Colours
+
+
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 -> (...) int64 packed 0xRRGGBB, so colours compare as scalars."""
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def _uncode(codes: np.ndarray) -> np.ndarray:
+    """(K,) int64 0xRRGGBB -> (K, 3) uint8."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], axis=-1).astype(np.uint8)
+
+
+def hex_colour(colour: np.ndarray | tuple[int, int, int]) -> str:
+    """(3,) RGB -> "#rrggbb" (lower case, as in style.toml legends)."""
+    r, g, b = (int(c) for c in colour)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def parse_hex(text: str) -> tuple[int, int, int]:
+    """"#rrggbb" or "rrggbb" (any case) -> (r, g, b); ValueError otherwise."""
+    s = text.strip().lstrip("#")
+    if len(s) != 6:
+        raise ValueError(f"not a #rrggbb colour: {text!r}")
+    try:
+        return int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16)
+    except ValueError:
+        raise ValueError(f"not a #rrggbb colour: {text!r}") from None
+
+
+def _check_map(map_rgb: np.ndarray) -> np.ndarray:
+    a = np.asarray(map_rgb)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 map, got {a.shape} {a.dtype}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError("the map is empty")
+    return a
+
+
+def palette(map_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct colour of a map and how many pixels have it.
+
+    (H, W, 3) uint8 -> (colours (K, 3) uint8, counts (K,) int64), most common first
+    (ties broken by colour, so the order is deterministic).
+    """
+    a = _check_map(map_rgb)
+    codes, counts = np.unique(_codes(a).ravel(), return_counts=True)
+    order = np.lexsort((codes, -counts))
+    return _uncode(codes[order]), counts[order].astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Neighbourhood sums (integral images: O(HW) whatever the radius)
+
+
+def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """Sum of each (2r+1)×(2r+1) window, clipped at the borders. (H, W) -> (H, W) int64."""
+    h, w = x.shape
+    c = np.zeros((h + 1, w + 1), dtype=np.int64)
+    c[1:, 1:] = np.cumsum(np.cumsum(x.astype(np.int64), axis=0), axis=1)
+    y0 = np.clip(np.arange(h) - r, 0, h)
+    y1 = np.clip(np.arange(h) + r + 1, 0, h)
+    x0 = np.clip(np.arange(w) - r, 0, w)
+    x1 = np.clip(np.arange(w) + r + 1, 0, w)
+    return c[y1][:, x1] - c[y0][:, x1] - c[y1][:, x0] + c[y0][:, x0]
+
+
+def _interior(codes: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels whose whole 3×3 neighbourhood (inside the image) is their colour."""
+    h, w = codes.shape
+    same = np.ones((h, w), dtype=bool)
+    padded = np.pad(codes, 1, mode="edge")  # the border counts as "same": edges of the canvas aren't fringes
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            same &= padded[dy : dy + h, dx : dx + w] == codes
+    return same
+
+
+def _isolated(codes: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels none of whose 8 neighbours shares their colour."""
+    h, w = codes.shape
+    padded = np.pad(codes, 1, mode="constant", constant_values=-1)
+    alone = np.ones((h, w), dtype=bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy == 1 and dx == 1:
+                continue
+            alone &= padded[dy : dy + h, dx : dx + w] != codes
+    return alone & (h * w > 1)
+
+
+# ---------------------------------------------------------------------------
+# Fringes and snapping
+
+
+def main_colours(map_rgb: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.ndarray:
+    """The colours of a map's real regions, most common first. (H, W, 3) uint8 -> (K, 3) uint8.
+
+    A colour is main when it covers at least ``min_fraction`` of the map and enough of
+    its pixels sit inside solid 3×3 blocks. Anti-aliased edges are the rare
+    in-between colours in 1–2 px lines, so they fail the second test even along a long
+    straight edge. A map with no such colour (a tiny or noisy one) falls back to its
+    most common colour, so the result is never empty.
+    """
+    a = _check_map(map_rgb)
+    codes = _codes(a)
+    n = codes.size
+    inside = codes[_interior(codes)]
+    colours, counts = palette(a)
+    interior_counts = dict(zip(*np.unique(inside, return_counts=True)))
+    need = max(1.0, min_fraction * n)
+    keep = [
+        i
+        for i, (code, count) in enumerate(zip(_codes(colours), counts))
+        if count >= need and interior_counts.get(code, 0) >= max(1.0, MIN_INTERIOR_SHARE * need)
+    ]
+    if not keep:
+        keep = [0]
+    return colours[keep]
+
+
+def _as_palette(map_rgb: np.ndarray, palette_rgb: np.ndarray | None) -> np.ndarray:
+    if palette_rgb is None:
+        return main_colours(map_rgb)
+    p = np.asarray(palette_rgb, dtype=np.uint8).reshape(-1, 3)
+    if len(p) == 0:
+        raise ValueError("the palette is empty")
+    return p
+
+
+def fringe_mask(map_rgb: np.ndarray, palette_rgb: np.ndarray | None = None) -> np.ndarray:
+    """Pixels that belong to no region: (H, W, 3) uint8 -> (H, W) bool.
+
+    A pixel is fringe when its colour is not in ``palette_rgb`` ((K, 3) uint8; default
+    :func:`main_colours` of the map), or when it has a palette colour but stands alone
+    (no 8-neighbour shares it): anti-aliasing between red and blue makes stray purple
+    pixels, which would otherwise count as a third region.
+    """
+    a = _check_map(map_rgb)
+    p = _as_palette(a, palette_rgb)
+    codes = _codes(a)
+    return ~np.isin(codes, _codes(p)) | _isolated(codes)
+
+
+def snap(map_rgb: np.ndarray, palette_rgb: np.ndarray | None = None, radius: int = 2) -> np.ndarray:
+    """Make every pixel a palette colour. (H, W, 3) uint8 -> (H, W, 3) uint8.
+
+    Pixels of a palette colour stay (unless isolated, see :func:`fringe_mask`). Each
+    fringe pixel takes, among the palette colours present within ``radius`` pixels,
+    the one closest to it in RGB: an anti-aliased pixel is a blend of the two regions
+    it separates, so this puts the edge where the blend is half-way, i.e. on the
+    original boundary. Pixels with no region nearby wait for their neighbours to be
+    resolved (the loop grows regions into wide fringes, up to ``MAX_GROW_ROUNDS`` times);
+    whatever is left takes the nearest palette colour in RGB.
+    """
+    a = _check_map(map_rgb)
+    p = _as_palette(a, palette_rgb)
+    codes = _codes(a)
+    k = len(p)
+    # label: index into p, or -1 while unresolved.
+    lookup = {int(c): i for i, c in enumerate(_codes(p))}
+    label = np.full(codes.shape, -1, dtype=np.int64)
+    for code, i in lookup.items():
+        label[codes == code] = i
+    label[fringe_mask(a, p)] = -1
+
+    # Squared RGB distance from every pixel to every palette colour: (K, H, W).
+    diff = a.astype(np.int64)[None] - p.astype(np.int64)[:, None, None, :]
+    dist = (diff * diff).sum(axis=-1)
+
+    # Each round reaches `radius` px further; anything farther than a few dozen px from
+    # every region is no anti-aliasing, and takes its nearest colour below.
+    for _ in range(MAX_GROW_ROUNDS):
+        todo = label < 0
+        if not todo.any():
+            break
+        present = np.stack([_box_sum(label == i, radius) > 0 for i in range(k)])
+        candidate = np.where(present, dist, np.iinfo(np.int64).max)
+        reachable = todo & present.any(axis=0)
+        if not reachable.any():
+            break
+        label[reachable] = candidate.argmin(axis=0)[reachable]
+    todo = label < 0
+    if todo.any():
+        label[todo] = dist.argmin(axis=0)[todo]
+    return p[label]
+
+
+# ---------------------------------------------------------------------------
+# Checking a doodle against a style map
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourArea:
+    """One colour of a map and the fraction of the map's area it covers (0..1)."""
+
+    colour: str  # "#rrggbb"
+    fraction: float
+
+
+@dataclasses.dataclass(frozen=True)
+class MissingColour:
+    """A doodle colour the style map lacks exactly, with the closest style colour."""
+
+    colour: str  # "#rrggbb"
+    fraction: float  # of the doodle's area
+    nearest: str  # closest style colour, "#rrggbb"
+    distance: float  # Euclidean RGB distance to it
+
+
+@dataclasses.dataclass(frozen=True)
+class MapReport:
+    """What :func:`check` found. Palettes are of the snapped maps, most common first."""
+
+    style_size: tuple[int, int]  # (width, height)
+    doodle_size: tuple[int, int]
+    style_palette: tuple[ColourArea, ...]
+    doodle_palette: tuple[ColourArea, ...]
+    missing: tuple[MissingColour, ...]  # doodle colours absent from the style map
+    approximate: tuple[MissingColour, ...]  # doodle colours within tolerance of a style colour
+    unused: tuple[ColourArea, ...]  # style colours the doodle doesn't use (harmless)
+    style_fringe: int  # fringe pixels in the style map as given
+    doodle_fringe: int
+
+    @property
+    def compatible(self) -> bool:
+        """True when every doodle colour has style patches to copy from."""
+        return not self.missing
+
+
+def _areas(map_rgb: np.ndarray) -> tuple[ColourArea, ...]:
+    colours, counts = palette(map_rgb)
+    total = float(counts.sum())
+    return tuple(ColourArea(hex_colour(c), float(n) / total) for c, n in zip(colours, counts))
+
+
+def check(style_map: np.ndarray, doodle_map: np.ndarray, tolerance: float = COLOUR_TOLERANCE) -> MapReport:
+    """Compare a doodle with the style map it will be painted from.
+
+    Both (H, W, 3) uint8, any sizes. Each map is snapped to its own main colours first,
+    so anti-aliasing alone never makes a colour "missing"; the fringe counts tell the
+    user how much snapping was needed. A doodle colour within ``tolerance`` (RGB
+    distance) of a style colour is *approximate*, not missing.
+    """
+    style = _check_map(style_map)
+    doodle = _check_map(doodle_map)
+    style_snapped = snap(style)
+    doodle_snapped = snap(doodle)
+    style_palette = _areas(style_snapped)
+    doodle_palette = _areas(doodle_snapped)
+    style_set = {c.colour for c in style_palette}
+    style_rgb = np.array([parse_hex(c.colour) for c in style_palette], dtype=np.float64)
+
+    used: set[str] = set()  # style colours some doodle colour stands for
+    missing, approximate = [], []
+    for entry in doodle_palette:
+        if entry.colour in style_set:
+            used.add(entry.colour)
+            continue
+        d = np.sqrt(((style_rgb - np.array(parse_hex(entry.colour), dtype=np.float64)) ** 2).sum(axis=1))
+        j = int(d.argmin())
+        found = MissingColour(entry.colour, entry.fraction, style_palette[j].colour, float(d[j]))
+        if d[j] <= tolerance:
+            approximate.append(found)
+            used.add(found.nearest)
+        else:
+            missing.append(found)
+    return MapReport(
+        style_size=(style.shape[1], style.shape[0]),
+        doodle_size=(doodle.shape[1], doodle.shape[0]),
+        style_palette=style_palette,
+        doodle_palette=doodle_palette,
+        missing=tuple(missing),
+        approximate=tuple(approximate),
+        unused=tuple(c for c in style_palette if c.colour not in used),
+        style_fringe=int(fringe_mask(style).sum()),
+        doodle_fringe=int(fringe_mask(doodle).sum()),
+    )
+
+
+def _format_map(
+    title: str, size: tuple[int, int], colours: tuple[ColourArea, ...], fringe: int, legend: dict[str, str]
+) -> list[str]:
+    w, h = size
+    lines = [f"{title}: {w}×{h}, {len(colours)} colour{'s' if len(colours) != 1 else ''}"]
+    lines += [f"  {c.colour}  {100 * c.fraction:5.1f}%{_meaning(c.colour, legend)}" for c in colours]
+    if fringe:
+        pct = 100.0 * fringe / (w * h)
+        plural = "s" if fringe != 1 else ""
+        lines.append(f"  {fringe} fringe pixel{plural} ({pct:.1f}%) snapped to neighbouring regions")
+    return lines
+
+
+def _meaning(colour: str, legend: dict[str, str]) -> str:
+    """"  sky" for a table column, or "" when the legend doesn't name the colour."""
+    return f"  {legend[colour]}" if colour in legend else ""
+
+
+def _named(colour: str, legend: dict[str, str]) -> str:
+    """"#4aa8ff (sky)" inside a sentence, or just the colour."""
+    return f"{colour} ({legend[colour]})" if colour in legend else colour
+
+
+def format_report(report: MapReport, legend: dict[str, str] | None = None) -> str:
+    """A human-readable summary of :func:`check`'s report, several lines, no trailing newline.
+
+    ``legend`` ("#rrggbb" -> meaning, e.g. a style pack's) names the style colours.
+    """
+    legend = legend or {}
+    lines = _format_map("style map", report.style_size, report.style_palette, report.style_fringe, legend)
+    lines += _format_map("doodle map", report.doodle_size, report.doodle_palette, report.doodle_fringe, legend)
+    if report.approximate:
+        lines.append("doodle colours close enough to a style colour to count as it:")
+        lines += [
+            f"  {m.colour} -> {_named(m.nearest, legend)}, distance {m.distance:.0f}"
+            for m in report.approximate
+        ]
+    if report.unused:
+        unused = ", ".join(_named(c.colour, legend) for c in report.unused)
+        lines.append(f"style colours the doodle does not use: {unused}")
+    if report.missing:
+        lines.append("doodle colours missing from the style map (nothing to paint them with):")
+        for m in report.missing:
+            lines.append(
+                f"  {m.colour}  {100 * m.fraction:5.1f}% of the doodle"
+                f" (closest style colour {_named(m.nearest, legend)}, distance {m.distance:.0f})"
+            )
+        lines.append("not compatible: repaint those areas in style map colours.")
+    else:
+        lines.append("compatible: every doodle colour has a style colour to paint from.")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Segmenting a style image into a map
+
+
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 30) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding. (N, D) float64 -> centres (k, D) float64."""
+    n = len(x)
+    centres = np.empty((k, x.shape[1]))
+    centres[0] = x[rng.integers(n)]
+    d2 = ((x - centres[0]) ** 2).sum(axis=1)
+    for j in range(1, k):
+        total = d2.sum()
+        i = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+        centres[j] = x[i]
+        d2 = np.minimum(d2, ((x - centres[j]) ** 2).sum(axis=1))
+    for _ in range(iterations):
+        assign = _nearest(x, centres)
+        new = centres.copy()
+        for j in range(k):
+            members = x[assign == j]
+            if len(members):
+                new[j] = members.mean(axis=0)
+            else:  # an empty cluster restarts at the point worst served by the others
+                far = ((x - centres[assign]) ** 2).sum(axis=1).argmax()
+                new[j] = x[far]
+        if np.allclose(new, centres):
+            break
+        centres = new
+    return centres
+
+
+def _nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N, D), (k, D) -> (N,) int64 index of each point's nearest centre."""
+    d = (x * x).sum(1)[:, None] - 2.0 * x @ centres.T + (centres * centres).sum(1)[None]
+    return d.argmin(axis=1)
+
+
+def _majority(labels: np.ndarray, k: int, radius: int) -> np.ndarray:
+    """Mode filter: each pixel takes the most common label of its window. (H, W) -> (H, W)."""
+    counts = np.stack([_box_sum(labels == j, radius) for j in range(k)])
+    return counts.argmax(axis=0)
+
+
+def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """4-connected components of equal labels: (H, W) int -> (ids (H, W) int64, count).
+
+    Run-length based: each row's runs of equal labels are nodes, vertically touching
+    runs of the same label are joined by min-label propagation with pointer jumping,
+    all vectorised (no per-pixel Python loop).
+    """
+    h, w = labels.shape
+    start = np.ones((h, w), dtype=bool)
+    start[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    run = np.cumsum(start.ravel()).reshape(h, w) - 1
+    n_runs = int(run[-1, -1]) + 1
+    same = labels[1:] == labels[:-1]
+    # Distinct (upper run, lower run) pairs, packed into one int64 for a fast 1-D unique.
+    pairs = np.unique(run[:-1][same].astype(np.int64) * n_runs + run[1:][same])
+    parent = np.arange(n_runs)
+    if len(pairs):
+        a, b = pairs // n_runs, pairs % n_runs
+        while True:
+            m = np.minimum(parent[a], parent[b])
+            new = parent.copy()
+            np.minimum.at(new, a, m)
+            np.minimum.at(new, b, m)
+            new = new[new]  # pointer jumping: follow parents so long chains collapse fast
+            while not np.array_equal(new, new[new]):
+                new = new[new]
+            if np.array_equal(new, parent):
+                break
+            parent = new
+    _, ids = np.unique(parent, return_inverse=True)
+    return ids[run].reshape(h, w), int(ids.max()) + 1
+
+
+def _merge_small(labels: np.ndarray, min_area: int, max_regions: int = 3, max_rounds: int = 50) -> np.ndarray:
+    """Relabel stray components as their neighbours. (H, W) int -> (H, W) int.
+
+    A component is stray when it is smaller than ``min_area`` or not among its label's
+    ``max_regions`` largest; it takes the label of the bordering component it shares
+    the longest edge with, among those larger than itself (so two small neighbours
+    never swap labels forever). Each label's largest component is kept, so no label
+    disappears.
+    """
+    labels = labels.copy()
+    for _ in range(max_rounds):
+        comp, n = components(labels)
+        size = np.bincount(comp.ravel(), minlength=n)
+        comp_label = np.zeros(n, dtype=labels.dtype)
+        comp_label[comp.ravel()] = labels.ravel()
+        largest = np.zeros(n, dtype=bool)  # each label's biggest component
+        top = np.zeros(n, dtype=bool)  # each label's `max_regions` biggest
+        for lab in np.unique(comp_label):
+            idx = np.flatnonzero(comp_label == lab)
+            order = idx[np.argsort(-size[idx], kind="stable")]
+            largest[order[0]] = True
+            top[order[:max_regions]] = True
+        small = ((size < min_area) | ~top) & ~largest
+        if not small.any():
+            break
+        # Border lengths between touching components, both directions.
+        pairs = [
+            np.stack([comp[:, :-1].ravel(), comp[:, 1:].ravel()], 1),
+            np.stack([comp[:-1].ravel(), comp[1:].ravel()], 1),
+        ]
+        e = np.concatenate(pairs)
+        e = e[e[:, 0] != e[:, 1]]
+        e = np.concatenate([e, e[:, ::-1]])
+        (pair_codes, border) = np.unique(e[:, 0] * n + e[:, 1], return_counts=True)
+        src, dst = pair_codes // n, pair_codes % n
+        ok = small[src] & (size[dst] > size[src])
+        src, dst, border = src[ok], dst[ok], border[ok]
+        if len(src) == 0:
+            break
+        # For each small component, its best (longest-border) bigger neighbour.
+        order = np.lexsort((-border, src))
+        src, dst = src[order], dst[order]
+        first = np.ones(len(src), dtype=bool)
+        first[1:] = src[1:] != src[:-1]
+        new_label = comp_label.copy()
+        new_label[src[first]] = comp_label[dst[first]]
+        labels = new_label[comp]
+    return labels
+
+
+def segment(
+    image_rgb: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    spatial: float = 0.6,
+    min_fraction: float = 0.01,
+) -> np.ndarray:
+    """Draw a semantic map for an image that has none. (H, W, 3) uint8 -> (H, W, 3) uint8.
+
+    k-means on colour and position (``spatial`` weighs position against colour, both
+    scaled to [0, 1]) gives k clusters; a majority filter smooths their ragged edges;
+    stray components smaller than ``min_fraction`` of the image are merged into their
+    neighbours, as are all but each colour's three largest regions. The result has
+    exactly ``k`` colours, taken from :data:`SEGMENT_COLOURS` by decreasing area.
+    Deterministic for a given ``seed``.
+    """
+    img = np.asarray(image_rgb)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {img.shape}")
+    h, w = img.shape[:2]
+    if not 1 <= k <= len(SEGMENT_COLOURS):
+        raise ValueError(f"k must be between 1 and {len(SEGMENT_COLOURS)}, got {k}")
+    if k > h * w:
+        raise ValueError(f"cannot make {k} regions from {h * w} pixels")
+    rng = np.random.default_rng(seed)
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64) / max(h, w, 1)
+    colour = img.reshape(-1, 3).astype(np.float64) / 255.0
+    feats = np.concatenate([colour, spatial * np.stack([yy.ravel(), xx.ravel()], 1)], axis=1)
+    # Fit on a sample (k-means cost grows with N, the centres hardly change), assign all.
+    sample = feats if len(feats) <= 20000 else feats[rng.choice(len(feats), 20000, replace=False)]
+    centres = _kmeans(sample, k, rng)
+    labels = _nearest(feats, centres).reshape(h, w)
+    labels = _ensure_all(labels, feats, centres, k)
+
+    radius = max(1, round(min(h, w) / 100))
+    for _ in range(3):
+        smoothed = _majority(labels, k, radius)
+        if len(np.unique(smoothed)) < k:  # a thin cluster vanished: keep the rougher map
+            break
+        labels = smoothed
+    labels = _merge_small(labels, max(1, int(min_fraction * h * w)))
+
+    # Colours by decreasing area, so the same image and seed always give the same map.
+    area = np.bincount(labels.ravel(), minlength=k)
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.lexsort((np.arange(k), -area))] = np.arange(k)
+    return SEGMENT_COLOURS[rank[labels]]
+
+
+def _ensure_all(labels: np.ndarray, feats: np.ndarray, centres: np.ndarray, k: int) -> np.ndarray:
+    """Give every empty cluster the one pixel farthest from its centre, so k labels exist."""
+    flat = labels.ravel().copy()
+    for j in range(k):
+        if not (flat == j).any():
+            d = ((feats - centres[flat]) ** 2).sum(axis=1)
+            counts = np.bincount(flat, minlength=k)
+            d[counts[flat] <= 1] = -1.0  # never steal a cluster's only pixel
+            flat[int(d.argmax())] = j
+    return flat.reshape(labels.shape)
