@@ -62,6 +62,8 @@ def check_options(options: Options) -> None:
         raise InputError(f"--iterations must be at least 1, got {options.iterations}.", "Use e.g. --iterations 100.")
     if options.phases < 1:
         raise InputError(f"--phases must be at least 1, got {options.phases}.", "Use e.g. --phases 3.")
+    if options.match_every < 1:
+        raise InputError(f"--match-every must be at least 1, got {options.match_every}.")
     if options.slices is not None and options.slices < 1:
         raise InputError(f"--slices must be at least 1, got {options.slices}.")
     lo, hi = options.seed_range
@@ -156,24 +158,18 @@ def build_problem(
 
 
 def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s: None) -> Extractor:
-    """The extractor ``options.weights`` names: "builtin", "auto", a source name or a path."""
-    choice = options.weights
-    if choice == "builtin":
+    """The extractor ``options.weights`` names: "builtin", "auto", a source name or a path.
+
+    "auto" takes a cached pretrained VGG19 when there is one, else the built-in
+    extractor, with a notice saying how to get full quality.
+    """
+    from doodle import weights
+
+    if options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None:
+        notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
+               "doodle weights download neural-doodle")
         return builtin()
-    try:
-        from doodle import weights
-    except ImportError:  # pragma: no cover - weights support is optional at this stage
-        weights = None
-    if choice == "auto":
-        cached = weights.find_cached(weights.cache_dir()) if weights is not None else None
-        if cached is not None:
-            return weights.load(cached)
-        notice("using the built-in random VGG19 (no pretrained weights found); "
-               "for full quality run: doodle weights download vgg19-conv")
-        return builtin()
-    if weights is None:
-        raise InputError(f"cannot load weights {choice!r}: weight files are not supported in this build.")
-    return weights.load(choice)
+    return weights.resolve(options.weights)
 
 
 def paint(

@@ -165,6 +165,8 @@ def _float(flag: str, default: float, help: str):
 @_float("--smoothness", DEFAULTS.smoothness, "Weight of the total-variation smoothing.")
 @_float("--variety", DEFAULTS.variety, "Bias towards using more of the style's patches.")
 @click.option("--cache/--no-cache", default=DEFAULTS.cache, show_default=True, help="Match patches once per phase.")
+@click.option("--match-every", type=int, default=DEFAULTS.match_every, show_default=True,
+              help="Re-match patches every N evaluations (higher is faster).")
 @click.option("--phases", type=int, default=DEFAULTS.phases, show_default=True, help="Resolutions, coarse to fine.")
 @click.option("--iterations", type=int, default=DEFAULTS.iterations, show_default=True,
               help="Evaluations per phase.")
@@ -185,9 +187,35 @@ def _float(flag: str, default: float, help: str):
 @click.option("--compile-cache/--no-compile-cache", default=True, show_default=True,
               help="Keep compiled programs in the cache folder for faster starts.")
 def paint(**kw) -> None:
-    """Paint a doodle, or a photo, in the style of a painting."""
-    code = run_paint(kw)
+    """Paint a doodle, or a photo, in the style of a painting.
+
+    --style takes an image or the name of a style pack (see `doodle styles`).
+    """
+    ctx = click.get_current_context()
+    defaults = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
+    code = run_paint(kw, defaults)
     sys.exit(code)
+
+
+def _apply_pack(kw: dict, defaults: set) -> None:
+    """``--style NAME`` of a style pack: its image, its map, and its recommended options
+    for every option the user left at its default."""
+    from doodle import packs
+
+    if Path(kw["style"]).exists():
+        return
+    try:
+        pack = packs.find_pack(kw["style"])
+    except DoodleError:
+        pack = None
+    if pack is None:
+        return  # read_image reports the missing file
+    kw["style"] = str(pack.image)
+    if kw["style_map"] is None:
+        kw["style_map"] = str(pack.map)
+    for key, value in pack.options.items():
+        if key in kw and key in defaults:
+            kw[key] = value
 
 
 def _options(kw: dict) -> Options:
@@ -200,6 +228,7 @@ def _options(kw: dict) -> Options:
         smoothness=kw["smoothness"],
         variety=kw["variety"],
         cache=kw["cache"],
+        match_every=kw["match_every"],
         phases=kw["phases"],
         iterations=kw["iterations"],
         seed=kw["seed"],
@@ -216,14 +245,16 @@ def _options(kw: dict) -> Options:
     )
 
 
-def run_paint(kw: dict) -> int:
+def run_paint(kw: dict, defaults: set = frozenset()) -> int:
     """The body of ``doodle paint``; returns the exit code."""
     from doodle import api, imaging
 
+    kw = dict(kw)
     output = kw["output"]
     to_stdout = output == "-"
     reporter: Optional[Reporter] = None
     try:
+        _apply_pack(kw, defaults)
         options = _options(kw)
         api.check_options(options)
         if options.device == "cpu":
@@ -289,6 +320,17 @@ def _save(output: str, image) -> None:
         sys.stdout.buffer.flush()
     else:
         imaging.write_image(output, image)
+
+
+def _register() -> None:
+    from doodle.cli_maps import check_command, segment_command, styles_command
+    from doodle.cli_weights import weights
+
+    for command in (styles_command, check_command, segment_command, weights):
+        main.add_command(command)
+
+
+_register()
 
 
 def entry() -> None:

@@ -26,12 +26,15 @@ BUILTIN_STYLE_LAYERS = ("2_1", "3_1", "4_1")
 # extractor makes: it is part of the product, like a weight file's checksum.
 BUILTIN_SEED = 19_2016
 
-# Mean absolute ReLU activation the built-in extractor is pinned to at every layer
-# on its calibration image. A ReLU net with zero biases is positively homogeneous,
-# so the style and content losses scale with the square of this number; it is set
-# so the reference's default weights (content 10, style 25, smoothness 1) balance
-# as they do with pretrained VGG19.
-BUILTIN_ACTIVATION = 1.0
+# Mean ReLU activation the built-in extractor is pinned to at every layer on its
+# calibration image. A ReLU net with zero biases is positively homogeneous, so the
+# style and content losses scale with the square of this number while the
+# smoothness term does not. Measured on the Coastline doodle at 256×192 (bench
+# notes in bench/RESULTS.md): at 1 the smoothness term dominated and painted grey
+# mush; 10 stayed blurry; 40 followed the regions; 100 gave the painting's strokes
+# with smoothness at ~5 % of the loss, as pretrained VGG19 does under the
+# reference's default weights (content 10, style 25, smoothness 1); 300 added noise.
+BUILTIN_ACTIVATION = 100.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -98,7 +101,7 @@ def _builtin_params(seed: int, activation: float) -> dict[str, dict[str, jax.Arr
     # layer's mean activation to `activation` at once.
     out = vgg.features_jit(params, _calibration_image(), vgg.LAYER_NAMES, vgg.Preprocess())
     means = [float(jnp.mean(out[name])) for name in vgg.LAYER_NAMES]
-    previous = 1.0 / activation
+    previous = activation
     for name, mean in zip(vgg.LAYER_NAMES, means):
         params[f"conv{name}"]["kernel"] *= np.float32(previous / max(mean, 1e-12))
         previous = mean

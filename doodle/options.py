@@ -30,6 +30,9 @@ class Options:
     variety: float = 0.0
     # Match patches once per phase instead of at every evaluation (faster, blurrier).
     cache: bool = False
+    # Re-match patches every N evaluations, reusing the matches in between (1: every
+    # evaluation, as the reference; matching dominates the cost of an evaluation).
+    match_every: int = 1
     # Number of resolutions, coarse to fine, each half the size of the next.
     phases: int = 3
     # L-BFGS function evaluations per phase (the reference's maxfun).

@@ -176,51 +176,118 @@ class Evaluation(NamedTuple):
     index: dict  # {layer: (P,) int32}
 
 
-def make_evaluate(extractor: Extractor, options: Options, problem: Problem, phase: Phase):
-    """The jitted evaluation ``(x, history, index) -> Evaluation`` of one phase.
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Everything static about one phase's evaluation: jit compiles once per config and shape.
 
-    ``x`` is (h, w, 3) float32 in [0, 255]. With ``index`` None the patches are
-    matched afresh; with a dict of indices (``--cache``) matching is skipped.
+    Module-level jitted functions keyed on this (rather than closures made per
+    phase) let a batch of paintings of the same size share every compilation.
     """
-    style_layers = style_layers_of(options, extractor)
-    content_layers = content_layers_of(options, problem)
-    layers = tuple(dict.fromkeys(style_layers + content_layers))
-    shapes = {l: (b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()}
-    sw, cw, tvw = options.style_weight, options.content_weight, options.smoothness
-    semw, variety = options.semantic_weight, options.variety
 
-    def run(params, x, history, index, normed, style_raw, target_sem, content):
-        feats, pullback = jax.vjp(lambda img: vgg.features(params, img, layers, extractor.preprocess), x)
-        targets, new_hist, new_index = {}, {}, {}
-        for l in style_layers:
-            f = jax.lax.stop_gradient(feats[l])
-            if index is None:
-                out = patches.normalise_output(f, target_sem.get(l), semw)
-                rows, cols, srows = shapes[l]
-                m = patches.match(out, patches.Bank(normed[l], rows, cols, srows), history[l], variety)
-                new_index[l], new_hist[l] = m.index, m.history
-            else:
-                new_index[l], new_hist[l] = index[l], history[l]
-            targets[l] = patches.fold(style_raw[l], new_index[l], f.shape[:2])
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+    banks: tuple[tuple[str, int, int, int], ...]  # (layer, rows, cols, slice_rows)
+    style_weight: float
+    content_weight: float
+    smoothness: float
+    semantic_weight: float
+    variety: float
+    preprocess: vgg.Preprocess
 
-        def feature_loss(fs):
-            terms = {f"style {l}": sw * losses.mrf_loss(fs[l], targets[l]) for l in style_layers}
-            terms.update({f"content {l}": cw * losses.content_loss(fs[l], content[l]) for l in content_layers})
-            return sum(terms.values(), jnp.float32(0.0)), terms
 
-        (floss, terms), gfeats = jax.value_and_grad(feature_loss, has_aux=True)(feats)
-        (grad,) = pullback(gfeats)
-        tv, gtv = jax.value_and_grad(losses.total_variation)(x)
-        terms["smoothness"] = tvw * tv
-        return Evaluation(floss + tvw * tv, grad + tvw * gtv, terms, new_hist, new_index)
+def eval_config(extractor: Extractor, options: Options, problem: Problem, phase: Phase) -> EvalConfig:
+    """The static part of a phase's evaluation."""
+    return EvalConfig(
+        style_layers=style_layers_of(options, extractor),
+        content_layers=content_layers_of(options, problem),
+        banks=tuple((l, b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()),
+        style_weight=options.style_weight,
+        content_weight=options.content_weight,
+        smoothness=options.smoothness,
+        semantic_weight=options.semantic_weight,
+        variety=options.variety,
+        preprocess=extractor.preprocess,
+    )
 
-    jitted = jax.jit(run)
-    normed = {l: b.normed for l, b in phase.banks.items()}
+
+class Constants(NamedTuple):
+    """The arrays one phase's evaluation reads but never changes."""
+
+    params: Any
+    normed: dict  # {layer: (R·S + 2, Ws, D) normalised style bank}
+    style_raw: dict
+    target_sem: dict
+    content: dict
+
+
+def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, history: dict, index: Optional[dict]) -> Evaluation:
+    """Loss and gradient at ``x`` (h, w, 3) float32 in [0, 255], matching included.
+
+    Features are computed once: the forward pass feeds the matcher and its VJP
+    carries the loss gradient back to the pixels. With ``index`` None the patches
+    are matched afresh; with a dict of indices (``--cache``) matching is skipped.
+    """
+    layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
+    shapes = {l: (rows, cols, srows) for l, rows, cols, srows in config.banks}
+    feats, pullback = jax.vjp(lambda img: vgg.features(consts.params, img, layers, config.preprocess), x)
+    targets, new_hist, new_index = {}, {}, {}
+    for l in config.style_layers:
+        f = jax.lax.stop_gradient(feats[l])
+        if index is None:
+            out = patches.normalise_output(f, consts.target_sem.get(l), config.semantic_weight)
+            m = patches.match(out, patches.Bank(consts.normed[l], *shapes[l]), history[l], config.variety)
+            new_index[l], new_hist[l] = m.index, m.history
+        else:
+            new_index[l], new_hist[l] = index[l], history[l]
+        targets[l] = patches.fold(consts.style_raw[l], new_index[l], f.shape[:2])
+
+    def feature_loss(fs):
+        terms = {f"style {l}": config.style_weight * losses.mrf_loss(fs[l], targets[l]) for l in config.style_layers}
+        terms.update({f"content {l}": config.content_weight * losses.content_loss(fs[l], consts.content[l])
+                      for l in config.content_layers})
+        return sum(terms.values(), jnp.float32(0.0)), terms
+
+    (floss, terms), gfeats = jax.value_and_grad(feature_loss, has_aux=True)(feats)
+    (grad,) = pullback(gfeats)
+    tv, gtv = jax.value_and_grad(losses.total_variation)(x)
+    terms["smoothness"] = config.smoothness * tv
+    return Evaluation(floss + config.smoothness * tv, grad + config.smoothness * gtv, terms, new_hist, new_index)
+
+
+evaluation_jit = jax.jit(evaluation, static_argnums=0)
+
+
+def _flat(config, consts, hw, flat, history, index):
+    ev = evaluation(config, consts, flat.reshape(hw + (3,)), history, index)
+    return ev.loss, ev.grad.reshape(-1), ev
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _first(config, consts, hw, flat, history, index):
+    loss, grad, ev = _flat(config, consts, hw, flat, history, index)
+    return optim.init(flat, loss, grad), ev
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _advance(config, consts, hw, state, history, index):
+    return optim.step(state, lambda f: _flat(config, consts, hw, f, history, index), 0.0, 255.0)
+
+
+def make_evaluate(extractor: Extractor, options: Options, problem: Problem, phase: Phase):
+    """``(x, history, index=None) -> Evaluation`` for one phase (see :func:`evaluation`)."""
+    config = eval_config(extractor, options, problem, phase)
+    consts = constants(extractor, phase)
 
     def evaluate(x, history, index=None):
-        return jitted(extractor.params, x, history, index, normed, phase.style_raw, phase.target_sem, phase.content)
+        return evaluation_jit(config, consts, x, history, index)
 
     return evaluate
+
+
+def constants(extractor: Extractor, phase: Phase) -> Constants:
+    """The arrays of one phase's evaluation."""
+    return Constants(extractor.params, {l: b.normed for l, b in phase.banks.items()},
+                     phase.style_raw, phase.target_sem, phase.content)
 
 
 def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, key: jax.Array) -> jax.Array:
@@ -285,37 +352,27 @@ def synthesize(
 def _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError):
     start = time.perf_counter()
     phase = prepare_phase(problem, extractor, options, scale, hw)
-    evaluate = make_evaluate(extractor, options, problem, phase)
+    config = eval_config(extractor, options, problem, phase)
+    consts = constants(extractor, phase)
     history = {l: patches.init_history(b) for l, b in phase.banks.items()}
     base = dict(phase=i + 1, phases=options.phases, iterations=options.iterations, shape=hw)
     callback(Progress("phase", iteration=0, image=x, **base))
     if options.variety > 0:
         # The reference matches twice on the first evaluation when variety is on, so
         # the bias has a history to work from.
-        history = evaluate(x, history).history
-
-    def flat_evaluate(flat, history, index):
-        ev = evaluate(flat.reshape(hw + (3,)), history, index)
-        return ev.loss, ev.grad.reshape(-1), ev
-
-    @jax.jit
-    def first(flat, history, index):
-        loss, grad, ev = flat_evaluate(flat, history, index)
-        return optim.init(flat, loss, grad), ev
-
-    @jax.jit
-    def advance(state, history, index):
-        return optim.step(state, lambda f: flat_evaluate(f, history, index), 0.0, 255.0)
+        history = evaluation_jit(config, consts, x, history, None).history
 
     good = x
     index = None
     state = None
     loss = math.nan
     for it in range(1, options.iterations + 1):
+        if not options.cache and (it - 1) % max(1, options.match_every) == 0:
+            index = None  # match afresh on this evaluation
         if state is None:
-            state, ev = first(x.reshape(-1), history, index)
+            state, ev = _first(config, consts, hw, x.reshape(-1), history, index)
         else:
-            state, ev = advance(state, history, index)
+            state, ev = _advance(config, consts, hw, state, history, index)
         loss = float(ev.loss)
         if not math.isfinite(loss):
             raise DivergenceError(
@@ -323,9 +380,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, Divergenc
                 "Try a lower --style-weight or --content-weight, or another --random-seed.",
                 image=np.asarray(good),
             )
-        history = ev.history
-        if options.cache:
-            index = ev.index
+        history, index = ev.history, ev.index
         good = state.x.reshape(hw + (3,))
         callback(Progress("iteration", iteration=it, loss=loss, terms={k: float(v) for k, v in ev.terms.items()},
                           seconds=time.perf_counter() - start, image=good, **base))

@@ -100,7 +100,9 @@ class Preprocess:
         """(..., 3) float32 RGB in [0, 255] -> (..., 3) float32 network input."""
         x = rgb[..., ::-1] if self.order == "BGR" else rgb
         x = x * (self.scale / 255.0)
-        return (x - jnp.asarray(self.mean, x.dtype)) / jnp.asarray(self.std, x.dtype)
+        shape = (1,) * (x.ndim - 1) + (3,)
+        mean = jnp.asarray(self.mean, x.dtype).reshape(shape)
+        return (x - mean) / jnp.asarray(self.std, x.dtype).reshape(shape)
 
 
 class VGG19(nn.Module):

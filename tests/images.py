@@ -1,0 +1,34 @@
+"""Tiny synthetic inputs written by the tests themselves."""
+import numpy as np
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+def two_textures(size=48, seed=0):
+    """A style of two textures side by side and its two-colour map.
+
+    Left: warm horizontal stripes (label red); right: cool dots (label blue).
+    Returns (style (H, W, 3) uint8, map (H, W, 3) uint8).
+    """
+    rng = np.random.default_rng(seed)
+    h = w = size
+    style = np.zeros((h, w, 3), np.float32)
+    y, x = np.mgrid[0:h, 0:w]
+    warm = np.stack([200 + 40 * np.sin(y * 1.3), 90 + 40 * np.sin(y * 1.3), 40 + 0 * y], -1)
+    cool = np.stack([30 + 0 * x, 80 + 60 * ((x % 4 < 2) & (y % 4 < 2)), 200 + 40 * np.cos(x * 0.9)], -1)
+    left = x < w // 2
+    style[left] = warm[left]
+    style[~left] = cool[~left]
+    style += rng.normal(0, 8, style.shape)
+    sem = np.zeros((h, w, 3), np.uint8)
+    sem[left] = RED
+    sem[~left] = BLUE
+    return np.clip(style, 0, 255).astype(np.uint8), sem
+
+
+def swapped_doodle(size=48):
+    """A doodle whose left half is blue and right half red: the style's layout swapped."""
+    sem = np.zeros((size, size, 3), np.uint8)
+    sem[:, : size // 2] = BLUE
+    sem[:, size // 2:] = RED
+    return sem

@@ -1,0 +1,158 @@
+"""`doodle paint` end to end in every mode, and every class of bad input."""
+import io
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from doodle import cli
+
+from images import swapped_doodle, two_textures
+
+QUICK = ["--iterations", "3", "--phases", "1", "--random-seed", "1", "--no-compile-cache", "-q"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    style, sem = two_textures(40)
+    iio.imwrite(d / "style.png", style)
+    iio.imwrite(d / "style_sem.png", sem)
+    # The doodle as RGBA and the style map as RGB: the reference crashed on this (#11).
+    rgba = np.concatenate([swapped_doodle(32), np.full((32, 32, 1), 255, np.uint8)], -1)
+    iio.imwrite(d / "doodle_sem.png", rgba)
+    iio.imwrite(d / "photo.png", np.asarray(two_textures(32, seed=5)[0]))
+    iio.imwrite(d / "photo_sem.png", swapped_doodle(32))
+    iio.imwrite(d / "plain.png", two_textures(40, seed=9)[0])  # no map beside it
+    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    iio.imwrite(d / "small_sem.png", swapped_doodle(16))
+    return d
+
+
+def run(*args):
+    result = CliRunner().invoke(cli.main, ["paint", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_doodle_to_painting(files, tmp_path):
+    out = tmp_path / "painting.png"
+    code, text = run("--style", str(files / "style.png"), "--map", str(files / "doodle_sem.png"), "-o", str(out), *QUICK)
+    assert code == 0, text
+    assert iio.imread(out).shape == (32, 32, 3)
+
+
+def test_doodle_map_beside_the_output(files, tmp_path):
+    # The reference's convention: --output coast.png paints coast_sem.png.
+    (tmp_path / "coast_sem.png").write_bytes((files / "doodle_sem.png").read_bytes())
+    code, text = run("--style", str(files / "style.png"), "-o", str(tmp_path / "coast.png"), *QUICK)
+    assert code == 0, text
+    assert iio.imread(tmp_path / "coast.png").shape == (32, 32, 3)
+
+
+def test_semantic_style_transfer(files, tmp_path):
+    out = tmp_path / "transfer.jpg"
+    code, text = run("--style", str(files / "style.png"), "--content", str(files / "photo.png"), "-o", str(out), *QUICK)
+    assert code == 0, text
+    assert iio.imread(out).shape == (32, 32, 3)
+
+
+def test_plain_style_transfer(files, tmp_path):
+    out = tmp_path / "plain.png"
+    code, text = run("--style", str(files / "plain.png"), "--content", str(files / "photo.png"),
+                     "--semantic-weight", "0", "-o", str(out), *QUICK)
+    assert code == 0, text
+    assert iio.imread(out).shape == (32, 32, 3)
+
+
+def test_texture_synthesis_at_any_size(files, tmp_path):
+    out = tmp_path / "texture.png"
+    code, text = run("--style", str(files / "plain.png"), "--output-size", "48x32", "-o", str(out), *QUICK)
+    assert code == 0, text
+    assert iio.imread(out).shape == (32, 48, 3)
+
+
+def _error(code, text, fragment):
+    assert code == 2, text
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("doodle: error:"), text
+    assert fragment in lines[0], text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--style", "missing.png"], "does not exist"),
+    (["--style", "{d}/corrupt.png"], "not a readable image"),
+    (["--style", "{d}/style.png", "--map", "{d}/small_sem.png", "--content", "{d}/photo.png"], "its map"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--output-size", "big"], "WIDTHxHEIGHT"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--seed-range", "1-2"], "LOW:HIGH"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--style-layers", "3_1;4_1"], "unknown layer"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--content-layers", "6_1"], "unknown layer '6_1'"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "-o", "/nonexistent/dir/out.png"], "does not exist"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "-o", "{d}/out.xyz"], "image format"),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--iterations", "0"], "at least 1"),
+    (["--style", "{d}/style.png", "--content", "{d}/plain.png"], "style has a semantic map"),
+    (["--style", "{d}/plain.png", "--map", "{d}/doodle_sem.png"], "plain_sem.png"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, tmp_path, args, fragment):
+    args = [a.replace("{d}", str(files)) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "o.png")]
+    code, text = run(*QUICK, *args)  # args last: they override QUICK's values
+    _error(code, text, fragment)
+
+
+def test_style_map_without_doodle_names_the_expected_file(files, tmp_path):
+    code, text = run("--style", str(files / "style.png"), "-o", str(tmp_path / "coast.png"), *QUICK)
+    _error(code, text, "coast_sem.png")
+
+
+def test_unknown_option_value_is_one_line_exit_2(files):
+    proc = subprocess.run([sys.executable, "-m", "doodle", "paint", "--style", str(files / "style.png"),
+                           "--iterations", "many"], capture_output=True, text=True)
+    _error(proc.returncode, proc.stderr, "many")
+
+
+def test_divergence_exit_1_keeps_last_image(files, tmp_path):
+    out = tmp_path / "d.png"
+    code, text = run("--style", str(files / "plain.png"), "--style-weight", "inf", "--output-size", "32x32",
+                     "-o", str(out), *QUICK)
+    assert code == 1, text
+    assert "diverged" in text
+    assert iio.imread(out).shape == (32, 32, 3)
+
+
+def test_interrupt_saves_current_image_exit_130(files, tmp_path, monkeypatch):
+    out = tmp_path / "i.png"
+    seen = []
+
+    def interrupt(self, p):
+        if p.image is not None:
+            self.last = p.image
+        if p.event == "iteration":
+            seen.append(p.iteration)
+            if p.iteration == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.Reporter, "__call__", interrupt)
+    code, text = run("--style", str(files / "plain.png"), "--output-size", "32x32", "-o", str(out), *QUICK)
+    assert code == 130, text
+    assert seen == [1, 2]
+    assert iio.imread(out).shape == (32, 32, 3)
+
+
+def test_png_to_stdout(files):
+    proc = subprocess.run([sys.executable, "-m", "doodle", "paint", "--style", str(files / "plain.png"),
+                           "--output-size", "24x24", "-o", "-", *QUICK], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"\x89PNG")
+    assert iio.imread(io.BytesIO(proc.stdout)).shape == (24, 24, 3)
+
+
+def test_help_shows_every_mode():
+    code_text = CliRunner().invoke(cli.main, ["paint", "--help"])
+    for mode in ("doodle → painting", "semantic style transfer", "plain style transfer", "texture synthesis"):
+        assert mode in code_text.output

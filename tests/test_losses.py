@@ -1,0 +1,81 @@
+"""Each loss and the full evaluation against finite differences and brute force."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from doodle import losses, patches
+
+
+def _fd(f, x, direction, eps=1e-2):
+    return (f(x + eps * direction) - f(x - eps * direction)) / (2 * eps)
+
+
+def _check_grad(f, x, rng, rtol=2e-2):
+    x = jnp.asarray(x, jnp.float64) if jax.config.jax_enable_x64 else jnp.asarray(x, jnp.float32)
+    g = jax.grad(f)(x)
+    for _ in range(3):
+        d = jnp.asarray(rng.standard_normal(x.shape), x.dtype)
+        analytic = float(jnp.vdot(g, d))
+        numeric = float(_fd(f, x, d))
+        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=1e-4 * abs(numeric) + 1e-6)
+
+
+def test_total_variation_matches_reference_formula(rng):
+    x = rng.uniform(0, 255, (5, 6, 3)).astype(np.float32)
+    a = x[:-1, :-1]
+    ref = np.mean(((a - x[1:, :-1]) ** 2 + (a - x[:-1, 1:]) ** 2) ** 1.25)
+    np.testing.assert_allclose(float(losses.total_variation(x)), ref, rtol=1e-5)
+
+
+def test_total_variation_gradient(rng):
+    _check_grad(losses.total_variation, rng.uniform(0, 255, (6, 5, 3)), rng)
+
+
+def test_total_variation_gradient_is_finite_on_flat_image():
+    g = jax.grad(losses.total_variation)(jnp.full((4, 4, 3), 7.0))
+    assert np.isfinite(np.asarray(g)).all()
+
+
+def test_content_loss_gradient(rng):
+    c = jnp.asarray(rng.standard_normal((4, 5, 6)), jnp.float32)
+    _check_grad(lambda f: losses.content_loss(f, c), rng.standard_normal((4, 5, 6)), rng)
+
+
+def test_mrf_loss_gradient(rng):
+    style = rng.standard_normal((6, 6, 3)).astype(np.float32)
+    index = jnp.asarray(rng.integers(0, 16, (3 * 4,)), jnp.int32)
+    t = patches.fold(style, index, (5, 6))
+    _check_grad(lambda f: losses.mrf_loss(f, t), rng.standard_normal((5, 6, 3)), rng)
+
+
+def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
+    """The fused evaluation (VGG forward, matching, loss, VJP) against finite differences.
+
+    Matches are fixed (the --cache path) so the loss is smooth in the image.
+    """
+    from doodle import synthesis
+    from doodle.options import Options
+
+    style = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
+    content = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
+    problem = synthesis.Problem(style, None, content, None, (24, 24))
+    options = Options(style_layers=("2_1", "3_1"), content_layers=("2_2",), smoothness=0.1)
+    phase = synthesis.prepare_phase(problem, builtin_extractor, options, 1.0, (24, 24))
+    evaluate = synthesis.make_evaluate(builtin_extractor, options, problem, phase)
+    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    x0 = jnp.asarray(rng.uniform(40, 200, (24, 24, 3)), jnp.float32)
+    first = evaluate(x0, history)
+    index = first.index
+    f = lambda x: evaluate(x, history, index).loss  # noqa: E731
+    g = evaluate(x0, history, index).grad
+    # Along the gradient, the directional derivative is |g|: large against float32
+    # round-off. The step is small per pixel so ReLU kinks are rarely crossed.
+    d = g / jnp.linalg.norm(g)
+    numeric = float(_fd(f, x0, d, eps=0.05))
+    np.testing.assert_allclose(float(jnp.vdot(g, d)), numeric, rtol=2e-2)
+    # A random direction mixes many pixels; a wrong sign or factor anywhere shows.
+    d = jnp.asarray(rng.standard_normal(x0.shape), jnp.float32)
+    d = d / jnp.linalg.norm(d)
+    numeric = float(_fd(f, x0, d, eps=0.05))
+    np.testing.assert_allclose(float(jnp.vdot(g, d)), numeric, rtol=5e-2, atol=2e-3 * float(jnp.linalg.norm(g)))
+    assert set(first.terms) == {"style 2_1", "style 3_1", "content 2_2", "smoothness"}

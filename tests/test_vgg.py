@@ -1,0 +1,56 @@
+"""Network shapes, layer bookkeeping, preprocessing, the built-in extractor."""
+import numpy as np
+import pytest
+
+from doodle import extractor, vgg
+
+
+def test_layer_table():
+    assert vgg.LAYER_NAMES[0] == "1_1" and vgg.LAYER_NAMES[-1] == "5_4"
+    assert len(vgg.LAYER_NAMES) == 16
+    assert vgg.CHANNELS["3_1"] == 256 and vgg.IN_CHANNELS["3_1"] == 128
+
+
+@pytest.mark.parametrize("layer,shape", [("1_1", (37, 29, 64)), ("2_1", (18, 14, 128)),
+                                         ("3_1", (9, 7, 256)), ("4_1", (4, 3, 512)), ("4_2", (4, 3, 512))])
+def test_feature_shapes(builtin_extractor, layer, shape):
+    img = np.zeros((37, 29, 3), np.float32)
+    out = vgg.features(builtin_extractor.params, img, [layer], builtin_extractor.preprocess)
+    assert out[layer].shape == shape
+    assert vgg.feature_size(37, 29, layer) == shape[:2]
+
+
+def test_only_needed_layers_are_read(builtin_extractor):
+    shallow = {k: v for k, v in builtin_extractor.params.items() if k in ("conv1_1", "conv1_2", "conv2_1")}
+    out = vgg.features(shallow, np.zeros((8, 8, 3), np.float32), ["2_1"], builtin_extractor.preprocess)
+    assert out["2_1"].shape == (4, 4, 128)
+
+
+def test_first_layer_is_a_correlation_of_preprocessed_bgr(builtin_extractor, rng):
+    img = rng.uniform(0, 255, (5, 6, 3)).astype(np.float32)
+    k = np.asarray(builtin_extractor.params["conv1_1"]["kernel"])
+    x = img[..., ::-1] - np.array([103.939, 116.779, 123.680], np.float32)
+    xp = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((5, 6, 64), np.float32)
+    for dy in range(3):
+        for dx in range(3):
+            ref += xp[dy:dy + 5, dx:dx + 6] @ k[dy, dx]
+    out = vgg.features(builtin_extractor.params, img, ["1_1"], builtin_extractor.preprocess)["1_1"]
+    np.testing.assert_allclose(np.asarray(out), np.maximum(ref, 0), rtol=1e-4, atol=1e-3)
+
+
+def test_builtin_is_deterministic_and_pinned(builtin_extractor):
+    again = extractor.builtin()
+    np.testing.assert_array_equal(np.asarray(again.params["conv3_1"]["kernel"]),
+                                  np.asarray(builtin_extractor.params["conv3_1"]["kernel"]))
+    out = vgg.features(builtin_extractor.params, extractor._calibration_image(), vgg.LAYER_NAMES,
+                       builtin_extractor.preprocess)
+    for layer in vgg.LAYER_NAMES:
+        assert abs(float(out[layer].mean()) - extractor.BUILTIN_ACTIVATION) < 1e-3 * extractor.BUILTIN_ACTIVATION
+    assert builtin_extractor.style_layers == ("2_1", "3_1", "4_1")
+    assert not builtin_extractor.pretrained
+
+
+def test_unknown_layer_is_named():
+    with pytest.raises(ValueError, match="'6_1'"):
+        vgg.check_layers(["3_1", "6_1"])
