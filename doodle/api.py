@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from doodle import imaging, planner, synthesis, vgg
-from doodle.errors import InputError
+from doodle.errors import DoodleError, InputError
 from doodle.extractor import Extractor, builtin
 from doodle.options import Options
 
@@ -203,14 +203,68 @@ def paint(
     if extractor is None:
         extractor = resolve_extractor(options, notice)
     random_seed = options.random_seed if options.random_seed is not None else secrets.randbits(31)
-    device = planner.select_device(options.device)
-    try:
-        with jax.default_device(device):
+    planner.select_device(options.device)  # InputError for --device gpu without a GPU
+    budgets = planner.budgets(options.device, options.max_memory)
+    slice_budget = options.match_memory
+    prefer = options.device
+    while True:
+        run_plan = make_plan(problem, extractor, options, budgets, prefer, slice_budget)
+        try:
             image = synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(random_seed),
-                                         callback=callback)
-    except synthesis.PhaseTooSmall as e:
-        raise InputError(f"{e}.", "Use a larger image or --output-size, or fewer --phases.") from None
-    return to_uint8(image)
+                                         callback=callback, plan=run_plan)
+            return to_uint8(image)
+        except synthesis.PhaseTooSmall as e:
+            raise InputError(f"{e}.", "Use a larger image or --output-size, or fewer --phases.") from None
+        except Exception as e:  # XLA reports OOM as a runtime error of its own type
+            if not planner.is_out_of_memory(e):
+                raise
+            # Re-plan with smaller slices, then on the CPU, then give up: an
+            # out-of-memory is never reported as divergence (neural-doodle#57).
+            if slice_budget > 16 * 2**20 and options.slices is None:
+                slice_budget //= 4
+                notice(f"out of memory: retrying with matching slices of {slice_budget // 2**20} MiB")
+            elif prefer != "cpu" and "cpu" in planner.budgets("cpu", options.max_memory):
+                prefer = "cpu"
+                budgets = planner.budgets("cpu", options.max_memory)
+                notice("out of memory on the GPU: retrying on the CPU")
+            else:
+                largest = planner.largest_fitting(problem.size, problem.style.shape[:2], *_layers(extractor, options,
+                                                  problem), budgets=_halved(budgets))
+                size = f" (try --output-size {largest[0]}x{largest[1]})" if largest else ""
+                raise RunFailure(f"out of memory even with the smallest slices{size}.",
+                                 "Use a smaller --output-size or close other programs.") from None
+
+
+class RunFailure(DoodleError):
+    """A runtime failure that is not the user's input (exit 1): out of memory, say."""
+
+    exit_code = 1
+
+
+def _layers(extractor: Extractor, options: Options, problem: synthesis.Problem):
+    semantic = problem.style_map is not None and problem.target_map is not None and options.semantic_weight > 0
+    return (synthesis.style_layers_of(options, extractor), synthesis.content_layers_of(options, problem), semantic)
+
+
+def _halved(budgets: dict) -> dict:
+    return {k: v // 2 for k, v in budgets.items()}
+
+
+def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options,
+              budgets: Optional[dict] = None, prefer: Optional[str] = None,
+              slice_budget: Optional[int] = None) -> planner.Plan:
+    """The memory plan of a problem; InputError (exit 2) when nothing fits, naming what would."""
+    if budgets is None:
+        budgets = planner.budgets(options.device, options.max_memory)
+    style_layers, content_layers, semantic = _layers(extractor, options, problem)
+    try:
+        return planner.plan(problem.size, problem.style.shape[:2], style_layers, content_layers, semantic,
+                            options.phases, budgets, prefer or options.device, options.slices,
+                            slice_budget=slice_budget or options.match_memory)
+    except planner.DoesNotFit as e:
+        hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."
+                if e.largest else "Use a smaller --output-size, or raise --max-memory.")
+        raise InputError(f"this painting does not fit in memory: {e}.", hint) from None
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -48,11 +48,13 @@ class Options:
     # (width, height) of the output; None: the content's or doodle map's size
     # (the style's for texture synthesis).
     output_size: Optional[tuple[int, int]] = None
-    # Number of slices the style patch bank is matched in; None: sized to
-    # `match_memory` (the reference's --slices defaulted to 2 and needed hand-tuning).
+    # Number of slices the style patch bank is matched in; None: planned from the
+    # memory budget (the reference's --slices defaulted to 2 and needed hand-tuning).
     slices: Optional[int] = None
-    # Bytes one matching slice may use when `slices` is None.
+    # Bytes one matching slice may use at most when `slices` is None.
     match_memory: int = 512 * 2**20
+    # Cap on the memory a run may plan for, in bytes; None: what the device has free.
+    max_memory: Optional[int] = None
     # "auto", "cpu" or "gpu".
     device: str = "auto"
     # Suffix of the semantic map beside an image: Monet.jpg -> Monet_sem.png.

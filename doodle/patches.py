@@ -110,18 +110,6 @@ def make_bank(normed: jax.Array, slice_rows: int) -> Bank:
     return Bank(normed=normed, rows=rows, cols=cols, slice_rows=slice_rows)
 
 
-def slice_rows_for(out_hw: tuple[int, int], style_hw: tuple[int, int], budget_bytes: int) -> int:
-    """Largest slice (in style patch rows) whose Gram block fits ``budget_bytes``.
-
-    The block is (H·W) × ((R + 2)·Ws) float32, and the shifted sums make a second
-    of about the same size.
-    """
-    h, w = out_hw
-    _, ws = style_hw
-    per_row = 2 * h * w * ws * 4
-    return max(1, budget_bytes // per_row - 2)
-
-
 class Matches(NamedTuple):
     """Best style patch per output patch, and the style-side history for variety.
 

@@ -1,25 +1,322 @@
-"""Memory and device: where each phase runs.
+"""Memory and device: predict each phase's peak memory, choose its device and slices.
 
-For now this chooses the device; the memory plan (slice sizes per phase from a
-budget) is sized in ``patches.slice_rows_for`` from ``Options.match_memory``.
+The planner is pure arithmetic: image sizes, layers, phases and options in, a
+:class:`Plan` out. It never touches a device; the caller reads the budgets (host RAM,
+each GPU's free memory) and passes them in. The reference made users hand-tune
+``--slices`` and crashed when memory ran out (neural-doodle#57, #70); doodle sizes
+the matching slices to the budget before it starts.
+
+The model counts float32 buffers that are alive together during one evaluation:
+the network's parameters; the activations kept for the backward pass; the style
+banks (raw features and normalised, padded copies); the content features; the
+folded targets; the optimiser's history; and the largest matching slice (the Gram
+block and its shifted sum). ``bench/memory.py`` compares it with measured peaks.
 """
 from __future__ import annotations
 
-import jax
+import dataclasses
+import math
+from typing import Mapping, Optional, Sequence
 
-from doodle.errors import InputError
+from doodle import vgg
+
+F32 = 4
+# Bytes the process holds before any painting: Python, JAX and XLA's runtime on the
+# CPU (measured by bench/memory.py as the peak RSS of a 1-iteration 32×32 run minus
+# its model), and nothing on a GPU.
+CPU_BASELINE = 420 * 2**20
+# XLA keeps some intermediates of the forward pass, backward pass and matching alive
+# at once beyond the buffers counted; measured factor on the CPU (bench/memory.py).
+TRANSIENT_FACTOR = 2.0
+# Channels of the semantic map appended to features: r, g, b and the constant.
+MAP_CHANNELS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPlan:
+    """One style layer of one phase."""
+
+    layer: str
+    out_patches: int  # output patches matched, (h-2)·(w-2)
+    style_patches: int  # style patches in the bank, (hs-2)·(ws-2)
+    slice_rows: int  # style patch rows matched per slice
+    slices: int  # slices the bank is walked in
+    slice_bytes: int  # the matching transient of one slice
+
+
+@dataclasses.dataclass(frozen=True)
+class PhasePlan:
+    """Where and how one phase runs."""
+
+    phase: int  # 1-based
+    size: tuple[int, int]  # (h, w) of the output at this phase
+    style_size: tuple[int, int]  # (hs, ws) of the style at this phase
+    device: str  # "cpu" or "gpu"
+    layers: tuple[LayerPlan, ...]
+    bank_dtype: str  # dtype of the stored patch banks
+    peak_bytes: int  # predicted peak of the phase on its device
+    skipped: bool = False  # too small for a 3×3 patch at the deepest layer
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The whole run: one entry per phase, and the budgets it was planned for."""
+
+    phases: tuple[PhasePlan, ...]
+    budgets: Mapping[str, int]
+
+    @property
+    def peak_bytes(self) -> int:
+        return max((p.peak_bytes for p in self.phases if not p.skipped), default=0)
+
+    def slice_rows(self, phase: int) -> dict[str, int]:
+        """{layer: slice rows} of a 1-based phase."""
+        return {lp.layer: lp.slice_rows for lp in self.phases[phase - 1].layers}
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict (``doodle plan --json``)."""
+        return {"budgets": dict(self.budgets), "peak_bytes": self.peak_bytes,
+                "phases": [dataclasses.asdict(p) for p in self.phases]}
+
+
+class DoesNotFit(ValueError):
+    """No device's budget holds the work; ``largest`` is the largest (w, h) that would fit."""
+
+    def __init__(self, message: str, largest: Optional[tuple[int, int]]) -> None:
+        super().__init__(message)
+        self.largest = largest
+
+
+def _activation_bytes(h: int, w: int, last: str) -> int:
+    """Forward activations up to ``last`` kept for the backward pass (conv out + ReLU out)."""
+    total = h * w * 3 * F32
+    for name, block, _, cout in vgg.LAYERS:
+        fh, fw = vgg.feature_size(h, w, name)
+        total += 2 * fh * fw * cout * F32
+        if name == last:
+            break
+    return total
+
+
+def _param_bytes(last: str) -> int:
+    total = 0
+    for name, _, cin, cout in vgg.LAYERS:
+        total += (9 * cin * cout + cout) * F32
+        if name == last:
+            break
+    return total
+
+
+def slice_bytes(out_hw: tuple[int, int], style_w: int, rows: int) -> int:
+    """Matching transient of one slice: the Gram block (H·W × (R+2)·Ws) and its shifted sum."""
+    h, w = out_hw
+    return (h * w * (rows + 2) * style_w + (h - 2) * (w - 2) * rows * (style_w - 2)) * F32
+
+
+def phase_fixed_bytes(
+    hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
+    content_layers: Sequence[str], semantic: bool, memory: int = 5,
+) -> int:
+    """Everything of one phase but the matching slice, in bytes (device side only)."""
+    layers = tuple(style_layers) + tuple(content_layers)
+    last = vgg.deepest(layers)
+    k = MAP_CHANNELS if semantic else 0
+    total = _param_bytes(last) + TRANSIENT_FACTOR * _activation_bytes(*hw, last)
+    for layer in style_layers:
+        c = vgg.CHANNELS[layer]
+        sh, sw = vgg.feature_size(*style_hw, layer)
+        oh, ow = vgg.feature_size(*hw, layer)
+        total += sh * sw * c * F32  # raw style features
+        total += (sh + 2) * sw * (c + k) * F32  # normalised bank, padded by a slice at most
+        total += 2 * oh * ow * (c + k) * F32  # normalised output and folded targets
+    for layer in content_layers:
+        oh, ow = vgg.feature_size(*hw, layer)
+        total += oh * ow * vgg.CHANNELS[layer] * F32
+    total += (2 * memory + 4) * hw[0] * hw[1] * 3 * F32  # L-BFGS history, x, grads
+    return int(total)
+
+
+def plan_phase(
+    phase: int, hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
+    content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
+    prefer: str = "auto", slices: Optional[int] = None, baseline: Mapping[str, int] = None,
+    slice_budget: int = 512 * 2**20,
+) -> PhasePlan:
+    """Plan one phase: the first device in preference order whose budget it fits.
+
+    ``budgets`` maps "gpu"/"cpu" to bytes available; ``prefer`` is "auto" (GPU
+    first), "gpu" or "cpu". With ``slices`` the user's slice count is kept as is;
+    otherwise a slice is as large as fits, but at most ``slice_budget`` bytes (larger
+    blocks buy no speed and crowd out everything else).
+    Raises DoesNotFit when no device holds even one-row slices.
+    """
+    baseline = baseline if baseline is not None else {"cpu": CPU_BASELINE, "gpu": 0}
+    fixed = phase_fixed_bytes(hw, style_hw, style_layers, content_layers, semantic)
+    order = {"auto": ("gpu", "cpu"), "gpu": ("gpu",), "cpu": ("cpu",)}[prefer]
+    shortest = None
+    for device in order:
+        if device not in budgets:
+            continue
+        room = budgets[device] - fixed - baseline.get(device, 0)
+        layers = []
+        worst = 0
+        for layer in style_layers:
+            oh, ow = vgg.feature_size(*hw, layer)
+            sh, sw = vgg.feature_size(*style_hw, layer)
+            rows_total = max(sh - 2, 1)
+            if slices:
+                rows = -(-rows_total // slices)
+            else:
+                per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
+                cap = min(room / TRANSIENT_FACTOR, slice_budget)
+                rows = int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
+                rows = min(rows, rows_total)
+            rows = max(rows, 0)
+            sb = slice_bytes((oh, ow), sw, max(rows, 1))
+            worst = max(worst, sb)
+            layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
+                                    -(-rows_total // max(rows, 1)), sb))
+        peak = int(fixed + baseline.get(device, 0) + TRANSIENT_FACTOR * worst)
+        fits = all(lp.slice_rows >= 1 for lp in layers) and peak <= budgets[device]
+        candidate = PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak)
+        if fits:
+            return candidate
+        shortest = shortest or candidate
+    raise DoesNotFit(
+        f"phase {phase} at {hw[1]}×{hw[0]} needs about {_mib(shortest.peak_bytes if shortest else fixed)}, more "
+        f"than {', '.join(f'{d} {_mib(b)}' for d, b in budgets.items())}", None)
+
+
+def plan(
+    size: tuple[int, int], style_size: tuple[int, int], style_layers: Sequence[str],
+    content_layers: Sequence[str], semantic: bool, phases: int, budgets: Mapping[str, int],
+    prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
+) -> Plan:
+    """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
+
+    Raises DoesNotFit naming the largest output size that would fit.
+    """
+    need = _min_side(tuple(style_layers) + tuple(content_layers))
+    out = []
+    try:
+        for i in range(phases):
+            scale = 1.0 / 2 ** (phases - 1 - i)
+            hw, shw = _scaled(size, scale), _scaled(style_size, scale)
+            if min(hw + shw) < need:
+                out.append(PhasePlan(i + 1, hw, shw, "none", (), "float32", 0, skipped=True))
+                continue
+            out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer, slices,
+                                  slice_budget=slice_budget))
+    except DoesNotFit as e:
+        largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer)
+        hint = f"; the largest output that fits is {largest[0]}×{largest[1]}" if largest else ""
+        raise DoesNotFit(f"{e}{hint}", largest) from None
+    return Plan(tuple(out), dict(budgets))
+
+
+def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto"):
+    """The largest (w, h) with the aspect of ``size`` whose final phase fits, or None.
+
+    The style is scaled with the output, as the final phase would see both.
+    """
+    def fits(s: float) -> bool:
+        try:
+            plan_phase(1, _scaled(size, s), _scaled(style_size, s), style_layers, content_layers, semantic,
+                       budgets, prefer)
+            return True
+        except DoesNotFit:
+            return False
+
+    lo, hi = 0.0, 1.0
+    if not fits(1e-3 + _min_side(tuple(style_layers) + tuple(content_layers)) / min(size + style_size)):
+        return None
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    h, w = _scaled(size, lo)
+    return w, h
+
+
+def _scaled(hw, scale):
+    return max(1, int(round(hw[0] * scale))), max(1, int(round(hw[1] * scale)))
+
+
+def _min_side(layers):
+    side = 3
+    while vgg.feature_size(side, side, vgg.deepest(layers))[0] < 3:
+        side += 1
+    return side
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n < 10 * 2**30 else f"{n / 2**30:,.1f} GiB"
+
+
+def parse_size(text: str) -> int:
+    """"8G", "512M", "2.5GiB", "1000000" -> bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    factor = units.get(t[-1:], 1)
+    number = t[:-1] if t[-1:] in units else t
+    value = float(number)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return int(value * factor)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception is XLA running out of memory (never reported as divergence)."""
+    text = f"{type(error).__name__}: {error}"
+    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
+
+
+# --- the runtime side: reading budgets and choosing devices (not pure) ------------
 
 
 def gpu_devices() -> list:
     """The accelerators JAX can see (empty on a CPU-only machine)."""
+    import jax
+
     try:
         return [d for d in jax.devices() if d.platform in ("gpu", "cuda", "rocm")]
     except RuntimeError:
         return []
 
 
+def host_available() -> int:
+    """Bytes of host RAM available now (MemAvailable), or 8 GiB if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
+def budgets(device: str = "auto", max_memory: Optional[int] = None) -> dict[str, int]:
+    """{"cpu": bytes, "gpu": bytes} available to a run, capped by ``max_memory``."""
+    out: dict[str, int] = {}
+    if device in ("auto", "cpu"):
+        out["cpu"] = host_available()
+    if device in ("auto", "gpu"):
+        for d in gpu_devices()[:1]:
+            stats = d.memory_stats() or {}
+            limit = stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
+            if limit > 0:
+                out["gpu"] = int(limit * 0.9)  # leave room for XLA's own scratch space
+    if max_memory is not None:
+        out = {k: min(v, max_memory) for k, v in out.items()}
+    return out
+
+
 def select_device(name: str):
     """``"cpu"``, ``"gpu"`` or ``"auto"`` (a GPU when there is one) -> a jax.Device."""
+    import jax
+
+    from doodle.errors import InputError
+
     if name == "cpu":
         return jax.devices("cpu")[0]
     gpus = gpu_devices()

@@ -8,6 +8,7 @@ same forward pass (``jax.vjp``), so features are computed once per evaluation.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import losses, optim, patches, vgg
+from doodle import losses, optim, patches, planner, vgg
 from doodle.extractor import Extractor
 from doodle.options import Options
 
@@ -129,7 +130,8 @@ class Phase(NamedTuple):
 
 
 def prepare_phase(
-    problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int]
+    problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int],
+    slice_rows: Optional[Mapping[str, int]] = None,
 ) -> Phase:
     """Style patch banks and content features at one scale."""
     style_layers = style_layers_of(options, extractor)
@@ -146,11 +148,11 @@ def prepare_phase(
         factor = vgg.downscale(layer)
         sm = patches.pool_map(resize(style_sem, style_hw), factor) if semantic else None
         normed = patches.normalise_style(f, sm, options.semantic_weight)
-        out_layer_hw = vgg.feature_size(*out_hw, layer)
-        if options.slices:
-            rows = -(-(f.shape[0] - 2) // options.slices)
+        if slice_rows and layer in slice_rows:
+            rows = slice_rows[layer]
         else:
-            rows = patches.slice_rows_for(out_layer_hw, f.shape[:2], options.match_memory)
+            # Without a plan: the user's slice count, or one slice per 8 style rows.
+            rows = -(-(f.shape[0] - 2) // options.slices) if options.slices else 8
         banks[layer] = patches.make_bank(normed, rows)
         raw[layer] = f
         if semantic:
@@ -309,8 +311,12 @@ def synthesize(
     *,
     key: jax.Array,
     callback: Optional[Callback] = None,
+    plan: Optional["planner.Plan"] = None,
 ) -> np.ndarray:
     """Paint ``problem``; returns the (H, W, 3) float32 image in [0, 255].
+
+    ``plan`` (from :func:`doodle.planner.plan`) sets each phase's device and slice
+    sizes; without one everything runs on the default device.
 
     Raises:
       PhaseTooSmall: the output or style is too small for any phase.
@@ -345,13 +351,23 @@ def synthesize(
         else:
             x = resize(x, hw)
         x = jnp.clip(x, 0.0, 255.0)
-        x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError)
+        rows = plan.slice_rows(i + 1) if plan is not None else None
+        device = _device(plan.phases[i].device) if plan is not None else None
+        with jax.default_device(device) if device is not None else contextlib.nullcontext():
+            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError, rows)
     return np.asarray(x)
 
 
-def _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError):
+def _device(kind: str):
+    """The first jax device of a planned kind ("cpu" or "gpu")."""
+    if kind == "gpu":
+        return planner.gpu_devices()[0]
+    return jax.devices("cpu")[0]
+
+
+def _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError, slice_rows=None):
     start = time.perf_counter()
-    phase = prepare_phase(problem, extractor, options, scale, hw)
+    phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows)
     config = eval_config(extractor, options, problem, phase)
     consts = constants(extractor, phase)
     history = {l: patches.init_history(b) for l, b in phase.banks.items()}

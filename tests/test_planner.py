@@ -1,0 +1,117 @@
+"""The memory planner: arithmetic, slicing under a budget, re-planning after out-of-memory."""
+import jax
+import numpy as np
+import pytest
+
+from doodle import api, planner, synthesis, vgg
+from doodle.errors import InputError
+from doodle.options import Options
+
+from images import swapped_doodle, two_textures
+
+LAYERS = ("2_1", "3_1", "4_1")
+GIB = 2**30
+
+
+def test_slice_bytes_counts_the_gram_block_and_its_shifted_sum():
+    # A 10×12 output layer against a 20-wide style, 5 rows per slice.
+    gram = 10 * 12 * (5 + 2) * 20
+    shifted = 8 * 10 * 5 * 18
+    assert planner.slice_bytes((10, 12), 20, 5) == 4 * (gram + shifted)
+
+
+def test_fixed_bytes_grow_with_the_image_and_count_the_optimiser():
+    small = planner.phase_fixed_bytes((64, 64), (64, 64), LAYERS, (), True)
+    large = planner.phase_fixed_bytes((128, 128), (64, 64), LAYERS, (), True)
+    # Four times the pixels: at least the optimiser's 14 float32 copies of the image more.
+    assert large - small >= 14 * 3 * 4 * (128 * 128 - 64 * 64)
+    assert planner.phase_fixed_bytes((64, 64), (64, 64), LAYERS, ("4_2",), True) > small
+
+
+def test_a_tiny_budget_forces_smaller_slices():
+    big = planner.plan((192, 256), (192, 256), LAYERS, (), True, 1, {"cpu": 64 * GIB})
+    fixed = planner.phase_fixed_bytes((192, 256), (192, 256), LAYERS, (), True)
+    tight_budget = planner.CPU_BASELINE + fixed + 120 * 2**20
+    tight = planner.plan((192, 256), (192, 256), LAYERS, (), True, 1, {"cpu": tight_budget})
+    b, t = big.phases[0].layers[0], tight.phases[0].layers[0]
+    assert t.slice_rows < b.slice_rows and t.slices > b.slices
+    assert tight.peak_bytes <= tight_budget
+
+
+def test_work_that_fits_nowhere_is_refused_naming_a_size_that_fits():
+    with pytest.raises(planner.DoesNotFit) as info:
+        planner.plan((768, 1024), (768, 1024), LAYERS, (), True, 3, {"cpu": GIB})
+    w, h = info.value.largest
+    assert 0 < w < 1024 and abs(w / h - 1024 / 768) < 0.02
+    planner.plan_phase(1, (h, w), (h, w), LAYERS, (), True, {"cpu": GIB})  # and it does fit
+
+
+def test_auto_prefers_the_gpu_and_falls_back_to_the_cpu_phase_by_phase():
+    budgets = {"gpu": 600 * 2**20, "cpu": 64 * GIB}
+    plan = planner.plan((384, 512), (384, 512), LAYERS, (), True, 3, budgets, "auto")
+    devices = [p.device for p in plan.phases]
+    assert devices[0] == "gpu" and devices[-1] == "cpu"
+
+
+def test_user_slices_are_kept():
+    plan = planner.plan((96, 96), (96, 96), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=3)
+    assert all(lp.slices == 3 for lp in plan.phases[0].layers)
+
+
+def test_parse_size():
+    assert planner.parse_size("512M") == 512 * 2**20
+    assert planner.parse_size("2GiB") == 2 * GIB
+    assert planner.parse_size("1.5g") == int(1.5 * GIB)
+    with pytest.raises(ValueError):
+        planner.parse_size("lots")
+
+
+def _problem():
+    style, sem = two_textures(40)
+    return synthesis.Problem(style, sem, None, swapped_doodle(32), (32, 32))
+
+
+def test_smaller_slices_give_the_same_matches_and_image(builtin_extractor):
+    problem = _problem()
+    opts = Options(iterations=6, phases=1, random_seed=0, match_every=1)
+    one = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=1)
+    many = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=7)
+    assert [lp.slices for lp in many.phases[0].layers] != [lp.slices for lp in one.phases[0].layers]
+    a = synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=one)
+    b = synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=many)
+    np.testing.assert_allclose(a, b, atol=1e-2)
+
+
+def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatch):
+    real = synthesis.synthesize
+    calls, notices = [], []
+
+    def flaky(problem, extractor, options, *, key, callback=None, plan=None):
+        calls.append(plan)
+        if len(calls) == 1:
+            raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234 bytes.")
+        return real(problem, extractor, options, key=key, callback=callback, plan=plan)
+
+    monkeypatch.setattr(synthesis, "synthesize", flaky)
+    style, sem = two_textures(40)
+    image = api.paint(style, style_map=sem, map=swapped_doodle(32), options=Options(iterations=2, phases=1),
+                      extractor=builtin_extractor, notice=notices.append)
+    assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+    assert len(calls) == 2 and "out of memory" in notices[0]
+
+
+def test_refused_before_it_starts_with_exit_2_message(builtin_extractor):
+    style, _ = two_textures(40)
+    opts = Options(iterations=1, phases=1, max_memory=planner.CPU_BASELINE + 2**20, output_size=(640, 480))
+    with pytest.raises(InputError, match="does not fit in memory"):
+        api.paint(style, options=opts.replace(semantic_weight=0.0), extractor=builtin_extractor)
+
+
+def test_out_of_memory_is_recognised_and_divergence_is_not():
+    assert planner.is_out_of_memory(RuntimeError("RESOURCE_EXHAUSTED: Out of memory"))
+    assert not planner.is_out_of_memory(RuntimeError("loss is nan"))
+
+
+@pytest.mark.skipif(not planner.gpu_devices(), reason="no GPU visible to JAX")
+def test_gpu_budget_is_read():
+    assert planner.budgets("gpu")["gpu"] > 0
