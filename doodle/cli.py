@@ -5,7 +5,6 @@ or usage, 130 interrupted (the latest image is saved).
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ import click
 
 from doodle.errors import DivergenceError, DoodleError, InputError
 from doodle.options import DEFAULTS, Options
+from doodle.reporting import JsonLog, Reporter, RunInfo
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -30,8 +30,13 @@ Modes (the inputs you give decide):
   texture synthesis        doodle paint --style Monet.jpg --semantic-weight 0
                            --output-size 512x384 -o texture.png
 \b
-Exit codes: 0 done, 1 runtime failure, 2 bad input or usage, 130 interrupted
-(the latest image is saved).
+Scripting: -o - writes the PNG to stdout, --log-json - JSON Lines to stdout
+(not both at once); all messages go to stderr: a progress bar on a terminal,
+plain lines every --print-every otherwise.
+\b
+Exit codes: 0 done, 1 runtime failure (the last good image is saved),
+2 bad input or usage (one line on stderr), 130 interrupted (the latest image
+is saved).
 """
 
 
@@ -80,61 +85,24 @@ def parse_layers(text: Optional[str], flag: str) -> Optional[tuple[str, ...]]:
     return tuple(layers)
 
 
-class Reporter:
-    """Turns Progress events into stderr lines, frames, and a last-image memory."""
-
-    def __init__(self, options: Options, quiet: bool, stem: str) -> None:
-        self.options = options
-        self.quiet = quiet
-        self.stem = stem
-        self.last = None  # (h, w, 3) float32 image of the latest evaluation
-        self.tty = sys.stderr.isatty()
-
-    def notice(self, text: str) -> None:
-        if not self.quiet:
-            click.echo(f"doodle: {text}", err=True)
-
-    def __call__(self, p) -> None:
-        from doodle import imaging
-        from doodle.api import to_uint8
-
-        if p.image is not None:
-            self.last = p.image
-        if p.event == "skipped":
-            self.notice(p.message)
-        elif p.event == "phase":
-            self.notice(f"phase {p.phase}/{p.phases} at {p.shape[1]}×{p.shape[0]}, {p.iterations} iterations")
-        elif p.event == "iteration":
-            every = self.options.print_every
-            if self.tty and not self.quiet:
-                rate = p.seconds / max(p.iteration, 1)
-                eta = rate * (p.iterations - p.iteration)
-                width = 24
-                done = int(width * p.iteration / p.iterations)
-                click.echo(f"\r  [{'#' * done}{'.' * (width - done)}] {p.iteration:>4}/{p.iterations} "
-                           f"loss {p.loss:10.4g}  {rate:5.2f} s/it  eta {eta:5.0f}s ", err=True, nl=False)
-            elif every and (p.iteration % every == 0 or p.iteration == 1) and not self.quiet:
-                terms = "  ".join(f"{k} {v:.4g}" for k, v in p.terms.items())
-                click.echo(f"  {p.iteration:>4}/{p.iterations}  loss {p.loss:.6g}  ({terms})  {p.seconds:.1f}s", err=True)
-            if self.options.save_every and p.iteration % self.options.save_every == 0:
-                frames = Path(self.options.frames_dir)
-                frames.mkdir(parents=True, exist_ok=True)
-                imaging.write_image(frames / f"{self.stem}-p{p.phase}-{p.iteration:04d}.png", to_uint8(p.image))
-        elif p.event == "done":
-            if self.tty and not self.quiet:
-                click.echo("", err=True)
-            self.notice(f"phase {p.phase} done: loss {p.loss:.6g} after {p.iteration} evaluations "
-                        f"in {p.seconds:.1f}s")
-
-
 def _enable_compile_cache() -> None:
-    """Persist compiled XLA programs so a second run compiles (almost) nothing."""
+    """Persist compiled XLA programs so a second run compiles (almost) nothing.
+
+    They go to ``doodle.weights.cache_dir() / "jax"``, beside downloaded weights: one
+    place to find, or delete, everything doodle caches.
+    """
     import jax
 
-    root = os.environ.get("DOODLE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "doodle")
-    jax.config.update("jax_compilation_cache_dir", os.path.join(root, "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    from doodle import weights
+
+    jax.config.update("jax_compilation_cache_dir", str(weights.cache_dir() / "jax"))
+    # Cache every program, however quick to compile (JAX's default skips those under
+    # 1 s): preparing a phase runs dozens of small ones. Caching them too took the warm
+    # start at 128×96 from 13.7 s (threshold 0.5 s) to 11.1 s (bench/startup.py, on 2
+    # busy CPU cores), for about 0.5 MiB per image size. JAX's own environment
+    # variable, when set, wins.
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,10 +147,16 @@ def _float(flag: str, default: float, help: str):
               help="auto, builtin, a known source name, or a weights file.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=DEFAULTS.device, show_default=True)
 @click.option("--print-every", type=int, default=DEFAULTS.print_every, show_default=True,
-              help="Log every N iterations when stderr is not a terminal.")
+              help="Log every N iterations (plain lines when stderr is not a terminal, and --log-json); "
+              "0: phase summaries only. A terminal gets a progress bar.")
 @click.option("--save-every", type=int, default=DEFAULTS.save_every, show_default=True,
               help="Save a frame every N iterations (0: never).")
 @click.option("--frames-dir", default=DEFAULTS.frames_dir, show_default=True, help="Where --save-every writes.")
+@click.option("--animation", metavar="FILE.gif",
+              help="Also write a looping GIF of the painting forming: the --save-every frames, "
+              "else one every --print-every.")
+@click.option("--log-json", metavar="FILE|-",
+              help="Write JSON Lines: an object per logged iteration, then a summary. '-': stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--compile-cache/--no-compile-cache", default=True, show_default=True,
               help="Keep compiled programs in the cache folder for faster starts.")
@@ -197,25 +171,26 @@ def paint(**kw) -> None:
     sys.exit(code)
 
 
-def _apply_pack(kw: dict, defaults: set) -> None:
+def _apply_pack(kw: dict, defaults: set) -> Optional[str]:
     """``--style NAME`` of a style pack: its image, its map, and its recommended options
-    for every option the user left at its default."""
+    for every option the user left at its default. Returns the pack's name, if any."""
     from doodle import packs
 
     if Path(kw["style"]).exists():
-        return
+        return None
     try:
         pack = packs.find_pack(kw["style"])
     except DoodleError:
         pack = None
     if pack is None:
-        return  # read_image reports the missing file
+        return None  # read_image reports the missing file
     kw["style"] = str(pack.image)
     if kw["style_map"] is None:
         kw["style_map"] = str(pack.map)
     for key, value in pack.options.items():
         if key in kw and key in defaults:
             kw[key] = value
+    return pack.name
 
 
 def _options(kw: dict) -> Options:
@@ -246,70 +221,144 @@ def _options(kw: dict) -> Options:
 
 
 def run_paint(kw: dict, defaults: set = frozenset()) -> int:
-    """The body of ``doodle paint``; returns the exit code."""
-    from doodle import api, imaging
+    """The body of ``doodle paint``: returns the exit code, and ends --log-json with
+    a summary whatever the outcome."""
+    from doodle import reporting
 
     kw = dict(kw)
     output = kw["output"]
-    to_stdout = output == "-"
-    reporter: Optional[Reporter] = None
-    try:
-        _apply_pack(kw, defaults)
-        options = _options(kw)
-        api.check_options(options)
-        if options.device == "cpu":
-            import jax
-
-            jax.config.update("jax_platforms", "cpu")
-        if kw["compile_cache"]:
-            _enable_compile_cache()
-        if not to_stdout:
-            imaging.check_writable(output)
-        target_map, hint = kw["target_map"], ""
-        if target_map is None and kw["content"] is None and kw["style_map"] is not False and not to_stdout:
-            beside = imaging.semantic_path(output, options.semantic_ext)
-            hint = f"{beside} (beside the output) or pass --map"
-            if beside.exists():
-                target_map = str(beside)
-        reporter = Reporter(options, kw["quiet"], Path(output).stem if not to_stdout else "stdout")
-        start = time.perf_counter()
-        problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
-                                    target_map=target_map, options=options, target_map_hint=hint)
-        extractor = api.resolve_extractor(options, reporter.notice)
-        seed = options.random_seed if options.random_seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
-        options = options.replace(random_seed=seed)
-        reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
-                        f"random seed {seed}")
-        image = api.paint(problem.style, style_map=problem.style_map, content=problem.content,
-                          map=problem.target_map, seed=problem.seed,
-                          options=options.replace(output_size=(problem.size[1], problem.size[0])),
-                          extractor=extractor, callback=reporter, notice=reporter.notice)
-        _save(output, image)
-        reporter.notice(f"wrote {output if not to_stdout else 'PNG to stdout'} in {time.perf_counter() - start:.1f}s")
-        return EXIT_OK
-    except InputError as e:
-        _print_error(e)
+    if kw.get("log_json") == "-" and output == "-":
+        click.echo("doodle: error: -o - and --log-json - both want stdout. Send one of them to a file, "
+                   "e.g. --log-json run.jsonl.", err=True)
         return EXIT_USAGE
+    info = RunInfo(output=output, animation=kw.get("animation"))
+    reporter = Reporter(DEFAULTS, quiet=kw["quiet"], stem=Path(output).stem if output != "-" else "stdout")
+    error: Optional[str] = None
+    try:
+        if kw.get("log_json"):
+            reporter.log = _open_log(kw["log_json"])
+        code = _paint(kw, defaults, info, reporter)
+    except InputError as e:
+        code, error = EXIT_USAGE, _print_error(e, reporter)
     except DivergenceError as e:
-        _print_error(e)
+        code, error = EXIT_FAILURE, _print_error(e, reporter)
         if e.image is not None:
-            _save(output, api.to_uint8(e.image))
+            _save_outputs(output, reporting.to_uint8(e.image), info.animation, reporter)
             click.echo(f"doodle: the last good image was saved to {output}", err=True)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
-        if reporter is not None and reporter.last is not None:
-            _save(output, api.to_uint8(reporter.last))
-            click.echo(f"\ndoodle: interrupted; the current image was saved to {output}", err=True)
+        code, error = EXIT_INTERRUPTED, "interrupted"
+        reporter.break_line()
+        if reporter.last is not None:
+            _save_outputs(output, reporting.to_uint8(reporter.last), info.animation, reporter)
+            click.echo(f"doodle: interrupted; the current image was saved to {output}", err=True)
         else:
-            click.echo("\ndoodle: interrupted", err=True)
-        return EXIT_INTERRUPTED
+            click.echo("doodle: interrupted", err=True)
     except DoodleError as e:
-        _print_error(e)
-        return e.exit_code
+        code, error = e.exit_code, _print_error(e, reporter)
+    except Exception as e:  # a bug or an XLA failure: record it, then let the traceback show
+        _finish_log(reporter, info, EXIT_FAILURE, f"{type(e).__name__}: {e}")
+        raise
+    _finish_log(reporter, info, code, error)
+    return code
 
 
-def _print_error(e: DoodleError) -> None:
+def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
+    """Check, load, paint, save; raises DoodleError (or KeyboardInterrupt) on the way."""
+    from doodle import api, imaging, planner, reporting
+
+    output = kw["output"]
+    to_stdout = output == "-"
+    pack = _apply_pack(kw, defaults)
+    info.inputs = {"style": kw["style"], "style_pack": pack, "style_map": kw["style_map"],
+                   "content": kw["content"], "map": kw["target_map"]}
+    options = _options(kw)
+    api.check_options(options)
+    info.options = reporter.options = options
+    if options.device == "cpu":
+        import jax
+
+        jax.config.update("jax_platforms", "cpu")
+    if kw["compile_cache"]:
+        _enable_compile_cache()
+    if not to_stdout:
+        imaging.check_writable(output)
+    if info.animation is not None:
+        _check_animation(info.animation)
+        reporter.animation = reporting.Animation(options.save_every or options.print_every)
+    target_map, hint = kw["target_map"], ""
+    if target_map is None and kw["content"] is None and kw["style_map"] is not False and not to_stdout:
+        beside = imaging.semantic_path(output, options.semantic_ext)
+        hint = f"{beside} (beside the output) or pass --map"
+        if beside.exists():
+            target_map = str(beside)
+    info.inputs["map"] = target_map
+    problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
+                                target_map=target_map, options=options, target_map_hint=hint)
+    if info.inputs["style_map"] is None and problem.style_map is not None:
+        found = api.find_map(kw["style"], options.semantic_ext)  # the map beside the style
+        info.inputs["style_map"] = str(found) if found is not None else None
+    extractor = api.resolve_extractor(options, reporter.notice)
+    info.extractor = extractor.name
+    device = planner.select_device(options.device)
+    info.device = f"{device.platform} ({device.device_kind})"
+    seed = options.random_seed if options.random_seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+    options = options.replace(random_seed=seed, output_size=(problem.size[1], problem.size[0]))
+    info.options = options
+    reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
+                    f"random seed {seed}")
+    image = api.paint(problem.style, style_map=problem.style_map, content=problem.content,
+                      map=problem.target_map, seed=problem.seed, options=options,
+                      extractor=extractor, callback=reporter, notice=reporter.notice)
+    _save_outputs(output, image, info.animation, reporter)
+    reporter.notice(f"wrote {output if not to_stdout else 'PNG to stdout'}"
+                    + (f" and {info.animation}" if info.animation else "")
+                    + f" in {time.perf_counter() - info.started:.1f}s")
+    return EXIT_OK
+
+
+def _open_log(target: str) -> JsonLog:
+    try:
+        return JsonLog.open(target)
+    except OSError as e:
+        raise InputError(f"cannot write --log-json {target!r}: {e.strerror}.",
+                         "Check that its folder exists and is writable.") from None
+
+
+def _finish_log(reporter: Reporter, info: RunInfo, code: int, error: Optional[str]) -> None:
+    """Write the summary line and close the log (if there is one)."""
+    from doodle import __version__, reporting
+
+    if reporter.log is None:
+        return
+    reporter.log.write(reporting.summary_record(info, reporter.phases, code, error, version=__version__))
+    reporter.log.close()
+
+
+def _check_animation(path: str) -> None:
+    from doodle import imaging
+
+    if Path(path).suffix.lower() != ".gif":
+        raise InputError(f"--animation {path!r} must end in .gif.", "Use e.g. --animation painting.gif.")
+    imaging.check_writable(path)
+
+
+def _print_error(e: DoodleError, reporter: Optional[Reporter] = None) -> str:
+    """Print the one error line (after ending a progress bar's line); returns its text."""
+    if reporter is not None:
+        reporter.break_line()
     click.echo(f"doodle: error: {e}", err=True)
+    return str(e)
+
+
+def _save_outputs(output: str, image, animation: Optional[str], reporter: Reporter) -> None:
+    """The image (to ``output``, "-" being stdout) and then the --animation GIF."""
+    from doodle import imaging
+
+    _save(output, image)
+    frames = reporter.animation
+    if animation is not None and frames is not None:
+        frames.finish(image)
+        imaging.write_bytes(animation, frames.encode(image.shape[:2]))
 
 
 def _save(output: str, image) -> None:

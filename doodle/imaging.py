@@ -82,9 +82,13 @@ def semantic_path(image_path: str | os.PathLike, ext: str) -> Path:
 
 
 def encode_image(image: np.ndarray, suffix: str) -> bytes:
-    """(H, W, 3) uint8 -> encoded bytes in the format of ``suffix`` (".png", ".jpg", …)."""
+    """(H, W, 3) uint8 -> encoded bytes in the format of ``suffix`` (".png", ".jpg", …).
+
+    Always Pillow: left to choose, imageio picks its bundled legacy tifffile for
+    ".tif", which fails writing to memory under numpy 2 (``ndarray.tostring``).
+    """
     kwargs = {"quality": 95} if suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
-    return iio.imwrite("<bytes>", image, extension=suffix.lower(), **kwargs)
+    return iio.imwrite("<bytes>", image, extension=suffix.lower(), plugin="pillow", **kwargs)
 
 
 def check_writable(path: str | os.PathLike) -> None:
@@ -95,6 +99,15 @@ def check_writable(path: str | os.PathLike) -> None:
             f"cannot tell the image format of output {str(p)!r}.",
             f"End the name with one of {', '.join(WRITABLE)}.",
         )
+    try:
+        # A 2×2 trial: a Pillow built without WebP (say) fails here, before the
+        # painting, not after an hour of work.
+        encode_image(np.zeros((2, 2, 3), np.uint8), p.suffix)
+    except Exception as e:  # Pillow raises KeyError, OSError, ValueError… for the same problem
+        raise InputError(
+            f"cannot write {p.suffix.lstrip('.').upper()} images here ({type(e).__name__}: {e}).",
+            "Use .png, or install Pillow with support for this format.",
+        ) from None
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"output folder {str(parent)!r} does not exist.", "Create it first.")
@@ -109,11 +122,20 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     interrupted write leaves the previous file intact.
     """
     p = Path(path)
-    data = encode_image(image, p.suffix)
+    write_bytes(p, encode_image(image, p.suffix))
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`write_image`)."""
+    p = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            # mkstemp makes the file 0600; an output is an ordinary file (0644 under
+            # the usual umask), readable by the web server or the colleague it is for.
+            if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to fix
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -121,3 +143,10 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: restore at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
