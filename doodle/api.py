@@ -250,6 +250,18 @@ def _halved(budgets: dict) -> dict:
     return {k: v // 2 for k, v in budgets.items()}
 
 
+def extractor_style_layers(options: Options) -> tuple[str, ...]:
+    """The style layers a run will use, without loading any weights."""
+    from doodle import weights
+    from doodle.extractor import BUILTIN_STYLE_LAYERS, PRETRAINED_STYLE_LAYERS
+
+    if options.style_layers:
+        return tuple(options.style_layers)
+    if options.weights == "builtin" or (options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None):
+        return BUILTIN_STYLE_LAYERS
+    return PRETRAINED_STYLE_LAYERS
+
+
 def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options,
               budgets: Optional[dict] = None, prefer: Optional[str] = None,
               slice_budget: Optional[int] = None) -> planner.Plan:

@@ -59,6 +59,18 @@ def parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:
     return w, h
 
 
+def parse_memory(text: Optional[str]) -> Optional[int]:
+    """"8G" -> bytes; None stays None."""
+    from doodle import planner
+
+    if text is None:
+        return None
+    try:
+        return planner.parse_size(text)
+    except (ValueError, IndexError):
+        raise InputError(f"--max-memory {text!r} is not a size.", "Use e.g. --max-memory 8G or 512M.") from None
+
+
 def parse_range(text: str) -> tuple[float, float]:
     """"16:240" -> (16.0, 240.0)."""
     try:
@@ -115,37 +127,51 @@ def _float(flag: str, default: float, help: str):
     return click.option(flag, type=float, default=default, show_default=True, help=help)
 
 
+# Options shared by `paint` and `plan`, in --help order.
+PAINT_OPTIONS = [
+    click.option("--style", "style", required=True, help="Style painting (its map: NAME_sem.png beside it)."),
+    click.option("--style-map", help="The style's semantic map, if not beside it."),
+    click.option("--content", help="Content image for style transfer."),
+    click.option("--map", "target_map", help="The doodle, or the content's map; default: beside --content or --output."),
+    click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout."),
+    click.option("--output-size", help="WIDTHxHEIGHT of the output, e.g. 512x384."),
+    click.option("--semantic-ext", default=DEFAULTS.semantic_ext, show_default=True, help="Suffix of semantic maps."),
+    _float("--content-weight", DEFAULTS.content_weight, "Weight of the content loss."),
+    click.option("--content-layers", default=",".join(DEFAULTS.content_layers), show_default=True,
+                  help="Layers of the content loss."),
+    _float("--style-weight", DEFAULTS.style_weight, "Weight of the style loss (per layer)."),
+    click.option("--style-layers", default=None, help="Layers matched for style [default: 3_1,4_1 pretrained; "
+                  "2_1,3_1,4_1 built-in]."),
+    _float("--semantic-weight", DEFAULTS.semantic_weight, "Weight of the semantic maps in matching; 0 ignores maps."),
+    _float("--smoothness", DEFAULTS.smoothness, "Weight of the total-variation smoothing."),
+    _float("--variety", DEFAULTS.variety, "Bias towards using more of the style's patches."),
+    click.option("--cache/--no-cache", default=DEFAULTS.cache, show_default=True, help="Match patches once per phase."),
+    click.option("--match-every", type=int, default=DEFAULTS.match_every, show_default=True,
+                  help="Re-match patches every N evaluations (higher is faster)."),
+    click.option("--phases", type=int, default=DEFAULTS.phases, show_default=True, help="Resolutions, coarse to fine."),
+    click.option("--iterations", type=int, default=DEFAULTS.iterations, show_default=True,
+                  help="Evaluations per phase."),
+    click.option("--seed", default=DEFAULTS.seed, show_default=True, help="Start from noise, content, or an image path."),
+    click.option("--seed-range", default=f"{DEFAULTS.seed_range[0]:g}:{DEFAULTS.seed_range[1]:g}", show_default=True,
+                  help="Range of the noise seed."),
+    click.option("--random-seed", type=int, default=DEFAULTS.random_seed, help="Make the run reproducible."),
+    click.option("--slices", type=int, default=DEFAULTS.slices, help="Match the style bank in N slices [default: auto]."),
+    click.option("--weights", default=DEFAULTS.weights, show_default=True,
+                  help="auto, builtin, a known source name, or a weights file."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=DEFAULTS.device, show_default=True),
+    click.option("--max-memory", metavar="SIZE", help="Cap the memory planned for, e.g. 8G or 512M [default: what is free]."),
+]
+
+
+def paint_options(f):
+    """Apply PAINT_OPTIONS to a command."""
+    for option in reversed(PAINT_OPTIONS):
+        f = option(f)
+    return f
+
+
 @main.command(epilog=EPILOG)
-@click.option("--style", "style", required=True, help="Style painting (its map: NAME_sem.png beside it).")
-@click.option("--style-map", help="The style's semantic map, if not beside it.")
-@click.option("--content", help="Content image for style transfer.")
-@click.option("--map", "target_map", help="The doodle, or the content's map; default: beside --content or --output.")
-@click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout.")
-@click.option("--output-size", help="WIDTHxHEIGHT of the output, e.g. 512x384.")
-@click.option("--semantic-ext", default=DEFAULTS.semantic_ext, show_default=True, help="Suffix of semantic maps.")
-@_float("--content-weight", DEFAULTS.content_weight, "Weight of the content loss.")
-@click.option("--content-layers", default=",".join(DEFAULTS.content_layers), show_default=True,
-              help="Layers of the content loss.")
-@_float("--style-weight", DEFAULTS.style_weight, "Weight of the style loss (per layer).")
-@click.option("--style-layers", default=None, help="Layers matched for style [default: 3_1,4_1 pretrained; "
-              "2_1,3_1,4_1 built-in].")
-@_float("--semantic-weight", DEFAULTS.semantic_weight, "Weight of the semantic maps in matching; 0 ignores maps.")
-@_float("--smoothness", DEFAULTS.smoothness, "Weight of the total-variation smoothing.")
-@_float("--variety", DEFAULTS.variety, "Bias towards using more of the style's patches.")
-@click.option("--cache/--no-cache", default=DEFAULTS.cache, show_default=True, help="Match patches once per phase.")
-@click.option("--match-every", type=int, default=DEFAULTS.match_every, show_default=True,
-              help="Re-match patches every N evaluations (higher is faster).")
-@click.option("--phases", type=int, default=DEFAULTS.phases, show_default=True, help="Resolutions, coarse to fine.")
-@click.option("--iterations", type=int, default=DEFAULTS.iterations, show_default=True,
-              help="Evaluations per phase.")
-@click.option("--seed", default=DEFAULTS.seed, show_default=True, help="Start from noise, content, or an image path.")
-@click.option("--seed-range", default=f"{DEFAULTS.seed_range[0]:g}:{DEFAULTS.seed_range[1]:g}", show_default=True,
-              help="Range of the noise seed.")
-@click.option("--random-seed", type=int, default=DEFAULTS.random_seed, help="Make the run reproducible.")
-@click.option("--slices", type=int, default=DEFAULTS.slices, help="Match the style bank in N slices [default: auto].")
-@click.option("--weights", default=DEFAULTS.weights, show_default=True,
-              help="auto, builtin, a known source name, or a weights file.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=DEFAULTS.device, show_default=True)
+@paint_options
 @click.option("--print-every", type=int, default=DEFAULTS.print_every, show_default=True,
               help="Log every N iterations (plain lines when stderr is not a terminal, and --log-json); "
               "0: phase summaries only. A terminal gets a progress bar.")
@@ -211,12 +237,13 @@ def _options(kw: dict) -> Options:
         random_seed=kw["random_seed"],
         output_size=parse_size(kw["output_size"]),
         slices=kw["slices"],
+        max_memory=parse_memory(kw.get("max_memory")),
         device=kw["device"],
         semantic_ext=kw["semantic_ext"],
         weights=kw["weights"],
-        print_every=kw["print_every"],
-        save_every=kw["save_every"],
-        frames_dir=kw["frames_dir"],
+        print_every=kw.get("print_every", DEFAULTS.print_every),
+        save_every=kw.get("save_every", DEFAULTS.save_every),
+        frames_dir=kw.get("frames_dir", DEFAULTS.frames_dir),
     )
 
 
@@ -369,6 +396,49 @@ def _save(output: str, image) -> None:
         sys.stdout.buffer.flush()
     else:
         imaging.write_image(output, image)
+
+
+@main.command("plan")
+@paint_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan_command(**kw) -> None:
+    """Show the memory plan of a painting: per phase its size, patches, slices, device, peak.
+
+    Takes the same arguments as `doodle paint` and paints nothing.
+    """
+    import json
+
+    from doodle import api, planner
+
+    ctx = click.get_current_context()
+    defaults = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
+    try:
+        _apply_pack(kw, defaults)
+        options = _options(kw)
+        problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
+                                    target_map=kw["target_map"], options=options)
+        options = options.replace(style_layers=api.extractor_style_layers(options))
+        run_plan = api.make_plan(problem, None, options)
+    except DoodleError as e:
+        click.echo(f"doodle: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    if kw["as_json"]:
+        click.echo(json.dumps(run_plan.as_dict(), indent=1))
+        return
+    budgets = ", ".join(f"{d} {b / 2**20:,.0f} MiB" for d, b in run_plan.budgets.items())
+    click.echo(f"budget: {budgets}")
+    click.echo(f"{'phase':>5} {'size':>9} {'style':>9} {'device':>6} {'layer':>5} {'patches out×style':>20} "
+               f"{'slices':>6} {'peak':>10}")
+    for p in run_plan.phases:
+        size, style = f"{p.size[1]}×{p.size[0]}", f"{p.style_size[1]}×{p.style_size[0]}"
+        if p.skipped:
+            click.echo(f"{p.phase:>5} {size:>9} {style:>9}  skipped: too small for a 3×3 patch")
+            continue
+        for j, lp in enumerate(p.layers):
+            head = f"{p.phase:>5} {size:>9} {style:>9} {p.device:>6}" if j == 0 else " " * 32
+            peak = f"{p.peak_bytes / 2**20:8,.0f}Mi" if j == 0 else ""
+            click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {lp.slices:>6} {peak:>10}")
+    click.echo(f"predicted peak: {planner._mib(run_plan.peak_bytes)}")
 
 
 def _register() -> None:

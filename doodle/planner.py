@@ -22,12 +22,14 @@ from doodle import vgg
 
 F32 = 4
 # Bytes the process holds before any painting: Python, JAX and XLA's runtime on the
-# CPU (measured by bench/memory.py as the peak RSS of a 1-iteration 32×32 run minus
-# its model), and nothing on a GPU.
-CPU_BASELINE = 420 * 2**20
-# XLA keeps some intermediates of the forward pass, backward pass and matching alive
-# at once beyond the buffers counted; measured factor on the CPU (bench/memory.py).
-TRANSIENT_FACTOR = 2.0
+# CPU (bench/memory.py: peak RSS of a 32×32 one-phase run, whose buffers are ~18 MiB),
+# and nothing on a GPU.
+CPU_BASELINE = 600 * 2**20
+# XLA keeps the forward activations for the backward pass about once (factor 1), and
+# reuses part of the matching slice's buffers; both factors were fitted on the CPU at
+# 256×192 and 512×384 and checked at 1024×768 (bench/RESULTS.md).
+ACTIVATION_FACTOR = 1.0
+SLICE_FACTOR = 0.75
 # Channels of the semantic map appended to features: r, g, b and the constant.
 MAP_CHANNELS = 4
 
@@ -121,7 +123,7 @@ def phase_fixed_bytes(
     layers = tuple(style_layers) + tuple(content_layers)
     last = vgg.deepest(layers)
     k = MAP_CHANNELS if semantic else 0
-    total = _param_bytes(last) + TRANSIENT_FACTOR * _activation_bytes(*hw, last)
+    total = _param_bytes(last) + ACTIVATION_FACTOR * _activation_bytes(*hw, last)
     for layer in style_layers:
         c = vgg.CHANNELS[layer]
         sh, sw = vgg.feature_size(*style_hw, layer)
@@ -168,7 +170,7 @@ def plan_phase(
                 rows = -(-rows_total // slices)
             else:
                 per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
-                cap = min(room / TRANSIENT_FACTOR, slice_budget)
+                cap = min(room / SLICE_FACTOR, slice_budget)
                 rows = int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
                 rows = min(rows, rows_total)
             rows = max(rows, 0)
@@ -176,7 +178,7 @@ def plan_phase(
             worst = max(worst, sb)
             layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
                                     -(-rows_total // max(rows, 1)), sb))
-        peak = int(fixed + baseline.get(device, 0) + TRANSIENT_FACTOR * worst)
+        peak = int(fixed + baseline.get(device, 0) + SLICE_FACTOR * worst)
         fits = all(lp.slice_rows >= 1 for lp in layers) and peak <= budgets[device]
         candidate = PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak)
         if fits:

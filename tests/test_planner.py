@@ -115,3 +115,32 @@ def test_out_of_memory_is_recognised_and_divergence_is_not():
 @pytest.mark.skipif(not planner.gpu_devices(), reason="no GPU visible to JAX")
 def test_gpu_budget_is_read():
     assert planner.budgets("gpu")["gpu"] > 0
+
+
+def _plan_cli(*args):
+    from click.testing import CliRunner
+
+    from doodle import cli
+
+    return CliRunner().invoke(cli.main, ["plan", "--style", "meadow", "--map", "samples/meadow_doodle_sem.png",
+                                         "--weights", "builtin", *args])
+
+
+def test_plan_command_prints_a_table_and_json():
+    import json
+
+    result = _plan_cli()
+    assert result.exit_code == 0, result.output
+    assert "predicted peak" in result.output and "2_1" in result.output
+    result = _plan_cli("--json")
+    data = json.loads(result.output)
+    assert len(data["phases"]) == 3 and data["peak_bytes"] > 0
+    assert [p["size"] for p in data["phases"]][-1] == [240, 320]
+
+
+def test_plan_command_refuses_what_cannot_fit():
+    result = _plan_cli("--output-size", "4096x3072", "--max-memory", "2G")
+    assert result.exit_code == 2
+    assert "largest output that fits" in result.output and "--output-size" in result.output
+    result = _plan_cli("--max-memory", "lots")
+    assert result.exit_code == 2 and "not a size" in result.output
