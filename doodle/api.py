@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import jax
 import numpy as np
 
-from doodle import imaging, planner, synthesis, vgg
-from doodle.errors import DoodleError, InputError
+from doodle import color, imaging, planner, synthesis, vgg
+from doodle.errors import DivergenceError, DoodleError, InputError
 from doodle.extractor import Extractor, builtin
 from doodle.options import Options
 
@@ -80,55 +80,82 @@ def check_options(options: Options) -> None:
             raise InputError(f"--{name.replace('_', '-')} must not be negative.")
 
 
+def _many(value: Any) -> list:
+    """One image (a path or an array) or a list or tuple of them, as a list."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def build_problem(
-    style: ImageLike,
+    style: Union[ImageLike, Sequence[ImageLike]],
     *,
-    style_map: Optional[ImageLike] = None,
+    style_map: Union[ImageLike, Sequence[Optional[ImageLike]], None] = None,
     content: Optional[ImageLike] = None,
     target_map: Optional[ImageLike] = None,
     seed: Optional[ImageLike] = None,
     options: Options = Options(),
     target_map_hint: str = "",
+    notice: Callable[[str], None] = lambda s: None,
 ) -> synthesis.Problem:
     """Load and check inputs; the mode follows from which are given.
 
     (a) style + style map + target map: doodle → painting; (b) the same plus
     content: semantic style transfer; (c) style + content: plain style transfer;
     (d) style alone: texture synthesis at ``options.output_size``.
-    ``target_map_hint`` names the file a missing target map was expected at.
+    ``style`` may be a list of several styles whose patches are pooled; then
+    ``style_map`` is None or a list in the same order (None entries: the map beside
+    that style). ``target_map_hint`` names the file a missing target map was
+    expected at. Maps are snapped to the style maps' colours (:func:`conform_maps`);
+    ``notice`` hears about doodle colours the style maps lack.
     """
     check_options(options)
-    style_img = _load(style, "style")
-    if style_map is None:
-        style_map = find_map(style, options.semantic_ext)
-    smap = _load(style_map, "style map")
+    if options.preserve_colors and content is None:
+        raise InputError("--preserve-colors needs a content image.", "Pass --content, or drop --preserve-colors.")
+    styles = _many(style)
+    if not styles:
+        raise InputError("no style given.", "Pass --style.")
+    given_maps = [None] * len(styles) if style_map is None else _many(style_map)
+    if len(given_maps) != len(styles):
+        raise InputError(f"{len(given_maps)} style maps for {len(styles)} styles.",
+                         "Give one --style-map per --style, in the same order, or none to use the maps beside them.")
+    style_imgs = [_load(s, "style") for s in styles]
+    smaps = [_load(m if m is not None else find_map(s, options.semantic_ext), "style map")
+             for s, m in zip(styles, given_maps)]
     content_img = _load(content, "content")
     if target_map is None and content is not None:
         target_map = find_map(content, options.semantic_ext)
     tmap = _load(target_map, "map")
     seed_img = _load(seed, "seed")
-    _same_size(style_img, smap, "style")
+    for style_img, smap in zip(style_imgs, smaps):
+        _same_size(style_img, smap, "style")
     _same_size(content_img, tmap, "content")
     if options.semantic_weight > 0:
-        if smap is not None and tmap is None:
+        with_map = [m for m in smaps if m is not None]
+        if with_map and tmap is None:
             where = target_map_hint or (
                 str(imaging.semantic_path(content, options.semantic_ext)) if isinstance(content, (str, os.PathLike))
                 else "a map given with --map")
             raise InputError(
-                f"the style has a semantic map ({smap.name}) but the output has none.",
+                f"the style has a semantic map ({with_map[0].name}) but the output has none.",
                 f"Draw one in the same colours and save it as {where}, or pass --semantic-weight 0.",
             )
-        if tmap is not None and smap is None:
-            where = (str(imaging.semantic_path(style, options.semantic_ext)) if isinstance(style, (str, os.PathLike))
-                     else "--style-map")
+        if tmap is not None and len(with_map) < len(smaps):
+            i = next(i for i, m in enumerate(smaps) if m is None)
+            where = (str(imaging.semantic_path(styles[i], options.semantic_ext))
+                     if isinstance(styles[i], (str, os.PathLike)) else "--style-map")
+            which = "the style" if len(styles) == 1 else f"the style {style_imgs[i].name}"
             raise InputError(
-                f"the output has a semantic map ({tmap.name}) but the style has none.",
+                f"the output has a semantic map ({tmap.name}) but {which} has none.",
                 f"Annotate the style in the same colours and save it as {where}.",
             )
     else:
-        smap = tmap = None
+        smaps = [None] * len(styles)
+        tmap = None
     content_arr = content_img.array if content_img is not None else None
     tmap_arr = tmap.array if tmap is not None else None
+    smap_arrs = [m.array if m is not None else None for m in smaps]
+    if tmap_arr is not None:  # semantic: every style has a map too (checked above)
+        # At the maps' own sizes: snapping costs O(pixels), and --output-size may be large.
+        smap_arrs, tmap_arr = conform_maps(smap_arrs, tmap_arr, notice)
     if content_arr is not None:
         size = content_arr.shape[:2]
     elif tmap_arr is not None:
@@ -136,25 +163,77 @@ def build_problem(
     elif options.output_size is not None:
         size = (options.output_size[1], options.output_size[0])
     else:
-        size = style_img.array.shape[:2]
+        size = style_imgs[0].array.shape[:2]
     if options.output_size is not None:
         size = (options.output_size[1], options.output_size[0])
         if content_arr is not None:
             content_arr = np.asarray(synthesis.resize(content_arr, size))
         if tmap_arr is not None:
-            tmap_arr = np.asarray(synthesis.resize(tmap_arr, size)).round().astype(np.uint8)
+            tmap_arr = resize_map(tmap_arr, size)
     if options.seed not in ("noise", "content") and seed_img is None:
         seed_img = _load(options.seed, "seed")
     if options.seed == "content" and content_arr is None:
         raise InputError("--seed content needs a content image.", "Pass --content, or use --seed noise.")
+    single = len(styles) == 1
     return synthesis.Problem(
-        style=style_img.array,
-        style_map=smap.array if smap is not None else None,
+        style=style_imgs[0].array if single else tuple(s.array for s in style_imgs),
+        style_map=smap_arrs[0] if single else (tuple(smap_arrs) if smap_arrs[0] is not None else None),
         content=content_arr,
         target_map=tmap_arr,
         size=tuple(size),
         seed=seed_img.array if seed_img is not None else None,
     )
+
+
+def conform_maps(style_maps: Sequence[np.ndarray], target_map: np.ndarray,
+                 notice: Callable[[str], None] = lambda s: None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Snap the style maps to their own main colours and the target map to theirs.
+
+    (Hs, Ws, 3) uint8 style maps and an (H, W, 3) uint8 target map -> the same,
+    snapped (:mod:`doodle.maps`). Matching compares colours, so an anti-aliased edge
+    or a JPEG-shifted colour would otherwise be a label of its own that matches
+    nothing well. Each doodle colour no style map has (beyond
+    :data:`doodle.maps.COLOUR_TOLERANCE`) is painted as the nearest style colour, and
+    ``notice`` hears one line about each.
+    """
+    from doodle import maps
+
+    # A map made of nothing but its palette's colours is left as it is, so that
+    # conforming conformed maps changes nothing (the CLI's maps pass here twice).
+    snapped = [m if _within(m, maps.main_colours(m)) else maps.snap(m) for m in style_maps]
+    palette = np.unique(np.concatenate([maps.main_colours(m) for m in snapped]), axis=0)
+    if _within(target_map, palette):
+        return snapped, target_map
+    # A colour is missing when no style map has it; say which style colour stands in.
+    missing: dict = {}
+    for i, style_map in enumerate(style_maps):
+        found = {m.colour: m for m in maps.check(style_map, target_map).missing}
+        missing = found if i == 0 else {
+            c: min(m, found[c], key=lambda x: x.distance) for c, m in missing.items() if c in found}
+    for m in missing.values():
+        notice(f"the map's colour {m.colour} ({100 * m.fraction:.1f}% of it) is in no style map: it is painted "
+               f"as the nearest style colour {m.nearest} (RGB distance {m.distance:.0f}); see `doodle check`.")
+    return snapped, maps.snap_to(target_map, palette)
+
+
+def _within(map_rgb: np.ndarray, palette: np.ndarray) -> bool:
+    """Whether every pixel of an (H, W, 3) uint8 map has a colour of the (K, 3) palette."""
+    from doodle import maps
+
+    return bool(np.isin(maps.palette(map_rgb)[0].astype(np.int64) @ [65536, 256, 1],
+                        palette.astype(np.int64) @ [65536, 256, 1]).all())
+
+
+def resize_map(map_rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 map -> (h, w, 3) uint8, nearest neighbour (pixel centres).
+
+    Nearest, not bilinear: a map keeps exactly its colours, where blending would put
+    new in-between colours along every edge (labels of nothing, or of a third region).
+    """
+    h, w = hw
+    rows = ((np.arange(h) + 0.5) * map_rgb.shape[0] / h).astype(np.int64)
+    cols = ((np.arange(w) + 0.5) * map_rgb.shape[1] / w).astype(np.int64)
+    return map_rgb[rows][:, cols]
 
 
 def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s: None) -> Extractor:
@@ -173,9 +252,9 @@ def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s
 
 
 def paint(
-    style: ImageLike,
+    style: Union[ImageLike, Sequence[ImageLike]],
     *,
-    style_map: Optional[ImageLike] = None,
+    style_map: Union[ImageLike, Sequence[Optional[ImageLike]], None] = None,
     content: Optional[ImageLike] = None,
     map: Optional[ImageLike] = None,  # noqa: A002 - the reference's name for the target map
     seed: Optional[ImageLike] = None,
@@ -187,8 +266,10 @@ def paint(
     """Paint and return the (H, W, 3) uint8 image.
 
     Args:
-      style: the style painting (path or (H, W, 3) array in [0, 255]).
-      style_map: its semantic map; default: ``<style>_sem.png`` if it exists.
+      style: the style painting (path or (H, W, 3) array in [0, 255]), or a list
+        of several whose patches are pooled.
+      style_map: its semantic map; default: ``<style>_sem.png`` if it exists. For
+        several styles, a list in the same order (None entries: the default).
       content: a content image for style transfer, or None.
       map: the doodle (or the content's map); default for content:
         ``<content>_sem.png`` if it exists.
@@ -197,9 +278,15 @@ def paint(
       extractor: reuse a loaded extractor across calls (painting a batch compiles
         once per shape); default from ``options.weights``.
       callback: receives a :class:`doodle.synthesis.Progress` after every evaluation.
-      notice: receives one-line notices meant for the user.
+      notice: receives one-line notices meant for the user (a doodle colour the
+        style map lacks, say).
     """
-    problem = build_problem(style, style_map=style_map, content=content, target_map=map, seed=seed, options=options)
+    problem = build_problem(style, style_map=style_map, content=content, target_map=map, seed=seed, options=options,
+                            notice=notice)
+    colour_source = None
+    if options.preserve_colors:  # paint the luminance, then give it the content's colours back
+        colour_source = problem.content
+        problem = luminance_problem(problem)
     if extractor is None:
         extractor = resolve_extractor(options, notice)
     random_seed = options.random_seed if options.random_seed is not None else secrets.randbits(31)
@@ -212,7 +299,13 @@ def paint(
         try:
             image = synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(random_seed),
                                          callback=callback, plan=run_plan)
+            if colour_source is not None:
+                image = color.combine(image, colour_source)
             return to_uint8(image)
+        except DivergenceError as e:
+            if colour_source is not None and e.image is not None:  # the last good image, in colour too
+                e.image = color.combine(e.image, colour_source)
+            raise
         except synthesis.PhaseTooSmall as e:
             raise InputError(f"{e}.", "Use a larger image or --output-size, or fewer --phases.") from None
         except Exception as e:  # XLA reports OOM as a runtime error of its own type
@@ -228,11 +321,28 @@ def paint(
                 budgets = planner.budgets("cpu", options.max_memory)
                 notice("out of memory on the GPU: retrying on the CPU")
             else:
-                largest = planner.largest_fitting(problem.size, problem.style.shape[:2], *_layers(extractor, options,
+                largest = planner.largest_fitting(problem.size, synthesis.style_size(problem), *_layers(extractor, options,
                                                   problem), budgets=_halved(budgets))
                 size = f" (try --output-size {largest[0]}x{largest[1]})" if largest else ""
                 raise RunFailure(f"out of memory even with the smallest slices{size}.",
                                  "Use a smaller --output-size or close other programs.") from None
+
+
+def luminance_problem(problem: synthesis.Problem) -> synthesis.Problem:
+    """The problem in luminance only, for ``--preserve-colors`` (Gatys et al. 2016).
+
+    Each style becomes a grey image of its luma matched to the content's luma mean
+    and deviation (:func:`doodle.color.match_luminance`); the content and a seed image
+    become grey images of their luma. Arrays are (H, W, 3) float32 in [0, 255].
+    """
+    y_content = color.luminance(problem.content)
+    greys = tuple(color.grey(color.match_luminance(color.luminance(s), y_content))
+                  for s in synthesis.styles_of(problem))
+    return problem._replace(
+        style=greys if isinstance(problem.style, (tuple, list)) else greys[0],
+        content=color.grey(y_content),
+        seed=color.grey(color.luminance(problem.seed)) if problem.seed is not None else None,
+    )
 
 
 class RunFailure(DoodleError):
@@ -242,7 +352,7 @@ class RunFailure(DoodleError):
 
 
 def _layers(extractor: Extractor, options: Options, problem: synthesis.Problem):
-    semantic = problem.style_map is not None and problem.target_map is not None and options.semantic_weight > 0
+    semantic = synthesis.has_maps(problem, options)
     return (synthesis.style_layers_of(options, extractor), synthesis.content_layers_of(options, problem), semantic)
 
 
@@ -270,7 +380,7 @@ def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options
         budgets = planner.budgets(options.device, options.max_memory)
     style_layers, content_layers, semantic = _layers(extractor, options, problem)
     try:
-        return planner.plan(problem.size, problem.style.shape[:2], style_layers, content_layers, semantic,
+        return planner.plan(problem.size, synthesis.style_size(problem), style_layers, content_layers, semantic,
                             options.phases, budgets, prefer or options.device, options.slices,
                             slice_budget=slice_budget or options.match_memory)
     except planner.DoesNotFit as e:

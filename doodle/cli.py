@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import click
 
@@ -129,9 +129,14 @@ def _float(flag: str, default: float, help: str):
 
 # Options shared by `paint` and `plan`, in --help order.
 PAINT_OPTIONS = [
-    click.option("--style", "style", required=True, help="Style painting (its map: NAME_sem.png beside it)."),
-    click.option("--style-map", help="The style's semantic map, if not beside it."),
+    click.option("--style", "style", required=True, multiple=True,
+                  help="Style painting (its map: NAME_sem.png beside it), or a style pack's name. "
+                  "Repeat to pool the patches of several styles."),
+    click.option("--style-map", multiple=True,
+                  help="The style's semantic map, if not beside it; with several --style, one each, in order."),
     click.option("--content", help="Content image for style transfer."),
+    click.option("--preserve-colors", is_flag=True, default=DEFAULTS.preserve_colors,
+                  help="Keep the content's colours: transfer the style's luminance only (needs --content)."),
     click.option("--map", "target_map", help="The doodle, or the content's map; default: beside --content or --output."),
     click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout."),
     click.option("--output-size", help="WIDTHxHEIGHT of the output, e.g. 512x384."),
@@ -197,32 +202,58 @@ def paint(**kw) -> None:
     sys.exit(code)
 
 
-def _apply_pack(kw: dict, defaults: set) -> Optional[str]:
-    """``--style NAME`` of a style pack: its image, its map, and its recommended options
-    for every option the user left at its default. Returns the pack's name, if any."""
+def _apply_pack(kw: dict, defaults: set) -> Union[str, list, None]:
+    """Resolve ``--style`` (repeatable) and ``--style-map``, and apply style packs.
+
+    ``--style NAME`` of a style pack stands for its image, its map (unless a
+    ``--style-map`` is given for it), and its recommended options for every option
+    the user left at its default; with several packs, the first to recommend an
+    option wins. Leaves ``kw["style"]`` and ``kw["style_map"]`` as one value for one
+    style (as before) and as tuples for several. Returns the pack's name (or None),
+    or for several styles the list of them.
+    """
     from doodle import packs
 
-    if Path(kw["style"]).exists():
-        return None
-    try:
-        pack = packs.find_pack(kw["style"])
-    except DoodleError:
+    styles = list(kw["style"]) if isinstance(kw["style"], (list, tuple)) else [kw["style"]]
+    given = kw["style_map"]
+    given = [] if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
+    if given and len(given) != len(styles):
+        raise InputError(f"{len(given)} --style-map for {len(styles)} --style.",
+                         "Give one --style-map per --style, in the same order, or none to use the maps beside them.")
+    style_maps = given or [None] * len(styles)
+    unset = set(defaults)
+    names: list[Optional[str]] = []
+    for i, style in enumerate(styles):
         pack = None
-    if pack is None:
-        return None  # read_image reports the missing file
-    kw["style"] = str(pack.image)
-    if kw["style_map"] is None:
-        kw["style_map"] = str(pack.map)
-    for key, value in pack.options.items():
-        if key in kw and key in defaults:
-            kw[key] = value
-    return pack.name
+        if not Path(style).exists():
+            try:
+                pack = packs.find_pack(style)
+            except DoodleError:
+                pack = None
+        if pack is None:  # read_image reports a missing file
+            names.append(None)
+            continue
+        styles[i] = str(pack.image)
+        if style_maps[i] is None:
+            style_maps[i] = str(pack.map)
+        for key, value in pack.options.items():
+            if key in kw and key in unset:
+                kw[key] = value
+        unset -= set(pack.options)
+        names.append(pack.name)
+    if len(styles) == 1:
+        kw["style"], kw["style_map"] = styles[0], style_maps[0]
+        return names[0]
+    kw["style"] = tuple(styles)
+    kw["style_map"] = tuple(style_maps) if any(m is not None for m in style_maps) else None
+    return names
 
 
 def _options(kw: dict) -> Options:
     return Options(
         content_weight=kw["content_weight"],
         content_layers=parse_layers(kw["content_layers"], "--content-layers"),
+        preserve_colors=kw.get("preserve_colors", DEFAULTS.preserve_colors),
         style_weight=kw["style_weight"],
         style_layers=parse_layers(kw["style_layers"], "--style-layers"),
         semantic_weight=kw["semantic_weight"],
@@ -320,10 +351,15 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
             target_map = str(beside)
     info.inputs["map"] = target_map
     problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
-                                target_map=target_map, options=options, target_map_hint=hint)
-    if info.inputs["style_map"] is None and problem.style_map is not None:
-        found = api.find_map(kw["style"], options.semantic_ext)  # the map beside the style
-        info.inputs["style_map"] = str(found) if found is not None else None
+                                target_map=target_map, options=options, target_map_hint=hint,
+                                notice=reporter.notice)
+    if problem.style_map is not None:  # log the maps found beside the styles too
+        several = isinstance(kw["style"], tuple)
+        styles = kw["style"] if several else (kw["style"],)
+        given = kw["style_map"] if isinstance(kw["style_map"], tuple) else (kw["style_map"],) * len(styles)
+        found = [m if m is not None else api.find_map(s, options.semantic_ext) for s, m in zip(styles, given)]
+        found = [str(f) if f is not None else None for f in found]
+        info.inputs["style_map"] = found if several else found[0]
     extractor = api.resolve_extractor(options, reporter.notice)
     info.extractor = extractor.name
     device = planner.select_device(options.device)

@@ -247,6 +247,27 @@ def snap(map_rgb: np.ndarray, palette_rgb: np.ndarray | None = None, radius: int
     return p[label]
 
 
+def snap_to(map_rgb: np.ndarray, palette_rgb: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Snap a map to another map's palette (a doodle to its style map's main colours).
+
+    (H, W, 3) uint8 map, (K, 3) uint8 palette -> (H, W, 3) uint8 of palette colours.
+    Each of the map's own main colours is first replaced, whole, by the palette colour
+    nearest it in RGB (itself when it is one): a region drawn in a colour the palette
+    lacks becomes one region of its closest colour, where :func:`snap` alone would eat
+    it from its edges by its neighbours. Then :func:`snap` resolves the fringes.
+    """
+    a = _check_map(map_rgb)
+    p = _as_palette(a, palette_rgb)
+    own = main_colours(a)
+    diff = own.astype(np.int64)[:, None] - p.astype(np.int64)[None]
+    nearest = p[(diff * diff).sum(axis=-1).argmin(axis=1)]
+    codes = _codes(a)
+    out = a.copy()
+    for code, colour in zip(_codes(own), nearest):
+        out[codes == code] = colour
+    return snap(out, p, radius)
+
+
 # ---------------------------------------------------------------------------
 # Checking a doodle against a style map
 

@@ -17,6 +17,11 @@ class Options:
     content_weight: float = 10.0
     # Layers whose features the content loss compares.
     content_layers: tuple[str, ...] = ("4_2",)
+    # Keep the content's colours (needs a content image): paint the luminance of the
+    # style and content only, then put the content's chroma back on the painted
+    # luminance (Gatys et al. 2016, "Preserving color in neural artistic style
+    # transfer"). Not in the reference.
+    preserve_colors: bool = False
     # Weight of the MRF style loss, applied to each style layer.
     style_weight: float = 25.0
     # Layers whose patches are matched; None: the extractor's default

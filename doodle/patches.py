@@ -16,16 +16,18 @@ nine per-pixel dot products along a diagonal of the per-pixel Gram matrix
 ``A·Bᵀ``: one matmul of (HW × D) by (D × HsWs) plus nine shifted sums, about nine
 times fewer FLOPs than correlating flattened 3×3·D patches. The style bank is
 walked in slices of patch rows with a running argmax, so memory is bounded by the
-slice size.
+slice size. Several styles share one bank (:func:`pool`): their layers stacked, with
+the patches that straddle two of them masked out of the matching.
 """
 from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _EPS = 1e-8  # guards the norm of an all-zero pixel (dead ReLUs, black map pixels)
 
@@ -78,15 +80,19 @@ class Bank(NamedTuple):
     Attributes:
       normed: (R·S + 2, Ws, D) float32, normalised pixels; rows past the style's
         last are zero and their patches are never chosen.
-      rows: number of valid patch rows, Hs - 2.
-      cols: number of valid patch columns, Ws - 2.
+      rows: number of patch rows, Hs - 2.
+      cols: number of patch columns, Ws - 2.
       slice_rows: patch rows scored per slice (R); S = ceil(rows / R) slices.
+      valid: (rows·cols,) bool, which patches may be chosen; None: all of them. Set
+        for a pooled bank of several styles (:func:`pool`), whose seams and width
+        padding hold patches that belong to no style.
     """
 
     normed: jax.Array
     rows: int
     cols: int
     slice_rows: int
+    valid: Optional[jax.Array] = None
 
     @property
     def size(self) -> int:
@@ -97,8 +103,54 @@ class Bank(NamedTuple):
         return -(-self.rows // self.slice_rows)
 
 
-def make_bank(normed: jax.Array, slice_rows: int) -> Bank:
-    """Pad a normalised style layer (Hs, Ws, D) into a :class:`Bank`."""
+class Pooled(NamedTuple):
+    """Several styles' layers stacked into one array (see :func:`pool`).
+
+    Attributes:
+      array: (ΣHs_i, max Ws_i, C) float32, style i's layer in rows
+        [ΣHs_<i, ΣHs_≤i), columns [0, Ws_i), zeros elsewhere.
+      valid: (rows·cols,) bool over the stacked array's 3×3 patches (row-major,
+        rows = ΣHs_i - 2, cols = max Ws_i - 2): True exactly for patches lying
+        wholly inside one style; None when there is a single style.
+    """
+
+    array: jax.Array
+    valid: Optional[np.ndarray]
+
+
+def pool(layers: Sequence[jax.Array]) -> Pooled:
+    """Stack the same layer of several styles vertically into one patch bank.
+
+    (Hs_i, Ws_i, C) float32 each -> :class:`Pooled`. Narrower styles are padded with
+    zero columns on the right. A 3×3 window that straddles the seam between two
+    styles (or reaches into the padding) is a patch of no style, so it is marked
+    invalid rather than separated by spacer rows: the valid patches of the stack are
+    then exactly the styles' own patches, and :func:`fold` reads them from the stacked
+    raw features with the same flat indices. A single layer is returned as it is
+    (``valid`` None), so the one-style path is unchanged.
+    """
+    layers = [jnp.asarray(x) for x in layers]
+    if len(layers) == 1:
+        return Pooled(layers[0], None)
+    width = max(x.shape[1] for x in layers)
+    height = sum(x.shape[0] for x in layers)
+    cols = width - 2
+    valid = np.zeros((height - 2, cols), bool)
+    top = 0
+    for x in layers:
+        hs, ws = x.shape[:2]
+        # Patches whose top-left pixel leaves the whole window inside this style.
+        valid[top : top + max(hs - 2, 0), : max(ws - 2, 0)] = True
+        top += hs
+    array = jnp.concatenate([jnp.pad(x, ((0, 0), (0, width - x.shape[1]), (0, 0))) for x in layers], axis=0)
+    return Pooled(array, valid.reshape(-1))
+
+
+def make_bank(normed: jax.Array, slice_rows: int, valid: Optional[np.ndarray] = None) -> Bank:
+    """Pad a normalised style layer (Hs, Ws, D) into a :class:`Bank`.
+
+    ``valid``: (rows·cols,) bool patches that may be chosen (from :func:`pool`), or None.
+    """
     hs, ws, _ = normed.shape
     rows, cols = patch_grid(hs, ws)
     if rows < 1 or cols < 1:
@@ -107,7 +159,9 @@ def make_bank(normed: jax.Array, slice_rows: int) -> Bank:
     slices = -(-rows // slice_rows)
     pad = slices * slice_rows + 2 - hs
     normed = jnp.pad(normed, ((0, pad), (0, 0), (0, 0)))
-    return Bank(normed=normed, rows=rows, cols=cols, slice_rows=slice_rows)
+    if valid is not None:
+        valid = jnp.asarray(valid, bool).reshape(rows * cols)
+    return Bank(normed=normed, rows=rows, cols=cols, slice_rows=slice_rows, valid=valid)
 
 
 class Matches(NamedTuple):
@@ -133,12 +187,14 @@ def init_history(bank: Bank) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows"))
-def _match(out, normed, history, variety, *, rows, cols, slice_rows):
+def _match(out, normed, history, variety, allowed, *, rows, cols, slice_rows):
     h, w, _ = out.shape
     p_rows, p_cols = h - 2, w - 2
     slices = -(-rows // slice_rows)
     block = slice_rows * cols
     hist = jnp.pad(history, (0, slices * block - rows * cols))
+    if allowed is not None:
+        allowed = jnp.pad(allowed, (0, slices * block - rows * cols))
     ws = cols + 2
 
     def body(s, carry):
@@ -151,6 +207,8 @@ def _match(out, normed, history, variety, *, rows, cols, slice_rows):
             for dx in range(3)
         ).reshape(p_rows * p_cols, block)
         valid = (s * slice_rows + jnp.arange(block) // cols) < rows
+        if allowed is not None:  # a pooled bank: never a patch straddling two styles
+            valid = valid & jax.lax.dynamic_slice_in_dim(allowed, s * block, block)
         dist = jnp.where(valid[None, :], dist, -jnp.inf)
         offset = jax.lax.dynamic_slice_in_dim(hist, s * block, block)
         scores = dist - variety * offset[None, :]
@@ -159,7 +217,11 @@ def _match(out, normed, history, variety, *, rows, cols, slice_rows):
         better = cur_val > best_val
         best_idx = jnp.where(better, cur_idx + s * block, best_idx)
         best_val = jnp.where(better, cur_val, best_val)
-        new_hist = jax.lax.dynamic_update_slice_in_dim(new_hist, dist.max(axis=0), s * block, 0)
+        best_of = dist.max(axis=0)
+        if allowed is not None:
+            # -inf for an excluded patch would become NaN next time (-inf - variety·-inf).
+            best_of = jnp.where(valid, best_of, 0.0)
+        new_hist = jax.lax.dynamic_update_slice_in_dim(new_hist, best_of, s * block, 0)
         return best_idx, best_val, new_hist
 
     n = p_rows * p_cols
@@ -184,12 +246,13 @@ def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0) 
       variety: bias against style patches that were matched strongly last time.
 
     Returns:
-      :class:`Matches`; ties go to the lowest style index.
+      :class:`Matches`; ties go to the lowest style index. Patches the bank marks
+      invalid are never chosen (their history is 0).
     """
     if out.shape[0] < 3 or out.shape[1] < 3:
         raise ValueError(f"an output layer of {out.shape[0]}×{out.shape[1]} holds no 3×3 patch")
     idx, score, hist = _match(
-        out, bank.normed, history, jnp.float32(variety),
+        out, bank.normed, history, jnp.float32(variety), bank.valid,
         rows=bank.rows, cols=bank.cols, slice_rows=bank.slice_rows,
     )
     return Matches(index=idx, score=score, history=hist)
@@ -216,7 +279,8 @@ def fold(style: jax.Array, index: jax.Array, out_hw: tuple[int, int]) -> Targets
     """Fold the matched raw style patches onto an (H, W) output grid.
 
     Args:
-      style: (Hs, Ws, C) float32 raw style features of the layer.
+      style: (Hs, Ws, C) float32 raw style features of the layer (for several
+        styles, their :func:`pool`-ed array, laid out as the bank was).
       index: (P,) int32 flat style patch indices from :func:`match`.
       out_hw: (H, W) of the output layer, P = (H-2)·(W-2).
     """

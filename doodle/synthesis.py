@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Any, Callable, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -28,8 +28,10 @@ class Problem(NamedTuple):
     """What to paint, as arrays.
 
     Attributes:
-      style: (Hs, Ws, 3) uint8 or float32 RGB in [0, 255].
-      style_map: (Hs, Ws, 3) uint8 RGB semantic map of the style, or None.
+      style: (Hs, Ws, 3) uint8 or float32 RGB in [0, 255]; or a tuple of such
+        images of any sizes, several styles whose patches are pooled.
+      style_map: (Hs, Ws, 3) uint8 RGB semantic map of the style, or None; with
+        several styles, a tuple of maps in the same order (or None).
       content: (H, W, 3) content image, or None (doodle and texture modes).
       target_map: (H, W, 3) uint8 map of the output (the doodle), or None.
       size: (H, W) of the output.
@@ -37,8 +39,8 @@ class Problem(NamedTuple):
         ``Options.seed`` ("noise" or "content").
     """
 
-    style: np.ndarray
-    style_map: Optional[np.ndarray]
+    style: Union[np.ndarray, tuple[np.ndarray, ...]]
+    style_map: Union[np.ndarray, tuple[Optional[np.ndarray], ...], None]
     content: Optional[np.ndarray]
     target_map: Optional[np.ndarray]
     size: tuple[int, int]
@@ -73,6 +75,32 @@ Callback = Callable[[Progress], None]
 
 class PhaseTooSmall(ValueError):
     """Raised when no phase is large enough for a 3×3 patch at the deepest layer."""
+
+
+def styles_of(problem: Problem) -> tuple[np.ndarray, ...]:
+    """The style images of a problem, one or several, as a tuple."""
+    return tuple(problem.style) if isinstance(problem.style, (tuple, list)) else (problem.style,)
+
+
+def style_maps_of(problem: Problem) -> tuple[Optional[np.ndarray], ...]:
+    """The style maps, aligned with :func:`styles_of` (None where a style has none)."""
+    n = len(styles_of(problem))
+    if isinstance(problem.style_map, (tuple, list)):
+        return tuple(problem.style_map)
+    return (problem.style_map,) * n if problem.style_map is None else (problem.style_map,)
+
+
+def has_maps(problem: Problem, options: Options) -> bool:
+    """Whether matching uses semantic maps: every style and the output have one, weight > 0."""
+    return (problem.target_map is not None and options.semantic_weight > 0
+            and all(m is not None for m in style_maps_of(problem)))
+
+
+def style_size(problem: Problem) -> tuple[int, int]:
+    """(H, W) the memory planner budgets the style bank for: the style's size, or for
+    several styles their pooled bank's, stacked vertically (ΣH, max W)."""
+    shapes = [s.shape[:2] for s in styles_of(problem)]
+    return sum(h for h, _ in shapes), max(w for _, w in shapes)
 
 
 def semantic_channels(sem: np.ndarray) -> jax.Array:
@@ -123,7 +151,7 @@ def min_side(layers: tuple[str, ...]) -> int:
 class Phase(NamedTuple):
     """Constant inputs of one phase's evaluation function (all device arrays)."""
 
-    style_raw: dict  # {layer: (hs, ws, C) raw style features}
+    style_raw: dict  # {layer: (hs, ws, C) raw style features; several styles: pooled}
     banks: dict  # {layer: patches.Bank}
     target_sem: dict  # {layer: (h, w, K) pooled output map} or {} without maps
     content: dict  # {layer: (h, w, C) content features}
@@ -133,27 +161,35 @@ def prepare_phase(
     problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int],
     slice_rows: Optional[Mapping[str, int]] = None,
 ) -> Phase:
-    """Style patch banks and content features at one scale."""
+    """Style patch banks and content features at one scale.
+
+    Several styles are each resized and run through the network on their own (a
+    convolution over a stitched image would blend them at the seam), then pooled
+    into one bank per layer (:func:`doodle.patches.pool`).
+    """
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem)
-    semantic = problem.style_map is not None and problem.target_map is not None and options.semantic_weight > 0
-    style_hw = scaled(problem.style.shape[:2], scale)
-    style = resize(problem.style, style_hw)
-    sfeats = _features(extractor, style, style_layers)
-    style_sem = semantic_channels(problem.style_map) if semantic else None
+    semantic = has_maps(problem, options)
     target_sem = semantic_channels(problem.target_map) if semantic else None
+    per_style = []  # [(features {layer: (hs, ws, C)}, map (hs, ws, 4) or None)] per style
+    for image, sem in zip(styles_of(problem), style_maps_of(problem)):
+        style_hw = scaled(image.shape[:2], scale)
+        feats = _features(extractor, resize(image, style_hw), style_layers)
+        per_style.append((feats, resize(semantic_channels(sem), style_hw) if semantic else None))
     banks, raw, tsem = {}, {}, {}
     for layer in style_layers:
-        f = sfeats[layer]
         factor = vgg.downscale(layer)
-        sm = patches.pool_map(resize(style_sem, style_hw), factor) if semantic else None
-        normed = patches.normalise_style(f, sm, options.semantic_weight)
+        normed = patches.pool([
+            patches.normalise_style(feats[layer], patches.pool_map(sm, factor) if semantic else None,
+                                    options.semantic_weight)
+            for feats, sm in per_style])
+        f = patches.pool([feats[layer] for feats, _ in per_style]).array
         if slice_rows and layer in slice_rows:
             rows = slice_rows[layer]
         else:
             # Without a plan: the user's slice count, or one slice per 8 style rows.
             rows = -(-(f.shape[0] - 2) // options.slices) if options.slices else 8
-        banks[layer] = patches.make_bank(normed, rows)
+        banks[layer] = patches.make_bank(normed.array, rows, normed.valid)
         raw[layer] = f
         if semantic:
             tsem[layer] = patches.pool_map(resize(target_sem, out_hw), factor)
@@ -220,6 +256,7 @@ class Constants(NamedTuple):
     style_raw: dict
     target_sem: dict
     content: dict
+    valid: dict = {}  # {layer: (rows·cols,) bool} for pooled banks of several styles only
 
 
 def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, history: dict, index: Optional[dict]) -> Evaluation:
@@ -237,7 +274,8 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, history: dic
         f = jax.lax.stop_gradient(feats[l])
         if index is None:
             out = patches.normalise_output(f, consts.target_sem.get(l), config.semantic_weight)
-            m = patches.match(out, patches.Bank(consts.normed[l], *shapes[l]), history[l], config.variety)
+            bank = patches.Bank(consts.normed[l], *shapes[l], valid=consts.valid.get(l))
+            m = patches.match(out, bank, history[l], config.variety)
             new_index[l], new_hist[l] = m.index, m.history
         else:
             new_index[l], new_hist[l] = index[l], history[l]
@@ -289,7 +327,8 @@ def make_evaluate(extractor: Extractor, options: Options, problem: Problem, phas
 def constants(extractor: Extractor, phase: Phase) -> Constants:
     """The arrays of one phase's evaluation."""
     return Constants(extractor.params, {l: b.normed for l, b in phase.banks.items()},
-                     phase.style_raw, phase.target_sem, phase.content)
+                     phase.style_raw, phase.target_sem, phase.content,
+                     {l: b.valid for l, b in phase.banks.items() if b.valid is not None})
 
 
 def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, key: jax.Array) -> jax.Array:
@@ -334,12 +373,14 @@ def synthesize(
     for i in range(options.phases):
         scale = 1.0 / 2 ** (options.phases - 1 - i)
         hw = scaled(problem.size, scale)
-        style_hw = scaled(problem.style.shape[:2], scale)
+        # Every style must hold patches at this scale: the smallest one decides.
+        smallest = min((s.shape[:2] for s in styles_of(problem)), key=min)
+        style_hw = scaled(smallest, scale)
         if min(hw + style_hw) < need:
             if i == options.phases - 1:
                 raise PhaseTooSmall(
                     f"the output ({problem.size[1]}×{problem.size[0]}) or style "
-                    f"({problem.style.shape[1]}×{problem.style.shape[0]}) is too small: layer "
+                    f"({smallest[1]}×{smallest[0]}) is too small: layer "
                     f"{vgg.deepest(style_layers + content_layers)} needs images of at least {need}×{need} pixels"
                 )
             callback(Progress("skipped", i + 1, options.phases, 0, options.iterations, hw,

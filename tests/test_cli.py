@@ -96,9 +96,15 @@ def _error(code, text, fragment):
     (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--iterations", "0"], "at least 1"),
     (["--style", "{d}/style.png", "--content", "{d}/plain.png"], "style has a semantic map"),
     (["--style", "{d}/plain.png", "--map", "{d}/doodle_sem.png"], "plain_sem.png"),
+    (["--style", "{d}/plain.png", "--output-size", "32x32", "--preserve-colors"], "needs a content image"),
+    (["--style", "{d}/style.png", "--style", "{d}/plain.png", "--style-map", "{d}/style_sem.png",
+      "--map", "{d}/doodle_sem.png"], "1 --style-map for 2 --style"),
+    (["--style", "{d}/style.png", "--style", "{d}/plain.png", "--map", "{d}/doodle_sem.png"],
+     "'{d}/plain.png' has none"),
 ])
 def test_bad_input_is_one_line_and_exit_2(files, tmp_path, args, fragment):
     args = [a.replace("{d}", str(files)) for a in args]
+    fragment = fragment.replace("{d}", str(files))
     if "-o" not in args:
         args += ["-o", str(tmp_path / "o.png")]
     code, text = run(*QUICK, *args)  # args last: they override QUICK's values
@@ -156,3 +162,44 @@ def test_help_shows_every_mode():
     code_text = CliRunner().invoke(cli.main, ["paint", "--help"])
     for mode in ("doodle → painting", "semantic style transfer", "plain style transfer", "texture synthesis"):
         assert mode in code_text.output
+
+
+def test_preserve_colors_keeps_the_content_chroma(files, tmp_path):
+    from doodle import color
+
+    out = tmp_path / "kept.png"
+    code, text = run("--style", str(files / "plain.png"), "--content", str(files / "photo.png"),
+                     "--semantic-weight", "0", "--preserve-colors", "-o", str(out), *QUICK)
+    assert code == 0, text
+    painted = color.rgb_to_ycc(iio.imread(out))
+    content = color.rgb_to_ycc(iio.imread(files / "photo.png"))
+    # Chroma: the content's, up to rounding the output to uint8 (≤ 0.5 per channel).
+    np.testing.assert_allclose(painted[..., 1:], content[..., 1:], atol=1.0)
+    # Luminance: painted, not copied (3 iterations from noise are far from the photo).
+    assert np.abs(painted[..., 0] - content[..., 0]).mean() > 5
+
+
+def _pack(root, name, image, sem, style_weight):
+    folder = root / name
+    folder.mkdir()
+    iio.imwrite(folder / f"{name}.png", image)
+    iio.imwrite(folder / f"{name}_sem.png", sem)
+    (folder / "style.toml").write_text(f'name = "{name}"\n[options]\nstyle_weight = {style_weight}\n')
+
+
+def test_several_styles_by_pack_name(files, tmp_path, monkeypatch):
+    import json
+
+    style, sem = two_textures(48)
+    _pack(tmp_path, "warm", style[:, :24], sem[:, :24], 7.0)  # the red-labelled half
+    _pack(tmp_path, "cool", style[:, 24:], sem[:, 24:], 9.0)  # the blue-labelled half
+    monkeypatch.setenv("DOODLE_STYLES", str(tmp_path))
+    out, log = tmp_path / "pooled.png", tmp_path / "run.jsonl"
+    code, text = run("--style", "warm", "--style", "cool", "--map", str(files / "doodle_sem.png"),
+                     "-o", str(out), "--log-json", str(log), *QUICK)
+    assert code == 0, text
+    assert iio.imread(out).shape == (32, 32, 3)
+    summary = json.loads(log.read_text().splitlines()[-1])
+    assert summary["inputs"]["style_pack"] == ["warm", "cool"]
+    assert summary["inputs"]["style_map"] == [str(tmp_path / n / f"{n}_sem.png") for n in ("warm", "cool")]
+    assert summary["options"]["style_weight"] == 7.0  # the first pack's recommendation wins

@@ -156,6 +156,22 @@ def test_snap_fills_wide_fringes_from_both_sides():
     assert np.all(out[:, :20] == RED) and np.all(out[:, 20:] == BLUE)
 
 
+def test_snap_to_recolours_a_missing_region_whole_and_snaps_its_fringe():
+    # A doodle in red, blue and a green region no style map has, anti-aliased.
+    labels = np.zeros((40, 40), dtype=int)
+    labels[:, 20:] = 1
+    labels[10:22, 4:14] = 2
+    m = flat_map(labels, [RED, BLUE, (40, 200, 60)])
+    m[:, 19] = (128, 0, 128)  # the red/blue edge, blended
+    palette = np.array([RED, BLUE, (0, 160, 90)], dtype=np.uint8)
+    out = maps.snap_to(m, palette)
+    assert colour_set(out) <= {RED, BLUE, (0, 160, 90)}
+    # The whole green square becomes the nearest palette colour, not its neighbour's.
+    assert np.all(out[10:22, 4:14] == (0, 160, 90))
+    assert np.array_equal(out[:, :19][labels[:, :19] == 0], np.tile(RED, ((labels[:, :19] == 0).sum(), 1)))
+    assert np.all(out[:, 20:] == BLUE)
+
+
 # --- check ------------------------------------------------------------------
 
 
@@ -345,3 +361,34 @@ def test_cli_segment_writes_k_colours(tmp_path):
     forced = runner.invoke(segment_command, [src, "-k", "2", "-o", str(out), "--force"])
     assert forced.exit_code == 0
     assert len(colour_set(iio.imread(out)[..., :3])) == 2
+
+
+# --- paint snaps the maps (api.build_problem) ---------------------------------
+
+
+def test_paint_snaps_both_maps_and_warns_about_missing_colours():
+    from doodle import api
+    from doodle.options import Options
+
+    aa, _ = two_colour_disc(48, 48)  # an anti-aliased style map: red disc on blue
+    style = np.full((48, 48, 3), 128, np.uint8)
+    doodle = two_colour_disc(40, 40)[0].copy()
+    doodle[2:12, 2:12] = GREEN  # a colour the style map lacks
+    notices = []
+    problem = api.build_problem(style, style_map=aa, target_map=doodle, options=Options(), notice=notices.append)
+    assert colour_set(problem.style_map) == {RED, BLUE}
+    assert colour_set(problem.target_map) == {RED, BLUE}
+    assert len(notices) == 1 and "#00ff00" in notices[0] and "no style map" in notices[0], notices
+    # A clean doodle in the style's colours: nothing to say, nothing changed.
+    clean = flat_map((np.arange(40)[None, :] >= 20).repeat(40, 0).astype(int), [RED, BLUE])
+    notices.clear()
+    problem = api.build_problem(style, style_map=aa, target_map=clean, options=Options(), notice=notices.append)
+    assert notices == [] and np.array_equal(problem.target_map, clean)
+    # Several styles: a colour is missing only when no style map has it.
+    green_map = np.zeros((48, 48, 3), np.uint8)
+    green_map[:] = GREEN
+    notices.clear()
+    problem = api.build_problem([style, style], style_map=[aa, green_map], target_map=doodle, options=Options(),
+                                notice=notices.append)
+    assert notices == [] and colour_set(problem.target_map) == {RED, BLUE, GREEN}
+    assert isinstance(problem.style_map, tuple) and len(problem.style_map) == 2

@@ -1,4 +1,5 @@
 """Matching and folding against brute-force numpy."""
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -87,3 +88,89 @@ def test_pool_map_averages_blocks():
 def test_bank_without_patches_is_refused():
     with pytest.raises(ValueError, match="no 3×3 patch"):
         patches.make_bank(np.zeros((2, 9, 3), np.float32), 4)
+
+
+# --- several styles pooled into one bank ------------------------------------
+
+
+def _pooled_index(shapes):
+    """Flat indices, in the pooled bank, of each style's own patches, in the order of
+    concatenating every style's _patches(): (N_valid,) int."""
+    width = max(w for _, w in shapes)
+    index, top = [], 0
+    for h, w in shapes:
+        index += [(top + i) * (width - 2) + j for i in range(h - 2) for j in range(w - 2)]
+        top += h
+    return np.array(index)
+
+
+def test_pool_marks_exactly_each_styles_own_patches(rng):
+    a = rng.standard_normal((4, 5, 2)).astype(np.float32)
+    b = rng.standard_normal((3, 7, 2)).astype(np.float32)
+    pooled = patches.pool([a, b])
+    assert pooled.array.shape == (7, 7, 2)
+    np.testing.assert_array_equal(np.asarray(pooled.array[:4, :5]), a)
+    assert not np.asarray(pooled.array[:4, 5:]).any()  # zero padding right of the narrower style
+    np.testing.assert_array_equal(np.asarray(pooled.array[4:]), b)
+    assert pooled.valid.shape == (5 * 5,)
+    np.testing.assert_array_equal(np.flatnonzero(pooled.valid), _pooled_index([(4, 5), (3, 7)]))
+    # One style: unchanged, and no mask (the single-style path stays as it was).
+    single = patches.pool([a])
+    assert single.valid is None and np.array_equal(np.asarray(single.array), a)
+
+
+@pytest.mark.parametrize("slice_rows,variety", [(1, 0.0), (2, 0.6), (4, 0.0), (100, 0.6)])
+def test_pooled_match_equals_brute_force_over_each_styles_patches(rng, slice_rows, variety):
+    shapes = [(6, 5), (4, 8), (5, 6)]
+    out_f = rng.standard_normal((7, 9, 5)).astype(np.float32)
+    out_m = rng.uniform(0, 1, (7, 9, 4)).astype(np.float32)
+    feats = [rng.standard_normal(s + (5,)).astype(np.float32) for s in shapes]
+    sems = [rng.uniform(0, 1, s + (4,)).astype(np.float32) for s in shapes]
+    pooled = patches.pool([patches.normalise_style(f, m, 10.0) for f, m in zip(feats, sems)])
+    bank = patches.make_bank(pooled.array, slice_rows, pooled.valid)
+    out = patches.normalise_output(out_f, out_m, 10.0)
+    history = np.where(pooled.valid, rng.uniform(0, 1, bank.size), 0.0).astype(np.float32)
+    m = patches.match(out, bank, history, variety=variety)
+
+    a = np.concatenate([_unit(out_f) / 3.0, _unit(out_m) / np.sqrt(9.0 / 10.0)], axis=-1)
+    own = np.concatenate([_patches(np.concatenate([_unit(f), _unit(s)], -1)) for f, s in zip(feats, sems)])
+    where = _pooled_index(shapes)  # brute-force column k is pooled patch where[k]
+    dist = _patches(a) @ own.T
+    best = (dist - variety * history[where][None]).argmax(axis=1)
+    np.testing.assert_array_equal(np.asarray(m.index), where[best])
+    hist = np.asarray(m.history)
+    assert np.isfinite(hist).all()
+    np.testing.assert_allclose(hist[where], dist.max(axis=0), rtol=1e-5, atol=1e-5)
+    assert not hist[~pooled.valid].any()
+
+
+def test_a_patch_straddling_the_seam_is_never_chosen(rng):
+    top = rng.standard_normal((5, 6, 3)).astype(np.float32)
+    bottom = rng.standard_normal((5, 6, 3)).astype(np.float32)
+    normed = patches.pool([patches.normalise_style(top, None, 0.0), patches.normalise_style(bottom, None, 0.0)])
+    # The output is the stack's rows 3..8, across the seam (after row 4): its first two
+    # rows of patches are exact copies of straddling ones, the best without the mask.
+    out_f = np.asarray(normed.array)[3:9]
+    scores = _patches(out_f / 3.0) @ _patches(np.asarray(normed.array)).T
+    straddling = ~normed.valid
+    assert straddling[scores.argmax(axis=1)].any()  # the control: unmasked, the seam wins
+    bank = patches.make_bank(normed.array, 2, normed.valid)
+    m = patches.match(jnp.asarray(out_f / 3.0), bank, patches.init_history(bank))
+    chosen = np.asarray(m.index)
+    assert normed.valid[chosen].all()
+    np.testing.assert_array_equal(chosen, np.where(straddling[None], -np.inf, scores).argmax(axis=1))
+
+
+def test_fold_reads_pooled_raw_features_like_the_bank(rng):
+    from doodle import losses
+
+    shapes = [(5, 6), (4, 8)]
+    feats = [rng.standard_normal(s + (3,)).astype(np.float32) for s in shapes]
+    pooled = patches.pool(feats)
+    where = _pooled_index(shapes)
+    out = rng.standard_normal((6, 7, 3)).astype(np.float32)
+    pick = rng.integers(0, len(where), (6 - 2) * (7 - 2))
+    t = patches.fold(pooled.array, jnp.asarray(where[pick], jnp.int32), (6, 7))
+    own = np.concatenate([_patches(f) for f in feats])
+    brute = np.mean((_patches(out) - own[pick]) ** 2)
+    np.testing.assert_allclose(float(losses.mrf_loss(out, t)), brute, rtol=1e-5)
