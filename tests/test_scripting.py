@@ -388,8 +388,11 @@ def test_ctrl_c_saves_the_image_and_exits_130(files, processes):
     d, _ = processes
     out, log = d / "interrupted.png", d / "interrupted.jsonl"
     # The warm cache: no compiling. Many iterations: it is still painting when interrupted.
+    # A shell running us in the background (CI may) starts children with SIGINT ignored,
+    # and Python then never raises KeyboardInterrupt: give the child the default, as an
+    # interactive user's terminal would.
     proc = doodle_process(files, d / "cache", "-o", str(out), "--iterations", "500", "--print-every", "1",
-                          "--log-json", str(log))
+                          "--log-json", str(log), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stderr:
             if b"iteration 1/" in line:
