@@ -17,6 +17,7 @@ import numpy as np
 from doodle import color, imaging, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError
 from doodle.extractor import Extractor, builtin
+from doodle.imaging import to_uint8
 from doodle.options import Options
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
@@ -388,7 +389,3 @@ def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options
                 if e.largest else "Use a smaller --output-size, or raise --max-memory.")
         raise InputError(f"this painting does not fit in memory: {e}.", hint) from None
 
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float in [0, 255] -> uint8, rounded."""
-    return np.clip(np.asarray(image, np.float32), 0, 255).round().astype(np.uint8)

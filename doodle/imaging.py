@@ -46,6 +46,11 @@ def to_rgb8(array: np.ndarray) -> np.ndarray:
     return np.clip(a, 0, 255).astype(np.uint8)
 
 
+def to_uint8(image) -> np.ndarray:
+    """(H, W, 3) float in [0, 255] (numpy or device array) -> uint8, rounded."""
+    return np.clip(np.asarray(image, np.float32), 0, 255).round().astype(np.uint8)
+
+
 def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
     """Read ``path`` as (H, W, 3) uint8 RGB; InputError naming the file otherwise."""
     p = Path(path)

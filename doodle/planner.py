@@ -198,12 +198,12 @@ def plan(
 
     Raises DoesNotFit naming the largest output size that would fit.
     """
-    need = _min_side(tuple(style_layers) + tuple(content_layers))
+    need = vgg.min_side(tuple(style_layers) + tuple(content_layers))
     out = []
     try:
         for i in range(phases):
             scale = 1.0 / 2 ** (phases - 1 - i)
-            hw, shw = _scaled(size, scale), _scaled(style_size, scale)
+            hw, shw = scaled(size, scale), scaled(style_size, scale)
             if min(hw + shw) < need:
                 out.append(PhasePlan(i + 1, hw, shw, "none", (), "float32", 0, skipped=True))
                 continue
@@ -223,31 +223,25 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
     """
     def fits(s: float) -> bool:
         try:
-            plan_phase(1, _scaled(size, s), _scaled(style_size, s), style_layers, content_layers, semantic,
+            plan_phase(1, scaled(size, s), scaled(style_size, s), style_layers, content_layers, semantic,
                        budgets, prefer)
             return True
         except DoesNotFit:
             return False
 
     lo, hi = 0.0, 1.0
-    if not fits(1e-3 + _min_side(tuple(style_layers) + tuple(content_layers)) / min(size + style_size)):
+    if not fits(1e-3 + vgg.min_side(tuple(style_layers) + tuple(content_layers)) / min(size + style_size)):
         return None
     for _ in range(20):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    h, w = _scaled(size, lo)
+    h, w = scaled(size, lo)
     return w, h
 
 
-def _scaled(hw, scale):
+def scaled(hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """A size (h, w) multiplied by ``scale``, rounded, at least 1: each phase's size."""
     return max(1, int(round(hw[0] * scale))), max(1, int(round(hw[1] * scale)))
-
-
-def _min_side(layers):
-    side = 3
-    while vgg.feature_size(side, side, vgg.deepest(layers))[0] < 3:
-        side += 1
-    return side
 
 
 def _mib(n: float) -> str:

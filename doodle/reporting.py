@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TextIO
 
 import numpy as np
 
+from doodle.imaging import to_uint8
 from doodle.options import Options
 
 # --- formatting ------------------------------------------------------------------
@@ -171,11 +172,6 @@ def summary_record(info: RunInfo, phases: Sequence[Mapping[str, Any]], exit_stat
 
 
 # --- frames and GIF --------------------------------------------------------------
-
-
-def to_uint8(image: Any) -> np.ndarray:
-    """(H, W, 3) float in [0, 255] (numpy or device array) -> uint8, rounded."""
-    return np.clip(np.asarray(image, np.float32), 0, 255).round().astype(np.uint8)
 
 
 def upsample(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

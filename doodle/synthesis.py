@@ -20,8 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from doodle import losses, optim, patches, planner, vgg
+from doodle.errors import DivergenceError
 from doodle.extractor import Extractor
 from doodle.options import Options
+from doodle.planner import scaled  # noqa: F401  (one rule for phase sizes, shared with the planner)
 
 
 class Problem(NamedTuple):
@@ -123,11 +125,6 @@ def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
     return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
 
 
-def scaled(hw: tuple[int, int], scale: float) -> tuple[int, int]:
-    """A size multiplied by ``scale``, rounded, at least 1."""
-    return max(1, int(round(hw[0] * scale))), max(1, int(round(hw[1] * scale)))
-
-
 def style_layers_of(options: Options, extractor: Extractor) -> tuple[str, ...]:
     """The style layers in use: the user's, or the extractor's default."""
     return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
@@ -138,14 +135,6 @@ def content_layers_of(options: Options, problem: Problem) -> tuple[str, ...]:
     if problem.content is None or options.content_weight == 0:
         return ()
     return tuple(options.content_layers)
-
-
-def min_side(layers: tuple[str, ...]) -> int:
-    """The smallest image side whose deepest layer still holds one 3×3 patch."""
-    side = 3
-    while vgg.feature_size(side, side, vgg.deepest(layers))[0] < 3:
-        side += 1
-    return side
 
 
 class Phase(NamedTuple):
@@ -362,13 +351,11 @@ def synthesize(
       DivergenceError: the loss became NaN or infinite (carries the last good image).
       Whatever ``callback`` raises (KeyboardInterrupt, say), unchanged.
     """
-    from doodle.errors import DivergenceError
-
     callback = callback or (lambda p: None)
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem)
     vgg.check_layers(style_layers + content_layers)
-    need = min_side(style_layers + content_layers)
+    need = vgg.min_side(style_layers + content_layers)
     x = None
     for i in range(options.phases):
         scale = 1.0 / 2 ** (options.phases - 1 - i)
@@ -395,7 +382,7 @@ def synthesize(
         rows = plan.slice_rows(i + 1) if plan is not None else None
         device = _device(plan.phases[i].device) if plan is not None else None
         with jax.default_device(device) if device is not None else contextlib.nullcontext():
-            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError, rows)
+            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows)
     return np.asarray(x)
 
 
@@ -406,7 +393,7 @@ def _device(kind: str):
     return jax.devices("cpu")[0]
 
 
-def _run_phase(problem, extractor, options, i, hw, scale, x, callback, DivergenceError, slice_rows=None):
+def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None):
     start = time.perf_counter()
     phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows)
     config = eval_config(extractor, options, problem, phase)

@@ -73,6 +73,14 @@ def deepest(layers: Sequence[str]) -> str:
     return max(layers, key=LAYER_NAMES.index)
 
 
+def min_side(layers: Sequence[str]) -> int:
+    """The smallest image side whose deepest layer of ``layers`` still holds one 3×3 patch."""
+    side = 3
+    while feature_size(side, side, deepest(layers))[0] < 3:
+        side += 1
+    return side
+
+
 def check_layers(layers: Sequence[str]) -> None:
     """Raise ValueError naming the first unknown layer."""
     for layer in layers:
