@@ -49,12 +49,11 @@ def run_scipy(config, consts, hw, x0, history, evaluations):
 
 
 def run_ours(config, consts, hw, x0, history, evaluations):
-    ev = synthesis.evaluation_jit(config, consts, x0, history, None)
-    state = optim.init(x0.reshape(-1), ev.loss, ev.grad.reshape(-1))
-    history = ev.history
-    for _ in range(evaluations - 1):
-        state, ev = synthesis._advance(config, consts, hw, state, history, None)
-        history = ev.history
+    # Re-match at every evaluation, as the scipy run does.
+    state, _, index = synthesis.fresh(config, x0, {})  # the histories are the caller's
+    for k in range(evaluations):
+        state, ev = synthesis._iterate(config, consts, hw, state, history, index, True, k > 0)
+        history, index = ev.history, ev.index
     return state.x.reshape(hw + (3,)), evaluations, float(ev.loss), "budget spent"
 
 

@@ -1,13 +1,20 @@
 """Speed of one doodle → painting run, phase by phase, with a breakdown per evaluation.
 
 Usage:
-    python3 bench/speed.py [--size 512x384] [--iterations 100] [--match-every 1] [--case auto|coastline|meadow]
+    python3 bench/speed.py [--size 512x384] [--iterations 100] [--case auto|coastline|meadow]
+                           [--exhaustive] [--soft-labels] [--stall-tolerance F] [--match-every N]
+    python3 bench/speed.py --scaling 256x256,512x512,1024x1024 [--iterations 6]
 
 Prints the machine's matmul GFLOP/s, then per phase: median seconds per iteration, the
 split of one evaluation into features forward / matching / loss + gradient / optimiser
 overhead, compile time, and the phase's wall time; then the run's total wall time and
-peak RSS. Numbers only: a benchmark never passes or fails. Record what you quote in
-bench/RESULTS.md with the date, machine and command.
+peak RSS; then the quality of the result on one yardstick whatever the levers: each
+style layer's label accuracy (the share of output patches whose exact nearest style
+patch, matched as the reference does, lies in the same map region) and patch distance
+(the reference's MRF loss at that layer with those matches, unweighted). With
+--scaling: one single-phase run per size, each in its own process, giving seconds per
+iteration and peak RSS. Numbers only: a benchmark never passes or fails. Record what
+you quote in bench/RESULTS.md with the date, machine and command.
 
 The case is the reference's Coastline doodle with Monet (when ../shared is present, for
 comparing with the published result), else the project's own meadow pack and doodle.
@@ -75,9 +82,63 @@ def breakdown(extractor, options, problem, scale, hw, x):
     index = synthesis.evaluation_jit(config, consts, x, history, None).index
     cached = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, index), x)
     gram = sum(2 * hw_l[0] * hw_l[1] * (b.rows + 2) * (b.cols + 2) * b.normed.shape[-1]
-               for l, b in phase.banks.items() for hw_l in [vgg.feature_size(*hw, l)])
+               for l, b in phase.banks.items() for hw_l in [vgg.feature_size(*hw, l)]
+               if l not in dict(config.parents))  # propagated layers make no Gram
+    vgg_flop = 0
+    last = vgg.deepest(layers)
+    for name, _, cin, cout in vgg.LAYERS:
+        fh, fw = vgg.feature_size(*hw, name)
+        vgg_flop += 2 * 2 * 9 * cin * cout * fh * fw  # forward and the input gradient
+        if name == last:
+            break
     return {"forward": forward, "matching": full - cached, "loss+grad": cached, "evaluation": full,
-            "gram_gflop": gram / 1e9}
+            "gram_gflop": gram / 1e9, "vgg_gflops": vgg_flop / 1e9 / cached}
+
+
+def quality(extractor, options, problem, image):
+    """{layer: (label accuracy, patch distance)} of ``image`` (h, w, 3) at full size.
+
+    Exact, exhaustive matching at every layer with the reference's soft semantic
+    term (no hard labels, no propagation), whatever the run used: one yardstick.
+    """
+    ref = options.replace(propagate=False, hard_labels=False)
+    hw = image.shape[:2]
+    phase = synthesis.prepare_phase(problem, extractor, ref, 1.0, hw)
+    config = synthesis.eval_config(extractor, ref, problem, phase)
+    consts = synthesis.constants(extractor, phase)
+    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    ev = synthesis.evaluation_jit(config, consts, jnp.asarray(image), history, None)
+    palette = synthesis.palette_of(problem)
+    result = {}
+    for layer in config.style_layers:
+        acc = float("nan")
+        if palette is not None and layer in phase.target_sem:
+            style_sem = patches.pool_map(synthesis.resize(synthesis.semantic_channels(problem.style_map),
+                                                          problem.style_map.shape[:2]), vgg.downscale(layer))
+            out_l, sty_l = patches.label_pair(np.asarray(phase.target_sem[layer]), np.asarray(style_sem), palette)
+            acc = float(np.mean(sty_l[np.asarray(ev.index[layer])] == out_l))
+        result[layer] = (acc, float(ev.terms[f"style {layer}"]) / options.style_weight)
+    return result
+
+
+def scaling(sizes: str, iterations: int) -> None:
+    """One single-phase run per size in a child process: s/it and peak RSS."""
+    import subprocess
+
+    print(f"{'size':>10} {'s/it':>6} {'peak RSS':>9}")
+    for size in sizes.split(","):
+        out = subprocess.run([sys.executable, __file__, "--size", size, "--phases", "1", "--iterations",
+                              str(iterations), "--no-breakdown", "--no-quality"], capture_output=True, text=True)
+        per = rss = "?"
+        for line in out.stdout.splitlines():
+            parts = line.split()
+            if parts and parts[0] == "1":
+                per = parts[2]
+            if line.startswith("total wall"):
+                rss = line.split("peak RSS ")[1].split(",")[0]
+        if out.returncode:
+            per, rss = "failed", out.stderr.strip().splitlines()[-1][:80] if out.stderr.strip() else ""
+        print(f"{size:>10} {per:>6} {rss:>9}", flush=True)
 
 
 def main() -> None:
@@ -88,17 +149,28 @@ def main() -> None:
     p.add_argument("--match-every", type=int, default=Options().match_every)
     p.add_argument("--case", default="auto", choices=["auto", "coastline", "meadow"])
     p.add_argument("--no-breakdown", action="store_true")
+    p.add_argument("--no-quality", action="store_true")
+    p.add_argument("--exhaustive", action="store_true", help="search every layer's whole bank (no propagation)")
+    p.add_argument("--soft-labels", action="store_true", help="no hard label restriction")
+    p.add_argument("--stall-tolerance", type=float, default=Options().stall_tolerance)
+    p.add_argument("--scaling", help="comma-separated sizes, e.g. 256x256,512x512,1024x1024")
     args = p.parse_args()
+    if args.scaling:
+        scaling(args.scaling, args.iterations)
+        return
     w, h = (int(v) for v in args.size.split("x"))
     style, style_map, doodle, name = case(args.case)
     start = time.perf_counter()
     options = Options(iterations=args.iterations, phases=args.phases, match_every=args.match_every,
-                      random_seed=0, output_size=(w, h))
+                      random_seed=0, output_size=(w, h), propagate=not args.exhaustive,
+                      hard_labels=not args.soft_labels, stall_tolerance=args.stall_tolerance)
     problem = api.build_problem(style, style_map=style_map, target_map=doodle, options=options)
     extractor = builtin()
     flops = matmul_gflops()
     print(f"case {name} {w}x{h}, iterations {args.iterations}, match_every {args.match_every}, "
-          f"device {jax.devices()[0].platform}, matmul {flops:.0f} GFLOP/s")
+          f"propagate {options.propagate}, hard_labels {options.hard_labels}, "
+          f"stall_tolerance {options.stall_tolerance:g}, device {jax.devices()[0].platform}, "
+          f"matmul {flops:.0f} GFLOP/s", flush=True)
     stamps: dict[int, list[float]] = {}
     first: dict[int, float] = {}
     ends: dict[int, float] = {}
@@ -115,25 +187,31 @@ def main() -> None:
             stamps[p.phase].append(now)
         elif p.event == "done":
             ends[p.phase] = p.seconds
+            if p.message:
+                print(p.message, flush=True)
 
     out = synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(0), callback=callback)
     total = time.perf_counter() - start
     imaging.write_image(f"/tmp/bench_speed_{name}_{w}x{h}.png", api.to_uint8(out))
-    print(f"{'phase':>5} {'size':>9} {'s/it':>6} {'first(compile)':>15} {'wall':>7}   breakdown of one evaluation")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"total wall {total:.1f}s, peak RSS {rss:.0f} MiB, image /tmp/bench_speed_{name}_{w}x{h}.png", flush=True)
+    print(f"{'phase':>5} {'size':>9} {'its':>4} {'s/it':>6} {'mean':>6} {'first(compile)':>15} {'wall':>7}   breakdown of one evaluation")
     for ph in sorted(stamps):
         ts = stamps[ph]
         per = statistics.median(np.diff(ts[1:])) if len(ts) > 2 else float("nan")
+        mean = statistics.mean(np.diff(ts[1:])) if len(ts) > 2 else float("nan")
         hw = images[ph].shape[:2]
-        line = f"{ph:>5} {hw[1]:>4}x{hw[0]:<4} {per:6.2f} {first[ph]:15.1f} {ends[ph]:7.1f}"
+        line = f"{ph:>5} {hw[1]:>4}x{hw[0]:<4} {len(ts) - 1:>4} {per:6.2f} {mean:6.2f} {first[ph]:15.1f} {ends[ph]:7.1f}"
         if not args.no_breakdown:
             scale = 1.0 / 2 ** (args.phases - ph)
             b = breakdown(extractor, options, problem, scale, hw, jnp.asarray(images[ph]))
             line += (f"   forward {b['forward']:.2f}s  matching {b['matching']:.2f}s "
                      f"({b['gram_gflop'] / max(b['matching'], 1e-9):.0f} GFLOP/s on the Gram)  "
-                     f"loss+grad {b['loss+grad']:.2f}s  optimiser+host {max(per - b['evaluation'] * (1 if args.match_every == 1 else 0), 0):.2f}s")
-        print(line)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"total wall {total:.1f}s, peak RSS {rss:.0f} MiB, image /tmp/bench_speed_{name}_{w}x{h}.png")
+                     f"loss+grad {b['loss+grad']:.2f}s  vgg {b['vgg_gflops']:.0f} GFLOP/s")
+        print(line, flush=True)
+    if not args.no_quality:
+        for layer, (acc, dist) in quality(extractor, options, problem, np.asarray(out)).items():
+            print(f"quality {layer}: label accuracy {acc:.4f}  patch distance {dist:.2f}")
 
 
 if __name__ == "__main__":

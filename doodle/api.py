@@ -16,7 +16,7 @@ import numpy as np
 
 from doodle import color, imaging, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError
-from doodle.extractor import Extractor, builtin
+from doodle.extractor import BUILTIN_STYLE_LAYERS, Extractor, builtin
 from doodle.imaging import to_uint8
 from doodle.options import Options
 
@@ -65,6 +65,11 @@ def check_options(options: Options) -> None:
         raise InputError(f"--phases must be at least 1, got {options.phases}.", "Use e.g. --phases 3.")
     if options.match_every < 1:
         raise InputError(f"--match-every must be at least 1, got {options.match_every}.")
+    if not 0 <= options.stall_tolerance < 1:
+        raise InputError(f"--stall-tolerance must be in [0, 1), got {options.stall_tolerance:g}.",
+                         "Use e.g. --stall-tolerance 0.01 (1 %), or 0 to run every evaluation.")
+    if options.stall_window < 1:
+        raise InputError(f"--stall-window must be at least 1, got {options.stall_window}.")
     if options.slices is not None and options.slices < 1:
         raise InputError(f"--slices must be at least 1, got {options.slices}.")
     lo, hi = options.seed_range
@@ -245,10 +250,14 @@ def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s
     """
     from doodle import weights
 
+    # The built-in network only as deep as this run reads (the weights are the same).
+    last = vgg.deepest(tuple(options.style_layers or BUILTIN_STYLE_LAYERS) + tuple(options.content_layers))
     if options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None:
         notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
                "doodle weights download neural-doodle")
-        return builtin()
+        return builtin(last=last)
+    if options.weights == "builtin":
+        return builtin(last=last)
     return weights.resolve(options.weights)
 
 
@@ -364,7 +373,7 @@ def _halved(budgets: dict) -> dict:
 def extractor_style_layers(options: Options) -> tuple[str, ...]:
     """The style layers a run will use, without loading any weights."""
     from doodle import weights
-    from doodle.extractor import BUILTIN_STYLE_LAYERS, PRETRAINED_STYLE_LAYERS
+    from doodle.extractor import PRETRAINED_STYLE_LAYERS
 
     if options.style_layers:
         return tuple(options.style_layers)
@@ -383,7 +392,8 @@ def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options
     try:
         return planner.plan(problem.size, synthesis.style_size(problem), style_layers, content_layers, semantic,
                             options.phases, budgets, prefer or options.device, options.slices,
-                            slice_budget=slice_budget or options.match_memory)
+                            slice_budget=slice_budget or options.match_memory,
+                            propagated=[l for l, _ in synthesis.parents_of(tuple(style_layers), options.propagate)])
     except planner.DoesNotFit as e:
         hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."
                 if e.largest else "Use a smaller --output-size, or raise --max-memory.")

@@ -96,9 +96,15 @@ def step(
     lower: float,
     upper: float,
     first_step: float = 8.0,
+    move: Any = True,
 ) -> tuple[LBFGSState, Any]:
-    """One projected step and one evaluation; returns the new state and ``evaluate``'s aux."""
-    x = jnp.clip(state.x + direction(state, first_step), lower, upper)
+    """One projected step and one evaluation; returns the new state and ``evaluate``'s aux.
+
+    ``move`` (a bool, may be traced) False evaluates at ``state.x`` without moving:
+    from :func:`init` with a zero gradient that is the first evaluation (no
+    curvature pair is kept, since ``s`` is 0), so one compiled step serves both.
+    """
+    x = jnp.where(move, jnp.clip(state.x + direction(state, first_step), lower, upper), state.x)
     loss, grad, aux = evaluate(x)
     s, y = x - state.x, grad - state.grad
     sy, yy = jnp.vdot(s, y), jnp.vdot(y, y)

@@ -186,8 +186,33 @@ def init_history(bank: Bank) -> jax.Array:
     return jnp.zeros((bank.size,), jnp.float32)
 
 
+def centre_labels(sem: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """The label of each 3×3 patch: the palette colour nearest its centre pixel.
+
+    (H, W, K) float32 pooled map and (L, K) palette -> ((H-2)·(W-2),) int32 in [0, L),
+    row-major like the patch indices. At a deep layer a pooled pixel on a region
+    edge is a blend; the nearest colour is its majority.
+    """
+    centre = np.asarray(sem, np.float32)[1:-1, 1:-1]
+    d = ((centre[:, :, None, :] - np.asarray(palette, np.float32)) ** 2).sum(-1)
+    return d.argmin(-1).reshape(-1).astype(np.int32)
+
+
+def label_pair(out_sem: np.ndarray, style_sem: np.ndarray, palette: np.ndarray,
+               valid: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Centre labels of the output's and the style's patches for hard-label matching.
+
+    Returns ((P,) int32, (N,) int32). An output label that no (valid) style patch has
+    at this layer (a sliver that pooling shrank away) becomes -1: such a patch is
+    matched against the whole bank rather than against nothing.
+    """
+    out, style = centre_labels(out_sem, palette), centre_labels(style_sem, palette)
+    present = np.unique(style if valid is None else style[np.asarray(valid, bool)])
+    return np.where(np.isin(out, present), out, -1).astype(np.int32), style
+
+
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows"))
-def _match(out, normed, history, variety, allowed, *, rows, cols, slice_rows):
+def _match(out, normed, history, variety, allowed, labels, *, rows, cols, slice_rows):
     h, w, _ = out.shape
     p_rows, p_cols = h - 2, w - 2
     slices = -(-rows // slice_rows)
@@ -195,6 +220,9 @@ def _match(out, normed, history, variety, allowed, *, rows, cols, slice_rows):
     hist = jnp.pad(history, (0, slices * block - rows * cols))
     if allowed is not None:
         allowed = jnp.pad(allowed, (0, slices * block - rows * cols))
+    if labels is not None:
+        out_labels, style_labels = labels
+        style_labels = jnp.pad(style_labels, (0, slices * block - rows * cols), constant_values=-2)
     ws = cols + 2
 
     def body(s, carry):
@@ -209,6 +237,10 @@ def _match(out, normed, history, variety, allowed, *, rows, cols, slice_rows):
         valid = (s * slice_rows + jnp.arange(block) // cols) < rows
         if allowed is not None:  # a pooled bank: never a patch straddling two styles
             valid = valid & jax.lax.dynamic_slice_in_dim(allowed, s * block, block)
+        if labels is not None:
+            # Hard labels: a patch only competes with style patches of its own region.
+            same = out_labels[:, None] == jax.lax.dynamic_slice_in_dim(style_labels, s * block, block)[None, :]
+            dist = jnp.where(same | (out_labels[:, None] < 0), dist, -jnp.inf)
         dist = jnp.where(valid[None, :], dist, -jnp.inf)
         offset = jax.lax.dynamic_slice_in_dim(hist, s * block, block)
         scores = dist - variety * offset[None, :]
@@ -218,9 +250,9 @@ def _match(out, normed, history, variety, allowed, *, rows, cols, slice_rows):
         best_idx = jnp.where(better, cur_idx + s * block, best_idx)
         best_val = jnp.where(better, cur_val, best_val)
         best_of = dist.max(axis=0)
-        if allowed is not None:
-            # -inf for an excluded patch would become NaN next time (-inf - variety·-inf).
-            best_of = jnp.where(valid, best_of, 0.0)
+        # -inf for an excluded patch (or one no output patch may take) would become
+        # NaN next time (-inf - variety·-inf).
+        best_of = jnp.where(jnp.isfinite(best_of), best_of, 0.0)
         new_hist = jax.lax.dynamic_update_slice_in_dim(new_hist, best_of, s * block, 0)
         return best_idx, best_val, new_hist
 
@@ -236,7 +268,8 @@ def _match(out, normed, history, variety, allowed, *, rows, cols, slice_rows):
     return best_idx, score, new_hist[: rows * cols]
 
 
-def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0) -> Matches:
+def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0,
+          labels: Optional[tuple[jax.Array, jax.Array]] = None) -> Matches:
     """Exact best style patch for every output patch, by normalised cross-correlation.
 
     Args:
@@ -244,6 +277,8 @@ def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0) 
       bank: the style layer after :func:`normalise_style` and :func:`make_bank`.
       history: (N,) float32 from the previous matching (or :func:`init_history`).
       variety: bias against style patches that were matched strongly last time.
+      labels: ((P,) int32, (N,) int32) from :func:`label_pair`, or None: an output
+        patch of label k >= 0 may only take a style patch of label k.
 
     Returns:
       :class:`Matches`; ties go to the lowest style index. Patches the bank marks
@@ -252,10 +287,82 @@ def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0) 
     if out.shape[0] < 3 or out.shape[1] < 3:
         raise ValueError(f"an output layer of {out.shape[0]}×{out.shape[1]} holds no 3×3 patch")
     idx, score, hist = _match(
-        out, bank.normed, history, jnp.float32(variety), bank.valid,
+        out, bank.normed, history, jnp.float32(variety), bank.valid, labels,
         rows=bank.rows, cols=bank.cols, slice_rows=bank.slice_rows,
     )
     return Matches(index=idx, score=score, history=hist)
+
+
+def propagate(
+    out: jax.Array,
+    bank: Bank,
+    parent: jax.Array,
+    parent_hw: tuple[int, int],
+    parent_cols: int,
+    factor: int,
+    labels: Optional[tuple[jax.Array, jax.Array]] = None,
+) -> jax.Array:
+    """Matches at a fine layer refined from a coarser layer's, in a 3×3 window.
+
+    The exhaustive search costs (H·W)²·D: at relu2_1 of a 512×384 image it is 16×
+    the pixel pairs of relu3_1 and ~26 s per matching on two CPU cores, more than
+    everything else in an evaluation together. Instead each output patch here
+    starts from where its parent patch (the one at the coarser layer covering its
+    centre) was matched, moved by the same sub-pixel offset (the coarse-to-fine
+    correspondence of PatchMatch-style pyramids, Barnes et al. 2009), and takes the
+    best of the 9 style patches around that start. Li & Wand and the reference
+    search every layer exhaustively; this departs from them for layers finer than
+    relu3_1 only (see ``Options.propagate``).
+
+    Args:
+      out: (H, W, D) float32, this layer's output after :func:`normalise_output`.
+      bank: this layer's style bank (at least 3×3 patches).
+      parent: (P',) int32 matches at the coarser layer (flat, over ``parent_cols``
+        style patch columns).
+      parent_hw: (H', W') of the coarser output layer.
+      parent_cols: style patch columns of the coarser layer.
+      factor: how many pixels of this layer one coarser pixel spans (2 for 2_1 under 3_1).
+      labels: as for :func:`match`; candidates of another label lose to any of the
+        same label (the start is kept if none has it).
+
+    Returns:
+      (P,) int32 flat style patch indices, P = (H-2)·(W-2).
+    """
+    h, w, _ = out.shape
+    p_rows, p_cols = h - 2, w - 2
+    hp, wp = parent_hw
+    # Centres of this layer's output patches and of their parents.
+    y = jnp.arange(1, h - 1)[:, None]
+    x = jnp.arange(1, w - 1)[None, :]
+    py = jnp.clip(y // factor, 1, hp - 2)
+    px = jnp.clip(x // factor, 1, wp - 2)
+    matched = parent[(py - 1) * (wp - 2) + (px - 1)]
+    sy = (matched // parent_cols + 1) * factor + (y - py * factor)
+    sx = (matched % parent_cols + 1) * factor + (x - px * factor)
+    # Top-left of the window's centre candidate, kept one patch inside the bank.
+    ty = jnp.clip(sy - 1, 1, bank.rows - 2).reshape(-1)
+    tx = jnp.clip(sx - 1, 1, bank.cols - 2).reshape(-1)
+    flat = bank.normed.reshape(-1, bank.normed.shape[-1])
+    ws = bank.cols + 2
+    # Pixels at the 25 offsets a 3×3 window of 3×3 patches reads, gathered once.
+    gathered = {(ey, ex): flat[(ty + ey) * ws + (tx + ex)] for ey in range(-1, 4) for ex in range(-1, 4)}
+    shifted = {(dy, dx): out[dy : dy + p_rows, dx : dx + p_cols].reshape(p_rows * p_cols, -1)
+               for dy in range(3) for dx in range(3)}
+    window = [(0, 0)] + [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]
+    scores, index = [], []
+    for ay, ax in window:
+        scores.append(sum(jnp.sum(shifted[d] * gathered[(ay + d[0], ax + d[1])], axis=1) for d in shifted))
+        index.append((ty + ay) * bank.cols + (tx + ax))
+    scores, index = jnp.stack(scores, axis=1), jnp.stack(index, axis=1)
+    ok = jnp.ones(scores.shape, bool) if bank.valid is None else bank.valid[index]
+    if labels is not None:
+        out_labels, style_labels = labels
+        ok = ok & ((style_labels[index] == out_labels[:, None]) | (out_labels[:, None] < 0))
+    # The start is first: it wins ties, and is kept when no candidate is allowed
+    # (argmax of all -inf is 0).
+    ranked = jnp.where(ok, scores, -jnp.inf)
+    best = jnp.argmax(ranked, axis=1)
+    return jnp.take_along_axis(index, best[:, None], axis=1)[:, 0].astype(jnp.int32)
 
 
 class Targets(NamedTuple):

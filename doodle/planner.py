@@ -115,6 +115,13 @@ def slice_bytes(out_hw: tuple[int, int], style_w: int, rows: int) -> int:
     return (h * w * (rows + 2) * style_w + (h - 2) * (w - 2) * rows * (style_w - 2)) * F32
 
 
+def window_bytes(out_hw: tuple[int, int], channels: int) -> int:
+    """Transient of :func:`doodle.patches.propagate`: the output's pixels gathered
+    from the bank at the 25 offsets a 3×3 window of 3×3 patches reads, (P, D) each."""
+    h, w = out_hw
+    return 25 * (h - 2) * (w - 2) * channels * F32
+
+
 def phase_fixed_bytes(
     hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, memory: int = 5,
@@ -142,10 +149,12 @@ def plan_phase(
     phase: int, hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, baseline: Mapping[str, int] = None,
-    slice_budget: int = 512 * 2**20,
+    slice_budget: int = 512 * 2**20, propagated: Sequence[str] = (),
 ) -> PhasePlan:
     """Plan one phase: the first device in preference order whose budget it fits.
 
+    ``propagated`` layers are matched by refining a coarser layer's matches
+    (``Options.propagate``): no slices, a window transient instead.
     ``budgets`` maps "gpu"/"cpu" to bytes available; ``prefer`` is "auto" (GPU
     first), "gpu" or "cpu". With ``slices`` the user's slice count is kept as is;
     otherwise a slice is as large as fits, but at most ``slice_budget`` bytes (larger
@@ -166,6 +175,11 @@ def plan_phase(
             oh, ow = vgg.feature_size(*hw, layer)
             sh, sw = vgg.feature_size(*style_hw, layer)
             rows_total = max(sh - 2, 1)
+            if layer in propagated:
+                sb = window_bytes((oh, ow), vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0))
+                worst = max(worst, sb)
+                layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb))
+                continue
             if slices:
                 rows = -(-rows_total // slices)
             else:
@@ -193,6 +207,7 @@ def plan(
     size: tuple[int, int], style_size: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, phases: int, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
+    propagated: Sequence[str] = (),
 ) -> Plan:
     """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
 
@@ -208,15 +223,17 @@ def plan(
                 out.append(PhasePlan(i + 1, hw, shw, "none", (), "float32", 0, skipped=True))
                 continue
             out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer, slices,
-                                  slice_budget=slice_budget))
+                                  slice_budget=slice_budget, propagated=propagated))
     except DoesNotFit as e:
-        largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer)
+        largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer,
+                                  propagated)
         hint = f"; the largest output that fits is {largest[0]}×{largest[1]}" if largest else ""
         raise DoesNotFit(f"{e}{hint}", largest) from None
     return Plan(tuple(out), dict(budgets))
 
 
-def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto"):
+def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto",
+                    propagated=()):
     """The largest (w, h) with the aspect of ``size`` whose final phase fits, or None.
 
     The style is scaled with the output, as the final phase would see both.
@@ -224,7 +241,7 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
     def fits(s: float) -> bool:
         try:
             plan_phase(1, scaled(size, s), scaled(style_size, s), style_layers, content_layers, semantic,
-                       budgets, prefer)
+                       budgets, prefer, propagated=propagated)
             return True
         except DoesNotFit:
             return False

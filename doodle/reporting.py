@@ -388,6 +388,8 @@ class Reporter:
         if self.phases:
             self.phases[-1].update(iterations=p.iteration, seconds=round(p.seconds, 3), loss=float(p.loss),
                                    completed=True)
+            if p.message:  # stopped early: L-BFGS stalled
+                self.phases[-1]["stopped_early"] = p.message
         if self.animation is not None:
             self.animation.offer(p)
         if self.quiet:
@@ -395,7 +397,11 @@ class Reporter:
         if self.tty:
             self._bar(p, f"loss {p.loss:.4g}  done in {format_duration(p.seconds)}")
             self.break_line()
+            if p.message:
+                self.notice(p.message)
         else:
+            if p.message:
+                self.notice(p.message)
             self.notice(f"phase {p.phase} done: loss {p.loss:.6g} after {p.iteration} evaluations "
                         f"in {p.seconds:.1f}s")
 

@@ -144,6 +144,33 @@ class Phase(NamedTuple):
     banks: dict  # {layer: patches.Bank}
     target_sem: dict  # {layer: (h, w, K) pooled output map} or {} without maps
     content: dict  # {layer: (h, w, C) content features}
+    labels: dict = {}  # {layer: ((P,) int32, (N,) int32)} centre labels for hard-label matching
+
+
+MAX_FLAT_COLOURS = 64  # more colours than this and a map is not flat: no hard labels
+
+
+def palette_of(problem: Problem) -> Optional[np.ndarray]:
+    """(L, 4) float32 colours of the style maps as :func:`semantic_channels` gives them,
+    or None when the maps are not flat colour regions."""
+    colours = np.unique(np.concatenate([np.asarray(m)[..., :3].reshape(-1, 3) for m in style_maps_of(problem)]),
+                        axis=0)
+    if len(colours) > MAX_FLAT_COLOURS:
+        return None
+    return np.asarray(semantic_channels(colours[None]))[0]
+
+
+def parents_of(style_layers: tuple[str, ...], propagate: bool) -> tuple[tuple[str, str], ...]:
+    """(layer, parent) for each style layer matched by :func:`doodle.patches.propagate`:
+    those finer than relu3_1 with a deeper style layer, whose nearest one is the parent."""
+    if not propagate:
+        return ()
+    pairs = []
+    for layer in style_layers:
+        deeper = [l for l in style_layers if vgg.downscale(l) > vgg.downscale(layer)]
+        if vgg.downscale(layer) < vgg.downscale("3_1") and deeper:
+            pairs.append((layer, min(deeper, key=vgg.downscale)))
+    return tuple(pairs)
 
 
 def prepare_phase(
@@ -159,20 +186,18 @@ def prepare_phase(
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem)
     semantic = has_maps(problem, options)
-    target_sem = semantic_channels(problem.target_map) if semantic else None
-    per_style = []  # [(features {layer: (hs, ws, C)}, map (hs, ws, 4) or None)] per style
-    for image, sem in zip(styles_of(problem), style_maps_of(problem)):
-        style_hw = scaled(image.shape[:2], scale)
-        feats = _features(extractor, resize(image, style_hw), style_layers)
-        per_style.append((feats, resize(semantic_channels(sem), style_hw) if semantic else None))
-    banks, raw, tsem = {}, {}, {}
+    # [({layer: raw (hs, ws, C)}, {layer: normalised}, {layer: pooled map or None})] per style
+    per_style = [
+        _style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
+                    scaled(image.shape[:2], scale), style_layers, options.semantic_weight)
+        for image, sem in zip(styles_of(problem), style_maps_of(problem))
+    ]
+    tsem = _target_side(problem.target_map, out_hw, style_layers) if semantic else {}
+    banks, raw, labels = {}, {}, {}
+    palette = palette_of(problem) if semantic and options.hard_labels else None
     for layer in style_layers:
-        factor = vgg.downscale(layer)
-        normed = patches.pool([
-            patches.normalise_style(feats[layer], patches.pool_map(sm, factor) if semantic else None,
-                                    options.semantic_weight)
-            for feats, sm in per_style])
-        f = patches.pool([feats[layer] for feats, _ in per_style]).array
+        normed = patches.pool([normed[layer] for _, normed, _ in per_style])
+        f = patches.pool([feats[layer] for feats, _, _ in per_style]).array
         if slice_rows and layer in slice_rows:
             rows = slice_rows[layer]
         else:
@@ -180,13 +205,33 @@ def prepare_phase(
             rows = -(-(f.shape[0] - 2) // options.slices) if options.slices else 8
         banks[layer] = patches.make_bank(normed.array, rows, normed.valid)
         raw[layer] = f
-        if semantic:
-            tsem[layer] = patches.pool_map(resize(target_sem, out_hw), factor)
+        if palette is not None:
+            smap = patches.pool([sm[layer] for _, _, sm in per_style]).array
+            pair = patches.label_pair(np.asarray(tsem[layer]), np.asarray(smap), palette, normed.valid)
+            labels[layer] = tuple(jnp.asarray(a) for a in pair)
     content = {}
     if content_layers:
         c = resize(problem.content, out_hw)
         content = _features(extractor, c, content_layers)
-    return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content)
+    return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels)
+
+
+# One compiled program each for a style's and the doodle's side of a phase: as eager
+# operations they were ~20 small programs per phase to compile (or load from the
+# cache), about a second of every start-up (bench/startup.py).
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _style_side(preprocess, params, image, sem, hw, layers, semantic_weight):
+    feats = vgg.features(params, resize(image, hw), layers, preprocess)
+    sm = resize(semantic_channels(sem), hw) if sem is not None else None
+    pooled = {l: patches.pool_map(sm, vgg.downscale(l)) if sm is not None else None for l in layers}
+    normed = {l: patches.normalise_style(feats[l], pooled[l], semantic_weight) for l in layers}
+    return feats, normed, pooled
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _target_side(target_map, hw, layers):
+    sem = resize(semantic_channels(target_map), hw)
+    return {l: patches.pool_map(sem, vgg.downscale(l)) for l in layers}
 
 
 def _features(extractor: Extractor, image: jax.Array, layers: tuple[str, ...]) -> dict:
@@ -214,6 +259,7 @@ class EvalConfig:
     style_layers: tuple[str, ...]
     content_layers: tuple[str, ...]
     banks: tuple[tuple[str, int, int, int], ...]  # (layer, rows, cols, slice_rows)
+    parents: tuple[tuple[str, str], ...]  # (layer, coarser layer) matched by propagation
     style_weight: float
     content_weight: float
     smoothness: float
@@ -228,6 +274,8 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         style_layers=style_layers_of(options, extractor),
         content_layers=content_layers_of(options, problem),
         banks=tuple((l, b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()),
+        parents=tuple((l, p) for l, p in parents_of(style_layers_of(options, extractor), options.propagate)
+                      if min(phase.banks[l].rows, phase.banks[l].cols) >= 3),
         style_weight=options.style_weight,
         content_weight=options.content_weight,
         smoothness=options.smoothness,
@@ -246,29 +294,30 @@ class Constants(NamedTuple):
     target_sem: dict
     content: dict
     valid: dict = {}  # {layer: (rows·cols,) bool} for pooled banks of several styles only
+    labels: dict = {}  # {layer: ((P,) int32, (N,) int32)} for hard-label matching
 
 
-def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, history: dict, index: Optional[dict]) -> Evaluation:
+def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, history: dict, index: Optional[dict],
+               match: Optional[jax.Array] = None) -> Evaluation:
     """Loss and gradient at ``x`` (h, w, 3) float32 in [0, 255], matching included.
 
     Features are computed once: the forward pass feeds the matcher and its VJP
     carries the loss gradient back to the pixels. With ``index`` None the patches
-    are matched afresh; with a dict of indices (``--cache``) matching is skipped.
+    are matched afresh; with a dict of indices they are reused, unless ``match``
+    (a () bool, traced) says to match afresh: one compiled program then serves
+    both kinds of evaluation.
     """
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
-    shapes = {l: (rows, cols, srows) for l, rows, cols, srows in config.banks}
     feats, pullback = jax.vjp(lambda img: vgg.features(consts.params, img, layers, config.preprocess), x)
-    targets, new_hist, new_index = {}, {}, {}
-    for l in config.style_layers:
-        f = jax.lax.stop_gradient(feats[l])
-        if index is None:
-            out = patches.normalise_output(f, consts.target_sem.get(l), config.semantic_weight)
-            bank = patches.Bank(consts.normed[l], *shapes[l], valid=consts.valid.get(l))
-            m = patches.match(out, bank, history[l], config.variety)
-            new_index[l], new_hist[l] = m.index, m.history
-        else:
-            new_index[l], new_hist[l] = index[l], history[l]
-        targets[l] = patches.fold(consts.style_raw[l], new_index[l], f.shape[:2])
+    raw = {l: jax.lax.stop_gradient(feats[l]) for l in config.style_layers}
+    if index is None:
+        new_index, new_hist = _match_all(config, consts, raw, history)
+    elif match is None:
+        new_index, new_hist = index, history
+    else:
+        new_index, new_hist = jax.lax.cond(match, lambda: _match_all(config, consts, raw, history),
+                                           lambda: (index, history))
+    targets = {l: patches.fold(consts.style_raw[l], new_index[l], raw[l].shape[:2]) for l in config.style_layers}
 
     def feature_loss(fs):
         terms = {f"style {l}": config.style_weight * losses.mrf_loss(fs[l], targets[l]) for l in config.style_layers}
@@ -283,23 +332,54 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, history: dic
     return Evaluation(floss + config.smoothness * tv, grad + config.smoothness * gtv, terms, new_hist, new_index)
 
 
+def _match_all(config: EvalConfig, consts: Constants, raw: dict, history: dict) -> tuple[dict, dict]:
+    """Fresh matches at every style layer: ({layer: (P,) int32}, {layer: (N,) float32})."""
+    shapes = {l: (rows, cols, srows) for l, rows, cols, srows in config.banks}
+    parents = dict(config.parents)
+    new_index, new_hist = {}, {}
+    # Deepest first: a propagated layer starts from its coarser parent's matches.
+    for l in sorted(config.style_layers, key=vgg.downscale, reverse=True):
+        out = patches.normalise_output(raw[l], consts.target_sem.get(l), config.semantic_weight)
+        bank = patches.Bank(consts.normed[l], *shapes[l], valid=consts.valid.get(l))
+        if l in parents:
+            p = parents[l]
+            new_index[l] = patches.propagate(
+                out, bank, new_index[p], raw[p].shape[:2], shapes[p][1],
+                vgg.downscale(p) // vgg.downscale(l), consts.labels.get(l))
+            new_hist[l] = history[l]  # variety's history is kept for searched layers only
+        else:
+            m = patches.match(out, bank, history[l], config.variety, consts.labels.get(l))
+            new_index[l], new_hist[l] = m.index, m.history
+    return new_index, new_hist
+
+
 evaluation_jit = jax.jit(evaluation, static_argnums=0)
 
 
-def _flat(config, consts, hw, flat, history, index):
-    ev = evaluation(config, consts, flat.reshape(hw + (3,)), history, index)
-    return ev.loss, ev.grad.reshape(-1), ev
-
-
 @functools.partial(jax.jit, static_argnums=(0, 2))
-def _first(config, consts, hw, flat, history, index):
-    loss, grad, ev = _flat(config, consts, hw, flat, history, index)
-    return optim.init(flat, loss, grad), ev
+def _iterate(config, consts, hw, state, history, index, match, move):
+    """One L-BFGS step (``move`` False: evaluate where the state is, for a fresh
+    state) with one evaluation, matching afresh where ``match``: the only program a
+    phase compiles."""
+
+    def evaluate(flat):
+        ev = evaluation(config, consts, flat.reshape(hw + (3,)), history, index, match)
+        return ev.loss, ev.grad.reshape(-1), ev
+
+    return optim.step(state, evaluate, 0.0, 255.0, move=move)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _advance(config, consts, hw, state, history, index):
-    return optim.step(state, lambda f: _flat(config, consts, hw, f, history, index), 0.0, 255.0)
+def fresh(config: EvalConfig, x: jax.Array, banks: Mapping[str, patches.Bank]) -> tuple[optim.LBFGSState, dict, dict]:
+    """A phase's starting optimiser state at ``x`` (h, w, 3), empty histories and
+    placeholder matches (the first evaluation matches afresh)."""
+    h, w = x.shape[:2]
+    index = {}
+    for l in config.style_layers:
+        fh, fw = vgg.feature_size(h, w, l)
+        index[l] = jnp.zeros(((fh - 2) * (fw - 2),), jnp.int32)
+    history = {l: patches.init_history(b) for l, b in banks.items()}
+    flat = x.reshape(-1)
+    return optim.init(flat, jnp.float32(jnp.nan), jnp.zeros_like(flat)), history, index
 
 
 def make_evaluate(extractor: Extractor, options: Options, problem: Problem, phase: Phase):
@@ -317,7 +397,7 @@ def constants(extractor: Extractor, phase: Phase) -> Constants:
     """The arrays of one phase's evaluation."""
     return Constants(extractor.params, {l: b.normed for l, b in phase.banks.items()},
                      phase.style_raw, phase.target_sem, phase.content,
-                     {l: b.valid for l, b in phase.banks.items() if b.valid is not None})
+                     {l: b.valid for l, b in phase.banks.items() if b.valid is not None}, phase.labels)
 
 
 def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, key: jax.Array) -> jax.Array:
@@ -398,36 +478,65 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
     phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows)
     config = eval_config(extractor, options, problem, phase)
     consts = constants(extractor, phase)
-    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    state, history, index = fresh(config, x, phase.banks)
     base = dict(phase=i + 1, phases=options.phases, iterations=options.iterations, shape=hw)
     callback(Progress("phase", iteration=0, image=x, **base))
     if options.variety > 0:
         # The reference matches twice on the first evaluation when variety is on, so
         # the bias has a history to work from.
-        history = evaluation_jit(config, consts, x, history, None).history
+        history = _iterate(config, consts, hw, state, history, index, True, False)[1].history
 
     good = x
-    index = None
-    state = None
     loss = math.nan
-    for it in range(1, options.iterations + 1):
-        if not options.cache and (it - 1) % max(1, options.match_every) == 0:
-            index = None  # match afresh on this evaluation
-        if state is None:
-            state, ev = _first(config, consts, hw, x.reshape(-1), history, index)
-        else:
-            state, ev = _advance(config, consts, hw, state, history, index)
-        loss = float(ev.loss)
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                f"the optimisation diverged in phase {i + 1} (loss is {loss}).",
-                "Try a lower --style-weight or --content-weight, or another --random-seed.",
-                image=np.asarray(good),
-            )
-        history, index = ev.history, ev.index
-        good = state.x.reshape(hw + (3,))
-        callback(Progress("iteration", iteration=it, loss=loss, terms={k: float(v) for k, v in ev.terms.items()},
-                          seconds=time.perf_counter() - start, image=good, **base))
-    callback(Progress("done", iteration=options.iterations, loss=loss,
+    stall = Stall(options.stall_tolerance, options.stall_window)
+    pending = None  # (iteration, state, evaluation) dispatched but not yet reported
+    done_at, message = options.iterations, ""
+    # Each step is dispatched before the previous one's loss is read, so a GPU never
+    # idles while the host converts numbers and calls back (one step of lag).
+    for it in range(1, options.iterations + 2):
+        if it <= options.iterations:
+            match = it == 1 or (not options.cache and (it - 1) % max(1, options.match_every) == 0)
+            state, ev = _iterate(config, consts, hw, state, history, index, match, it > 1)
+            history, index = ev.history, ev.index
+        if pending is not None:
+            k, st, pev = pending
+            loss = float(pev.loss)
+            if not math.isfinite(loss):
+                raise DivergenceError(
+                    f"the optimisation diverged in phase {i + 1} (loss is {loss}).",
+                    "Try a lower --style-weight or --content-weight, or another --random-seed.",
+                    image=np.asarray(good),
+                )
+            good = st.x.reshape(hw + (3,))
+            callback(Progress("iteration", iteration=k, loss=loss, terms={n: float(v) for n, v in pev.terms.items()},
+                              seconds=time.perf_counter() - start, image=good, **base))
+            if stall.update(loss) and k < options.iterations:
+                done_at = k
+                message = (f"phase {i + 1} stopped after {k} of {options.iterations} evaluations: the loss "
+                           f"improved by less than {100 * options.stall_tolerance:g}% over the last "
+                           f"{options.stall_window}")
+                break
+        pending = (it, state, ev) if it <= options.iterations else None
+    callback(Progress("done", iteration=done_at, loss=loss, message=message,
                       seconds=time.perf_counter() - start, image=good, **base))
     return good
+
+
+class Stall:
+    """Whether L-BFGS has stalled: the best loss fell by less than ``tolerance`` (a
+    fraction of it) over the last ``window`` evaluations. ``tolerance`` 0: never.
+
+    The best loss, not the latest: re-matching changes the objective, and the loss
+    jumps up and down with it for a step or two.
+    """
+
+    def __init__(self, tolerance: float, window: int) -> None:
+        self.tolerance, self.window = tolerance, max(1, window)
+        self.best: list[float] = []
+
+    def update(self, loss: float) -> bool:
+        self.best.append(min(loss, self.best[-1]) if self.best else loss)
+        if self.tolerance <= 0 or len(self.best) <= self.window:
+            return False
+        before = self.best[-1 - self.window]
+        return before - self.best[-1] < self.tolerance * abs(before)

@@ -174,3 +174,101 @@ def test_fold_reads_pooled_raw_features_like_the_bank(rng):
     own = np.concatenate([_patches(f) for f in feats])
     brute = np.mean((_patches(out) - own[pick]) ** 2)
     np.testing.assert_allclose(float(losses.mrf_loss(out, t)), brute, rtol=1e-5)
+
+
+def _labels_of(a):
+    """Centre labels of (H, W) int labels, row-major over valid patches."""
+    return a[1:-1, 1:-1].reshape(-1)
+
+
+@pytest.mark.parametrize("slice_rows", [1, 3, 100])
+def test_hard_labels_equal_masked_brute_force(rng, slice_rows):
+    out_f = rng.standard_normal((7, 8, 5)).astype(np.float32)
+    sty_f = rng.standard_normal((9, 7, 5)).astype(np.float32)
+    out_l = rng.integers(0, 3, (7, 8))
+    sty_l = rng.integers(0, 3, (9, 7))
+    out_l[3, 4] = 2  # at least one patch of each label on both sides
+    palette = np.eye(3, dtype=np.float32)
+    out_m, sty_m = palette[out_l], palette[sty_l]
+    scores = _brute_scores(out_f, out_m, sty_f, sty_m, 0.5)  # weak map: the mask must do the work
+    ol, sl = _labels_of(out_l), _labels_of(sty_l)
+    expected = np.where(ol[:, None] == sl[None, :], scores, -np.inf).argmax(axis=1)
+    assert (expected != scores.argmax(axis=1)).any()  # control: the mask changes the answer
+    labels = patches.label_pair(out_m, sty_m, palette)
+    np.testing.assert_array_equal(labels[0], ol)
+    bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 0.5), slice_rows)
+    m = patches.match(patches.normalise_output(out_f, out_m, 0.5), bank, patches.init_history(bank),
+                      labels=tuple(jnp.asarray(a) for a in labels))
+    np.testing.assert_array_equal(np.asarray(m.index), expected)
+    assert np.isfinite(np.asarray(m.history)).all()
+
+
+def test_hard_labels_fall_back_for_a_label_the_style_lacks(rng):
+    out_m = np.zeros((6, 6, 2), np.float32)
+    out_m[..., 1] = 1  # label 1 everywhere; the style is all label 0
+    sty_m = np.zeros((6, 6, 2), np.float32)
+    sty_m[..., 0] = 1
+    out_l, sty_l = patches.label_pair(out_m, sty_m, np.eye(2, dtype=np.float32))
+    assert (out_l == -1).all() and (sty_l == 0).all()
+    out_f = rng.standard_normal((6, 6, 3)).astype(np.float32)
+    sty_f = rng.standard_normal((6, 6, 3)).astype(np.float32)
+    bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 1.0), 2)
+    out = patches.normalise_output(out_f, out_m, 1.0)
+    free = patches.match(out, bank, patches.init_history(bank))
+    hard = patches.match(out, bank, patches.init_history(bank), labels=(jnp.asarray(out_l), jnp.asarray(sty_l)))
+    np.testing.assert_array_equal(np.asarray(hard.index), np.asarray(free.index))
+
+
+def _brute_propagate(out, style, parent, parent_hw, parent_cols, factor, out_lab=None, sty_lab=None):
+    """Loop-by-loop reference for patches.propagate on unit-normalised arrays."""
+    h, w, _ = out.shape
+    rows, cols = style.shape[0] - 2, style.shape[1] - 2
+    hp, wp = parent_hw
+    result = []
+    for r in range(h - 2):
+        for c in range(w - 2):
+            y, x = r + 1, c + 1
+            py, px = min(max(y // factor, 1), hp - 2), min(max(x // factor, 1), wp - 2)
+            t = parent[(py - 1) * (wp - 2) + (px - 1)]
+            sy = (t // parent_cols + 1) * factor + y - py * factor
+            sx = (t % parent_cols + 1) * factor + x - px * factor
+            ty, tx = min(max(sy - 1, 1), rows - 2), min(max(sx - 1, 1), cols - 2)
+            best, best_score = ty * cols + tx, -np.inf
+            for ay in (-1, 0, 1):
+                for ax in (-1, 0, 1):
+                    qy, qx = ty + ay, tx + ax
+                    k = qy * cols + qx
+                    if out_lab is not None and out_lab[r * (w - 2) + c] >= 0 and sty_lab[k] != out_lab[r * (w - 2) + c]:
+                        continue
+                    score = float(np.sum(out[r:r + 3, c:c + 3] * style[qy:qy + 3, qx:qx + 3]))
+                    if score > best_score + 1e-6:
+                        best, best_score = k, score
+            result.append(best)
+    return np.array(result)
+
+
+def test_propagate_equals_brute_force_window(rng):
+    out = np.asarray(patches.normalise_output(rng.standard_normal((10, 12, 4)).astype(np.float32), None, 0))
+    style = np.asarray(patches.normalise_style(rng.standard_normal((14, 11, 4)).astype(np.float32), None, 0))
+    parent_hw, parent_cols = (5, 6), (7 - 2)
+    parent = rng.integers(0, (7 - 2) * parent_cols, (parent_hw[0] - 2) * (parent_hw[1] - 2)).astype(np.int32)
+    bank = patches.make_bank(jnp.asarray(style), 4)
+    got = patches.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2)
+    np.testing.assert_array_equal(np.asarray(got), _brute_propagate(out, style, parent, parent_hw, parent_cols, 2))
+    lab_o = rng.integers(0, 2, (10 - 2) * (12 - 2)).astype(np.int32)
+    lab_s = rng.integers(0, 2, (14 - 2) * (11 - 2)).astype(np.int32)
+    got = patches.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2,
+                            (jnp.asarray(lab_o), jnp.asarray(lab_s)))
+    want = _brute_propagate(out, style, parent, parent_hw, parent_cols, 2, lab_o, lab_s)
+    np.testing.assert_array_equal(np.asarray(got), want)
+
+
+def test_propagate_finds_each_patch_itself_when_the_parent_did(rng):
+    # Output = style: the exact answer is the identity, and a parent that found itself
+    # must lead every child patch to itself too.
+    f = np.asarray(patches.normalise_style(rng.standard_normal((12, 16, 6)).astype(np.float32), None, 0))
+    parent_hw = (6, 8)
+    parent = np.arange((6 - 2) * (8 - 2), dtype=np.int32)
+    got = patches.propagate(jnp.asarray(f / 3.0), patches.make_bank(jnp.asarray(f), 3), jnp.asarray(parent),
+                            parent_hw, 8 - 2, 2)
+    np.testing.assert_array_equal(np.asarray(got), np.arange((12 - 2) * (16 - 2)))

@@ -106,3 +106,63 @@ def test_two_styles_paint_end_to_end(builtin_extractor):
     out = synthesis.synthesize(problem, builtin_extractor, FAST.replace(iterations=3, semantic_weight=0.0),
                                key=jax.random.PRNGKey(0))
     assert out.shape == (32, 32, 3) and np.isfinite(out).all()
+
+
+def test_stall_stops_when_the_best_loss_stops_falling():
+    stall = synthesis.Stall(0.01, 3)
+    # Falls 10 % a step, then rises (a re-matching) and creeps: judged on the best
+    # loss, so the rise to 80 neither stops it nor counts as progress afterwards.
+    seq = [100, 90, 81, 73, 80, 72.9, 72.8, 72.7, 72.6]
+    stops = [stall.update(v) for v in seq]
+    assert stops == [False] * 6 + [True] * 3
+    never = synthesis.Stall(0.0, 3)
+    assert not any(never.update(v) for v in [1.0] * 10)
+
+
+def test_a_stalled_phase_ends_early_and_says_so(builtin_extractor):
+    events = []
+    style, sem = two_textures(32)
+    problem = synthesis.Problem(style, None, None, None, (32, 32))
+    opts = FAST.replace(iterations=40, stall_tolerance=0.5, stall_window=2)
+    synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), callback=events.append)
+    done = [e for e in events if e.event == "done"][0]
+    iterations = [e.iteration for e in events if e.event == "iteration"]
+    assert 2 < done.iteration < 40 and iterations[-1] == done.iteration
+    assert "stopped after" in done.message
+    events.clear()
+    synthesis.synthesize(problem, builtin_extractor, opts.replace(stall_tolerance=0.0), key=jax.random.PRNGKey(0),
+                         callback=events.append)
+    assert [e for e in events if e.event == "done"][0].iteration == 40
+
+
+def test_parents_of_layers():
+    assert synthesis.parents_of(("2_1", "3_1", "4_1"), True) == (("2_1", "3_1"),)
+    assert synthesis.parents_of(("1_1", "2_1", "4_1"), True) == (("1_1", "2_1"), ("2_1", "4_1"))
+    assert synthesis.parents_of(("3_1", "4_1"), True) == ()
+    assert synthesis.parents_of(("2_1",), True) == ()
+    assert synthesis.parents_of(("2_1", "3_1", "4_1"), False) == ()
+
+
+@pytest.mark.parametrize("hard", [True, False])
+def test_hard_labels_keep_every_match_in_its_region(builtin_extractor, hard):
+    style, sem = two_textures()
+    doodle = swapped_doodle()
+    problem = synthesis.Problem(style, sem, None, doodle, doodle.shape[:2])
+    opts = FAST.replace(hard_labels=hard, semantic_weight=0.05)  # a weak map: only hard labels hold the line
+    phase = synthesis.prepare_phase(problem, builtin_extractor, opts, 1.0, doodle.shape[:2])
+    assert bool(phase.labels) == hard
+    evaluate = synthesis.make_evaluate(builtin_extractor, opts, problem, phase)
+    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    x = jax.random.uniform(jax.random.PRNGKey(0), doodle.shape[:2] + (3,), jnp.float32, 16, 240)
+    index = evaluate(x, history).index
+    palette = synthesis.palette_of(problem)
+    wrong = {}
+    for layer, idx in index.items():
+        f = vgg.downscale(layer)
+        out_l, sty_l = patches.label_pair(np.asarray(phase.target_sem[layer]),
+                                          np.asarray(patches.pool_map(synthesis.semantic_channels(sem), f)), palette)
+        wrong[layer] = float(np.mean(sty_l[np.asarray(idx)] != out_l))
+    if hard:
+        assert wrong == {"2_1": 0.0, "3_1": 0.0, "4_1": 0.0}
+    else:  # the control: with a weak map and no hard labels, matches stray across regions
+        assert max(wrong.values()) > 0.05

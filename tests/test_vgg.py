@@ -54,3 +54,12 @@ def test_builtin_is_deterministic_and_pinned(builtin_extractor):
 def test_unknown_layer_is_named():
     with pytest.raises(ValueError, match="'6_1'"):
         vgg.check_layers(["3_1", "6_1"])
+
+
+def test_a_shorter_builtin_network_has_the_full_ones_weights(builtin_extractor):
+    from doodle.extractor import builtin
+
+    short = builtin(last="2_1")
+    assert set(short.params) == {"conv1_1", "conv1_2", "conv2_1"}
+    for name, p in short.params.items():
+        np.testing.assert_array_equal(np.asarray(p["kernel"]), np.asarray(builtin_extractor.params[name]["kernel"]))
