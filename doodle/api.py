@@ -293,6 +293,19 @@ def paint(
     """
     problem = build_problem(style, style_map=style_map, content=content, target_map=map, seed=seed, options=options,
                             notice=notice)
+    return paint_problem(problem, options, extractor=extractor, callback=callback, notice=notice)
+
+
+def paint_problem(
+    problem: synthesis.Problem,
+    options: Options,
+    *,
+    extractor: Optional[Extractor] = None,
+    callback: Optional[synthesis.Callback] = None,
+    notice: Callable[[str], None] = lambda s: None,
+) -> np.ndarray:
+    """:func:`paint` for a problem :func:`build_problem` already made (its maps
+    conformed): plan, paint, re-plan on out-of-memory; (H, W, 3) uint8."""
     colour_source = None
     if options.preserve_colors:  # paint the luminance, then give it the content's colours back
         colour_source = problem.content

@@ -383,9 +383,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     info.options = options
     reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
                     f"random seed {seed}")
-    image = api.paint(problem.style, style_map=problem.style_map, content=problem.content,
-                      map=problem.target_map, seed=problem.seed, options=options,
-                      extractor=extractor, callback=reporter, notice=reporter.notice)
+    image = api.paint_problem(problem, options, extractor=extractor, callback=reporter, notice=reporter.notice)
     _save_outputs(output, image, info.animation, reporter)
     reporter.notice(f"wrote {output if not to_stdout else 'PNG to stdout'}"
                     + (f" and {info.animation}" if info.animation else "")
@@ -487,7 +485,8 @@ def plan_command(**kw) -> None:
         for j, lp in enumerate(p.layers):
             head = f"{p.phase:>5} {size:>9} {style:>9} {p.device:>6}" if j == 0 else " " * 32
             peak = f"{p.peak_bytes / 2**20:8,.0f}Mi" if j == 0 else ""
-            click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {lp.slices:>6} {peak:>10}")
+            slices = "window" if lp.propagated else lp.slices
+            click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {slices:>6} {peak:>10}")
     click.echo(f"predicted peak: {planner._mib(run_plan.peak_bytes)}")
 
 

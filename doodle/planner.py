@@ -44,6 +44,7 @@ class LayerPlan:
     slice_rows: int  # style patch rows matched per slice
     slices: int  # slices the bank is walked in
     slice_bytes: int  # the matching transient of one slice
+    propagated: bool = False  # refined from a coarser layer's matches: no search, no slices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +179,7 @@ def plan_phase(
             if layer in propagated:
                 sb = window_bytes((oh, ow), vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0))
                 worst = max(worst, sb)
-                layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb))
+                layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb, True))
                 continue
             if slices:
                 rows = -(-rows_total // slices)

@@ -153,11 +153,15 @@ MAX_FLAT_COLOURS = 64  # more colours than this and a map is not flat: no hard l
 def palette_of(problem: Problem) -> Optional[np.ndarray]:
     """(L, 4) float32 colours of the style maps as :func:`semantic_channels` gives them,
     or None when the maps are not flat colour regions."""
-    colours = np.unique(np.concatenate([np.asarray(m)[..., :3].reshape(-1, 3) for m in style_maps_of(problem)]),
+    from doodle import maps
+
+    colours = np.unique(np.concatenate([maps.palette(np.asarray(m)[..., :3])[0] for m in style_maps_of(problem)]),
                         axis=0)
     if len(colours) > MAX_FLAT_COLOURS:
         return None
-    return np.asarray(semantic_channels(colours[None]))[0]
+    # As semantic_channels gives them, in numpy (a device round trip would wait here
+    # for the style's forward pass).
+    return np.concatenate([colours / np.float32(255.0), np.ones((len(colours), 1))], axis=1).astype(np.float32)
 
 
 def parents_of(style_layers: tuple[str, ...], propagate: bool) -> tuple[tuple[str, str], ...]:

@@ -20,6 +20,16 @@ def test_slice_bytes_counts_the_gram_block_and_its_shifted_sum():
     assert planner.slice_bytes((10, 12), 20, 5) == 4 * (gram + shifted)
 
 
+def test_a_propagated_layer_needs_no_slices_only_its_window():
+    exhaustive = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB})
+    propagated = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}, propagated=("2_1",))
+    lp = propagated.phases[0].layers[0]
+    assert lp.layer == "2_1" and lp.slices == 1
+    # 25 gathered (P, 128 + 4) float32 arrays, P = 190·254 output patches at relu2_1.
+    assert lp.slice_bytes == 25 * 190 * 254 * 132 * 4
+    assert propagated.phases[0].layers[1:] == exhaustive.phases[0].layers[1:]
+
+
 def test_fixed_bytes_grow_with_the_image_and_count_the_optimiser():
     small = planner.phase_fixed_bytes((64, 64), (64, 64), LAYERS, (), True)
     large = planner.phase_fixed_bytes((128, 128), (64, 64), LAYERS, (), True)

@@ -286,8 +286,8 @@ def test_exit_codes_are_documented():
 
 
 def _fake_paint(fail):
-    """An api.paint that reports one evaluation, then fails with ``fail``."""
-    def paint(style, *, options, callback, **kw):
+    """An api.paint_problem that reports one evaluation, then fails with ``fail``."""
+    def paint(problem, options, *, callback, **kw):
         image = np.full((32, 32, 3), 99.0, np.float32)
         callback(Progress("phase", 1, 1, 0, options.iterations, (32, 32), image=image))
         callback(Progress("iteration", 1, 1, 1, options.iterations, (32, 32), loss=5.0, image=image))
@@ -301,7 +301,7 @@ def _fake_paint(fail):
 def test_failures_keep_the_image_and_log_the_status(files, tmp_path, monkeypatch, fail, expected):
     from doodle import api
 
-    monkeypatch.setattr(api, "paint", _fake_paint(fail))
+    monkeypatch.setattr(api, "paint_problem", _fake_paint(fail))
     out, gif, log = tmp_path / "o.png", tmp_path / "a.gif", tmp_path / "run.jsonl"
     code, _, err = run(*inputs(files), "-o", str(out), *IN_PROCESS, "--print-every", "1",
                        "--animation", str(gif), "--log-json", str(log))
