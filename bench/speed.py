@@ -125,20 +125,20 @@ def scaling(sizes: str, iterations: int) -> None:
     """One single-phase run per size in a child process: s/it and peak RSS."""
     import subprocess
 
-    print(f"{'size':>10} {'s/it':>6} {'peak RSS':>9}")
+    print(f"{'size':>10} {'s/it':>6} {'mean':>6} {'peak RSS':>9}")
     for size in sizes.split(","):
         out = subprocess.run([sys.executable, __file__, "--size", size, "--phases", "1", "--iterations",
                               str(iterations), "--no-breakdown", "--no-quality"], capture_output=True, text=True)
-        per = rss = "?"
+        per = mean = rss = "?"
         for line in out.stdout.splitlines():
             parts = line.split()
-            if parts and parts[0] == "1":
-                per = parts[2]
+            if parts and parts[0] == "1":  # phase, size, its, s/it (median), mean, ...
+                per, mean = parts[3], parts[4]
             if line.startswith("total wall"):
                 rss = line.split("peak RSS ")[1].split(",")[0]
         if out.returncode:
             per, rss = "failed", out.stderr.strip().splitlines()[-1][:80] if out.stderr.strip() else ""
-        print(f"{size:>10} {per:>6} {rss:>9}", flush=True)
+        print(f"{size:>10} {per:>6} {mean:>6} {rss:>9}", flush=True)
 
 
 def main() -> None:

@@ -159,8 +159,8 @@ PAINT_OPTIONS = [
     click.option("--hard-labels/--soft-labels", default=DEFAULTS.hard_labels, show_default=True,
                   help="With flat-colour maps, match only patches of the same map colour."),
     _float("--stall-tolerance", DEFAULTS.stall_tolerance,
-           "End a phase early when its loss improved by less than this fraction over --stall-window "
-           "evaluations (0: never)."),
+           "End a phase early when its loss (measured at each re-matching) improved by less than this "
+           "fraction over --stall-window evaluations (0: never)."),
     click.option("--stall-window", type=int, default=DEFAULTS.stall_window, show_default=True,
                   help="Evaluations over which --stall-tolerance is judged."),
     click.option("--phases", type=int, default=DEFAULTS.phases, show_default=True, help="Resolutions, coarse to fine."),

@@ -370,7 +370,9 @@ def _iterate(config, consts, hw, state, history, index, match, move):
         ev = evaluation(config, consts, flat.reshape(hw + (3,)), history, index, match)
         return ev.loss, ev.grad.reshape(-1), ev
 
-    return optim.step(state, evaluate, 0.0, 255.0, move=move)
+    # Without re-matching the objective is the last evaluation's: a step that made
+    # it much worse can be told apart, and is rejected (see optim.step).
+    return optim.step(state, evaluate, 0.0, 255.0, move=move, comparable=move & ~jnp.asarray(match))
 
 
 def fresh(config: EvalConfig, x: jax.Array, banks: Mapping[str, patches.Bank]) -> tuple[optim.LBFGSState, dict, dict]:
@@ -493,7 +495,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
     good = x
     loss = math.nan
     stall = Stall(options.stall_tolerance, options.stall_window)
-    pending = None  # (iteration, state, evaluation) dispatched but not yet reported
+    pending = None  # (iteration, state, evaluation, matched) dispatched but not yet reported
     done_at, message = options.iterations, ""
     # Each step is dispatched before the previous one's loss is read, so a GPU never
     # idles while the host converts numbers and calls back (one step of lag).
@@ -502,8 +504,10 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             match = it == 1 or (not options.cache and (it - 1) % max(1, options.match_every) == 0)
             state, ev = _iterate(config, consts, hw, state, history, index, match, it > 1)
             history, index = ev.history, ev.index
+            # With --cache the objective never changes: every loss compares.
+            comparable = match or options.cache
         if pending is not None:
-            k, st, pev = pending
+            k, st, pev, matched = pending
             loss = float(pev.loss)
             if not math.isfinite(loss):
                 raise DivergenceError(
@@ -514,33 +518,42 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             good = st.x.reshape(hw + (3,))
             callback(Progress("iteration", iteration=k, loss=loss, terms={n: float(v) for n, v in pev.terms.items()},
                               seconds=time.perf_counter() - start, image=good, **base))
-            if stall.update(loss) and k < options.iterations:
+            if stall.update(k, loss, matched) and k < options.iterations:
                 done_at = k
                 message = (f"phase {i + 1} stopped after {k} of {options.iterations} evaluations: the loss "
                            f"improved by less than {100 * options.stall_tolerance:g}% over the last "
                            f"{options.stall_window}")
                 break
-        pending = (it, state, ev) if it <= options.iterations else None
+        pending = (it, state, ev, comparable) if it <= options.iterations else None
     callback(Progress("done", iteration=done_at, loss=loss, message=message,
                       seconds=time.perf_counter() - start, image=good, **base))
     return good
 
 
 class Stall:
-    """Whether L-BFGS has stalled: the best loss fell by less than ``tolerance`` (a
-    fraction of it) over the last ``window`` evaluations. ``tolerance`` 0: never.
+    """Whether L-BFGS has stalled: the loss measured right after a matching fell by
+    less than ``tolerance`` (a fraction of it) against the one measured at least
+    ``window`` evaluations before. ``tolerance`` 0: never.
 
-    The best loss, not the latest: re-matching changes the objective, and the loss
-    jumps up and down with it for a step or two.
+    Only losses at fresh matchings are compared: between two matchings the loss
+    falls against fixed targets, and each re-matching moves the targets (up, often,
+    by a few per cent), so neither the latest nor the best loss of a window is
+    comparable with an earlier one. The loss at a matching is the image's distance
+    to its nearest style patches, the same measure every time.
     """
 
     def __init__(self, tolerance: float, window: int) -> None:
         self.tolerance, self.window = tolerance, max(1, window)
-        self.best: list[float] = []
+        self.matched: list[tuple[int, float]] = []  # (evaluation, loss) at each matching
 
-    def update(self, loss: float) -> bool:
-        self.best.append(min(loss, self.best[-1]) if self.best else loss)
-        if self.tolerance <= 0 or len(self.best) <= self.window:
+    def update(self, iteration: int, loss: float, matched: bool) -> bool:
+        if not matched:
             return False
-        before = self.best[-1 - self.window]
-        return before - self.best[-1] < self.tolerance * abs(before)
+        self.matched.append((iteration, loss))
+        if self.tolerance <= 0:
+            return False
+        earlier = [l for k, l in self.matched if k <= iteration - self.window]
+        if not earlier:
+            return False
+        before = earlier[-1]
+        return before - loss < self.tolerance * abs(before)

@@ -163,6 +163,24 @@ def test_log_json_file(files, tmp_path):
     assert phase["loss"] == iterations[-1]["loss"]
 
 
+def test_a_phase_stopped_early_is_said_and_logged(files, tmp_path):
+    log = tmp_path / "run.jsonl"
+    code, _, err = run(*inputs(files), "-o", str(tmp_path / "o.png"), *IN_PROCESS, "--iterations", "30",
+                       "--stall-tolerance", "0.5", "--stall-window", "2", "--log-json", str(log))
+    assert code == 0, err
+    assert "doodle: phase 1 stopped after" in err
+    _, summary = read_log(log.read_text())
+    [phase] = summary["phases"]
+    assert phase["iterations"] < 30 and "stopped after" in phase["stopped_early"]
+
+
+@pytest.mark.parametrize("flags,fragment", [(["--stall-tolerance", "1.5"], "--stall-tolerance"),
+                                            (["--stall-window", "0"], "--stall-window")])
+def test_bad_stall_options_are_usage_errors(files, tmp_path, flags, fragment):
+    code, _, err = run(*inputs(files), "-o", str(tmp_path / "o.png"), *IN_PROCESS, *flags)
+    one_error_line(code, err, fragment)
+
+
 def test_log_json_to_stdout(files, tmp_path):
     code, out, err = run(*inputs(files), "-o", str(tmp_path / "o.png"), *IN_PROCESS, "--log-json", "-")
     assert code == 0, err

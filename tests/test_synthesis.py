@@ -108,15 +108,17 @@ def test_two_styles_paint_end_to_end(builtin_extractor):
     assert out.shape == (32, 32, 3) and np.isfinite(out).all()
 
 
-def test_stall_stops_when_the_best_loss_stops_falling():
-    stall = synthesis.Stall(0.01, 3)
-    # Falls 10 % a step, then rises (a re-matching) and creeps: judged on the best
-    # loss, so the rise to 80 neither stops it nor counts as progress afterwards.
-    seq = [100, 90, 81, 73, 80, 72.9, 72.8, 72.7, 72.6]
-    stops = [stall.update(v) for v in seq]
-    assert stops == [False] * 6 + [True] * 3
+def test_stall_compares_losses_at_matchings_only():
+    stall = synthesis.Stall(0.01, 4)
+    # Matching every 2nd evaluation: the loss falls between matchings and jumps up at
+    # each. Judged at matchings only: 100 -> 90 -> 85 -> 84.5 -> 84.4.
+    seq = [(1, 100, True), (2, 60, False), (3, 90, True), (4, 50, False), (5, 85, True), (6, 40, False),
+           (7, 84.5, True), (8, 30, False), (9, 84.4, True)]
+    stops = [stall.update(k, v, m) for k, v, m in seq]
+    # 5 vs 1: -15 %; 7 vs 3: -6 %; 9 vs 5: -0.7 %: stalled.
+    assert stops == [False] * 8 + [True]
     never = synthesis.Stall(0.0, 3)
-    assert not any(never.update(v) for v in [1.0] * 10)
+    assert not any(never.update(k, 1.0, True) for k in range(1, 11))
 
 
 def test_a_stalled_phase_ends_early_and_says_so(builtin_extractor):
