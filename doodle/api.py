@@ -16,7 +16,7 @@ import numpy as np
 
 from doodle import color, imaging, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError
-from doodle.extractor import BUILTIN_STYLE_LAYERS, Extractor, builtin
+from doodle.extractor import BUILTIN_STYLE_LAYERS, Extractor
 from doodle.imaging import to_uint8
 from doodle.options import Options
 
@@ -255,9 +255,9 @@ def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s
     if options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None:
         notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
                "doodle weights download neural-doodle")
-        return builtin(last=last)
+        return weights.builtin_extractor(last)
     if options.weights == "builtin":
-        return builtin(last=last)
+        return weights.builtin_extractor(last)
     return weights.resolve(options.weights)
 
 

@@ -6,7 +6,7 @@ the default that needs no file.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +46,7 @@ class Extractor:
     name: str  # shown in logs: "built-in", a source name or a file name
     style_layers: tuple[str, ...]  # default style layers for these weights
     pretrained: bool = True  # False for the built-in random extractor
+    calibration: tuple[float, ...] = ()  # built-in only: each layer's mean on the calibration image, unscaled
 
 
 def _calibration_image(size: int = 64) -> jax.Array:
@@ -62,7 +63,8 @@ def _calibration_image(size: int = 64) -> jax.Array:
     return jnp.asarray(img, jnp.float32)
 
 
-def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, last: str = "5_4") -> Extractor:
+def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, last: str = "5_4",
+            calibration: Sequence[float] = ()) -> Extractor:
     """VGG19 with seeded He-normal kernels and zero biases: no file needed.
 
     Random convolutional features are a usable texture descriptor (Ustyuzhaninov et
@@ -77,19 +79,27 @@ def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, la
     of the 20 M weights, a start-up ~0.6 s shorter on two cores). Each layer's
     weights and gain depend only on the layers before it, so a shorter network has
     exactly the same weights as the full one's first layers.
+
+    ``calibration``: the per-layer means a previous call returned in
+    ``Extractor.calibration`` (at least as many as layers built), to skip the
+    calibration pass (about half a second of every start-up; see
+    :func:`doodle.weights.builtin_extractor`, which keeps them in the cache folder).
     """
-    params = _builtin_params(seed, activation, vgg.LAYER_NAMES[: vgg.LAYER_NAMES.index(last) + 1])
+    names = vgg.LAYER_NAMES[: vgg.LAYER_NAMES.index(last) + 1]
+    params, means = _builtin_params(seed, activation, names, tuple(calibration)[: len(names)])
     return Extractor(
         params=params,
         preprocess=vgg.Preprocess(),
         name="built-in",
         style_layers=BUILTIN_STYLE_LAYERS,
         pretrained=False,
+        calibration=means,
     )
 
 
 
-def _builtin_params(seed: int, activation: float, names: tuple[str, ...]) -> dict[str, dict[str, jax.Array]]:
+def _builtin_params(seed: int, activation: float, names: tuple[str, ...],
+                    means: tuple[float, ...] = ()) -> tuple[dict[str, dict[str, jax.Array]], tuple[float, ...]]:
     # numpy's PCG64 gives the same numbers on every platform and draws 20M normals
     # in a fraction of a second; jax.random inside a jit took ~7 s to compile.
     rng = np.random.default_rng(seed)
@@ -104,10 +114,11 @@ def _builtin_params(seed: int, activation: float, names: tuple[str, ...]) -> dic
     # scales every later activation by the same factor. So one forward pass of the
     # unscaled net gives each layer's mean a_l, and g_l = a_(l-1) / a_l pins every
     # layer's mean activation to `activation` at once.
-    out = vgg.features_jit(params, _calibration_image(), names, vgg.Preprocess())
-    means = [float(v) for v in jax.device_get([jnp.mean(out[name]) for name in names])]
+    if len(means) != len(names):
+        out = vgg.features_jit(params, _calibration_image(), names, vgg.Preprocess())
+        means = tuple(float(v) for v in jax.device_get([jnp.mean(out[name]) for name in names]))
     previous = activation
     for name, mean in zip(names, means):
         params[f"conv{name}"]["kernel"] *= np.float32(previous / max(mean, 1e-12))
         previous = mean
-    return jax.tree_util.tree_map(jnp.asarray, params)
+    return jax.tree_util.tree_map(jnp.asarray, params), means

@@ -378,12 +378,18 @@ def _iterate(config, consts, hw, state, history, index, match, move):
 def fresh(config: EvalConfig, x: jax.Array, banks: Mapping[str, patches.Bank]) -> tuple[optim.LBFGSState, dict, dict]:
     """A phase's starting optimiser state at ``x`` (h, w, 3), empty histories and
     placeholder matches (the first evaluation matches afresh)."""
+    return _fresh(config, x, tuple((l, b.size) for l, b in banks.items()))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _fresh(config, x, sizes):
+    # One program rather than a dozen eager ones (each its own compile-cache load).
     h, w = x.shape[:2]
     index = {}
     for l in config.style_layers:
         fh, fw = vgg.feature_size(h, w, l)
         index[l] = jnp.zeros(((fh - 2) * (fw - 2),), jnp.int32)
-    history = {l: patches.init_history(b) for l, b in banks.items()}
+    history = {l: jnp.zeros((n,), jnp.float32) for l, n in sizes}
     flat = x.reshape(-1)
     return optim.init(flat, jnp.float32(jnp.nan), jnp.zeros_like(flat)), history, index
 

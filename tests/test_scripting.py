@@ -387,7 +387,8 @@ def test_same_seed_same_bytes(processes):
 def test_compile_cache_fills_the_cache_dir(processes):
     d, _ = processes
     assert any((d / "cache" / "jax").iterdir())
-    assert not (d / "nocache").exists() or not any((d / "nocache").rglob("*"))
+    # --no-compile-cache writes no programs (the built-in calibration may still be kept).
+    assert not (d / "nocache" / "jax").exists() or not any((d / "nocache" / "jax").rglob("*"))
 
 
 def test_compile_cache_follows_doodle_cache(tmp_path, monkeypatch):
