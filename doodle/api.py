@@ -250,15 +250,23 @@ def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s
     """
     from doodle import weights
 
-    # The built-in network only as deep as this run reads (the weights are the same).
-    last = vgg.deepest(tuple(options.style_layers or BUILTIN_STYLE_LAYERS) + tuple(options.content_layers))
-    if options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None:
-        notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
-               "doodle weights download neural-doodle")
-        return weights.builtin_extractor(last)
-    if options.weights == "builtin":
-        return weights.builtin_extractor(last)
+    if _uses_builtin(options):
+        if options.weights == "auto":
+            notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
+                   "doodle weights download neural-doodle")
+        # Only as deep as this run reads (the weights are the same).
+        layers = tuple(options.style_layers or BUILTIN_STYLE_LAYERS) + tuple(options.content_layers)
+        return weights.builtin_extractor(vgg.deepest(layers))
     return weights.resolve(options.weights)
+
+
+def _uses_builtin(options: Options) -> bool:
+    """Whether ``options.weights`` means the built-in extractor ("auto" with no
+    pretrained file cached), decided without loading anything."""
+    from doodle import weights
+
+    return options.weights == "builtin" or (
+        options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None)
 
 
 def paint(
@@ -385,12 +393,11 @@ def _halved(budgets: dict) -> dict:
 
 def extractor_style_layers(options: Options) -> tuple[str, ...]:
     """The style layers a run will use, without loading any weights."""
-    from doodle import weights
     from doodle.extractor import PRETRAINED_STYLE_LAYERS
 
     if options.style_layers:
         return tuple(options.style_layers)
-    if options.weights == "builtin" or (options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None):
+    if _uses_builtin(options):
         return BUILTIN_STYLE_LAYERS
     return PRETRAINED_STYLE_LAYERS
 

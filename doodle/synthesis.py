@@ -510,8 +510,9 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             match = it == 1 or (not options.cache and (it - 1) % max(1, options.match_every) == 0)
             state, ev = _iterate(config, consts, hw, state, history, index, match, it > 1)
             history, index = ev.history, ev.index
-            # With --cache the objective never changes: every loss compares.
-            comparable = match or options.cache
+            # Losses the stall rule compares: those at a fresh matching (with --cache the
+            # objective never changes, so every one).
+            at_matching = match or options.cache
         if pending is not None:
             k, st, pev, matched = pending
             loss = float(pev.loss)
@@ -530,7 +531,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
                            f"improved by less than {100 * options.stall_tolerance:g}% over the last "
                            f"{options.stall_window}")
                 break
-        pending = (it, state, ev, comparable) if it <= options.iterations else None
+        pending = (it, state, ev, at_matching) if it <= options.iterations else None
     callback(Progress("done", iteration=done_at, loss=loss, message=message,
                       seconds=time.perf_counter() - start, image=good, **base))
     return good

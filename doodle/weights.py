@@ -1379,17 +1379,16 @@ def load(spec: PathLike, cache: Optional[PathLike] = None, *, convention: Option
     return load_file(path, convention=convention, partial=partial, name=src.name if src else path.name)
 
 
-def resolve(spec: str, cache: Optional[PathLike] = None) -> "Extractor":
+def resolve(spec: str, cache: Optional[PathLike] = None, last: str = "5_4") -> "Extractor":
     """What ``doodle paint --weights SPEC`` means: "builtin", "auto" (the first cached
-    pretrained file, else built-in), a known source name, or a path."""
-    from doodle import extractor
-
+    pretrained file, else built-in), a known source name, or a path. ``last``: how
+    deep to build the built-in network (see :func:`builtin_extractor`)."""
     if spec == "builtin":
-        return extractor.builtin()
+        return builtin_extractor(last, cache)
     if spec == "auto":
         found = find_cached(cache if cache is not None else cache_dir())
         if found is None:
-            return extractor.builtin()
+            return builtin_extractor(last, cache)
         return load(found, cache)
     return load(spec, cache)
 

@@ -32,3 +32,16 @@ def swapped_doodle(size=48):
     sem[:, : size // 2] = BLUE
     sem[:, size // 2:] = RED
     return sem
+
+
+def write_inputs(folder, doodle=None):
+    """Write the two-texture style (40 px), its map beside it, and a doodle map into
+    ``folder`` as style.png, style_sem.png and doodle_sem.png (default doodle: the
+    32 px :func:`swapped_doodle`). Returns ``folder``."""
+    import imageio.v3 as iio
+
+    style, sem = two_textures(40)
+    iio.imwrite(folder / "style.png", style)
+    iio.imwrite(folder / "style_sem.png", sem)
+    iio.imwrite(folder / "doodle_sem.png", swapped_doodle(32) if doodle is None else doodle)
+    return folder

@@ -10,20 +10,16 @@ from click.testing import CliRunner
 
 from doodle import cli
 
-from images import swapped_doodle, two_textures
+from images import swapped_doodle, two_textures, write_inputs
 
 QUICK = ["--iterations", "3", "--phases", "1", "--random-seed", "1", "--no-compile-cache", "-q"]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    style, sem = two_textures(40)
-    iio.imwrite(d / "style.png", style)
-    iio.imwrite(d / "style_sem.png", sem)
     # The doodle as RGBA and the style map as RGB: the reference crashed on this (#11).
     rgba = np.concatenate([swapped_doodle(32), np.full((32, 32, 1), 255, np.uint8)], -1)
-    iio.imwrite(d / "doodle_sem.png", rgba)
+    d = write_inputs(tmp_path_factory.mktemp("inputs"), rgba)
     iio.imwrite(d / "photo.png", np.asarray(two_textures(32, seed=5)[0]))
     iio.imwrite(d / "photo_sem.png", swapped_doodle(32))
     iio.imwrite(d / "plain.png", two_textures(40, seed=9)[0])  # no map beside it

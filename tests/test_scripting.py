@@ -25,7 +25,7 @@ from doodle.errors import DivergenceError
 from doodle.options import Options
 from doodle.synthesis import Progress
 
-from images import swapped_doodle, two_textures
+from images import write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--iterations", "2", "--phases", "1", "--random-seed", "1", "--weights", "builtin",
@@ -35,12 +35,7 @@ IN_PROCESS = [*QUICK, "--no-compile-cache"]  # JAX's cache dir is process-wide: 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    style, sem = two_textures(40)
-    iio.imwrite(d / "style.png", style)
-    iio.imwrite(d / "style_sem.png", sem)
-    iio.imwrite(d / "doodle_sem.png", swapped_doodle(32))
-    return d
+    return write_inputs(tmp_path_factory.mktemp("inputs"))
 
 
 def inputs(files):
