@@ -22,6 +22,7 @@ comparing with the published result), else the project's own meadow pack and doo
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -39,7 +40,9 @@ from doodle import api, imaging, patches, synthesis, vgg  # noqa: E402
 from doodle.extractor import builtin  # noqa: E402
 from doodle.options import Options  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "reference" / "neural-doodle"
+# The reference's example images (not shipped); $DOODLE_REFERENCE points elsewhere, e.g.
+# on a GPU machine that only receives the repository.
+SHARED = Path(os.environ.get("DOODLE_REFERENCE", ROOT.parent / "shared" / "reference" / "neural-doodle"))
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -153,6 +156,7 @@ def main() -> None:
     p.add_argument("--exhaustive", action="store_true", help="search every layer's whole bank (no propagation)")
     p.add_argument("--soft-labels", action="store_true", help="no hard label restriction")
     p.add_argument("--stall-tolerance", type=float, default=Options().stall_tolerance)
+    p.add_argument("--image", help="where to write the painting [/tmp/bench_speed_CASE_WxH.png]")
     p.add_argument("--scaling", help="comma-separated sizes, e.g. 256x256,512x512,1024x1024")
     args = p.parse_args()
     if args.scaling:
@@ -192,9 +196,10 @@ def main() -> None:
 
     out = synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(0), callback=callback)
     total = time.perf_counter() - start
-    imaging.write_image(f"/tmp/bench_speed_{name}_{w}x{h}.png", api.to_uint8(out))
+    image = args.image or f"/tmp/bench_speed_{name}_{w}x{h}.png"
+    imaging.write_image(image, api.to_uint8(out))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"total wall {total:.1f}s, peak RSS {rss:.0f} MiB, image /tmp/bench_speed_{name}_{w}x{h}.png", flush=True)
+    print(f"total wall {total:.1f}s, peak RSS {rss:.0f} MiB, image {image}", flush=True)
     print(f"{'phase':>5} {'size':>9} {'its':>4} {'s/it':>6} {'mean':>6} {'first(compile)':>15} {'wall':>7}   breakdown of one evaluation")
     for ph in sorted(stamps):
         ts = stamps[ph]
