@@ -210,16 +210,27 @@ def conform_maps(style_maps: Sequence[np.ndarray], target_map: np.ndarray,
     palette = np.unique(np.concatenate([maps.main_colours(m) for m in snapped]), axis=0)
     if _within(target_map, palette):
         return snapped, target_map
-    # A colour is missing when no style map has it; say which style colour stands in.
+    # maps.check snaps both maps again, so it runs only when a main colour of the
+    # doodle is in no style map's palette: anti-aliased edges alone need no notice.
+    if not _within(maps.main_colours(target_map)[None], palette):
+        for m in _missing_colours(style_maps, target_map):
+            notice(f"the map's colour {m.colour} ({100 * m.fraction:.1f}% of it) is in no style map: it is "
+                   f"painted as the nearest style colour {m.nearest} (RGB distance {m.distance:.0f}); "
+                   "see `doodle check`.")
+    return snapped, maps.snap_to(target_map, palette)
+
+
+def _missing_colours(style_maps: Sequence[np.ndarray], target_map: np.ndarray) -> list:
+    """The doodle's colours that no style map has (:class:`doodle.maps.MissingColour`),
+    each with the nearest colour of the style map nearest it."""
+    from doodle import maps
+
     missing: dict = {}
     for i, style_map in enumerate(style_maps):
         found = {m.colour: m for m in maps.check(style_map, target_map).missing}
         missing = found if i == 0 else {
             c: min(m, found[c], key=lambda x: x.distance) for c, m in missing.items() if c in found}
-    for m in missing.values():
-        notice(f"the map's colour {m.colour} ({100 * m.fraction:.1f}% of it) is in no style map: it is painted "
-               f"as the nearest style colour {m.nearest} (RGB distance {m.distance:.0f}); see `doodle check`.")
-    return snapped, maps.snap_to(target_map, palette)
+    return list(missing.values())
 
 
 def _within(map_rgb: np.ndarray, palette: np.ndarray) -> bool:

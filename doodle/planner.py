@@ -116,14 +116,13 @@ def slice_bytes(out_hw: tuple[int, int], style_w: int, rows: int) -> int:
     return (h * w * (rows + 2) * style_w + (h - 2) * (w - 2) * rows * (style_w - 2)) * F32
 
 
-def window_bytes(out_hw: tuple[int, int], channels: int) -> int:
-    """Transient of :func:`doodle.patches.propagate`: the bank's pixels gathered at
-    the 25 offsets a 3×3 window of 3×3 patches reads and the output's 9 shifted
-    copies they are compared with, (P, D) each. (Counting only the 25 under-predicted
-    measured peaks by 16–19 %; with the 9 the error is −15 %, −12 %, −5 % at 256×192,
-    512×384, 1024×768: bench/RESULTS.md.)"""
+def window_bytes(out_hw: tuple[int, int], channels: int, chunk: int = 128) -> int:
+    """Transient of :func:`doodle.patches.propagate`: per chunk of ``chunk`` patches
+    the 9 output and 25 bank pixels each patch's window reads, (chunk, 34, D), and
+    for every patch its 9 candidates' scores, indices and masks, (P, 9) each (about
+    five such arrays alive at once)."""
     h, w = out_hw
-    return (25 + 9) * (h - 2) * (w - 2) * channels * F32
+    return (34 * chunk * channels + 5 * 9 * (h - 2) * (w - 2)) * F32
 
 
 def phase_fixed_bytes(

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from doodle import maps
+from doodle import api, maps
 from doodle.cli_maps import check_command, segment_command
 
 RED = (255, 0, 0)
@@ -392,3 +392,29 @@ def test_paint_snaps_both_maps_and_warns_about_missing_colours():
                                 notice=notices.append)
     assert notices == [] and colour_set(problem.target_map) == {RED, BLUE, GREEN}
     assert isinstance(problem.style_map, tuple) and len(problem.style_map) == 2
+
+
+# --- conforming the maps of a run (api.conform_maps) ---------------------------
+
+
+def test_conform_maps_snaps_an_antialiased_doodle_without_a_notice():
+    aa, truth = two_colour_disc()
+    notices = []
+    (style,), doodle = api.conform_maps([maps.snap(aa)], aa, notices.append)
+    assert notices == []  # anti-aliasing is no missing colour
+    assert colour_set(doodle) == {RED, BLUE}
+    assert (np.all(doodle == RED, axis=-1) == truth).mean() > 0.97
+
+
+def test_conform_maps_names_a_colour_no_style_map_has():
+    labels = np.zeros((32, 32), dtype=int)
+    labels[:, 16:] = 1
+    style = flat_map(labels, [RED, BLUE])
+    doodle_labels = labels.copy()
+    doodle_labels[:8] = 2
+    doodle = flat_map(doodle_labels, [RED, BLUE, GREEN])
+    doodle[:, 15] = PURPLE  # and an anti-aliased edge
+    notices = []
+    _, out = api.conform_maps([style], doodle, notices.append)
+    assert len(notices) == 1 and "#00ff00" in notices[0] and "in no style map" in notices[0]
+    assert colour_set(out) <= {RED, BLUE}

@@ -35,6 +35,10 @@ def test_match_equals_brute_force_argmax(rng, slice_rows):
     m = patches.match(out, bank, patches.init_history(bank))
     np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(m.score), scores.max(axis=1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(m.history), 0.0)  # no variety: history never read
+    # With variety (but no history yet: the same matches) each style patch's best score is kept.
+    m = patches.match(out, bank, patches.init_history(bank), variety=0.5)
+    np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(m.history), scores.max(axis=0), rtol=1e-5, atol=1e-5)
 
 
@@ -140,7 +144,7 @@ def test_pooled_match_equals_brute_force_over_each_styles_patches(rng, slice_row
     np.testing.assert_array_equal(np.asarray(m.index), where[best])
     hist = np.asarray(m.history)
     assert np.isfinite(hist).all()
-    np.testing.assert_allclose(hist[where], dist.max(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hist[where], dist.max(axis=0) if variety else 0.0, rtol=1e-5, atol=1e-5)
     assert not hist[~pooled.valid].any()
 
 
@@ -257,10 +261,11 @@ def test_propagate_equals_brute_force_window(rng):
     np.testing.assert_array_equal(np.asarray(got), _brute_propagate(out, style, parent, parent_hw, parent_cols, 2))
     lab_o = rng.integers(0, 2, (10 - 2) * (12 - 2)).astype(np.int32)
     lab_s = rng.integers(0, 2, (14 - 2) * (11 - 2)).astype(np.int32)
-    got = patches.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2,
-                            (jnp.asarray(lab_o), jnp.asarray(lab_s)))
     want = _brute_propagate(out, style, parent, parent_hw, parent_cols, 2, lab_o, lab_s)
-    np.testing.assert_array_equal(np.asarray(got), want)
+    for chunk in (128, 7):  # one padded chunk; several, the last padded
+        got = patches.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2,
+                                (jnp.asarray(lab_o), jnp.asarray(lab_s)), chunk=chunk)
+        np.testing.assert_array_equal(np.asarray(got), want)
 
 
 def test_propagate_finds_each_patch_itself_when_the_parent_did(rng):

@@ -25,8 +25,10 @@ def test_a_propagated_layer_needs_no_slices_only_its_window():
     propagated = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}, propagated=("2_1",))
     lp = propagated.phases[0].layers[0]
     assert lp.layer == "2_1" and lp.slices == 1
-    # 25 gathered + 9 shifted (P, 128 + 4) float32 arrays, P = 190·254 patches at relu2_1.
-    assert lp.slice_bytes == 34 * 190 * 254 * 132 * 4
+    # One chunk of 128 patches' 34 gathered (128 + 4)-channel pixels, and 5 (P, 9)
+    # arrays of 4 bytes over P = 190·254 patches at relu2_1: far below one Gram slice.
+    assert lp.slice_bytes == (34 * 128 * 132 + 5 * 9 * 190 * 254) * 4
+    assert lp.slice_bytes < exhaustive.phases[0].layers[0].slice_bytes / 10
     assert propagated.phases[0].layers[1:] == exhaustive.phases[0].layers[1:]
 
 
