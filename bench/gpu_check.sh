@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# GPU check: one prepared script for a lent GPU machine, about 7 minutes, most important first.
+# GPU check: one prepared script for a lent GPU machine, about 4 minutes (7 with speed), most important first.
 #
-#   bench/gpu_check.sh OUTDIR [REFDIR]
+#   bench/gpu_check.sh OUTDIR [REFDIR] [speed]
 #
 # REFDIR holds the reference's Monet.jpg, Monet_sem.png and Coastline_sem.png (not shipped;
 # default ../shared/reference/neural-doodle). Needs jax with CUDA, flax, optax, imageio and
@@ -28,13 +28,19 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...: run with a limit, print its wall
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import sys, jax, flax, optax; print(sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, jax.devices())"
 
-# 1. The default run, whole process, cold then warm compilation cache (target: <= 15 s).
-PAINT=(python3 -m doodle paint --style "$REF/Monet.jpg" --map "$REF/Coastline_sem.png" --random-seed 1 --print-every 0)
-step paint_cold 150 "${PAINT[@]}" -o "$OUTDIR/coastline_cold.png"
-step paint_warm 90 "${PAINT[@]}" -o "$OUTDIR/coastline_warm.png"
-step paint_warm2 90 "${PAINT[@]}" -o "$DOODLE_CACHE/coastline_warm2.png"
-# 2. Per-phase figures, breakdown and quality on the same case.
-step speed 120 python3 bench/speed.py --case coastline --image "$OUTDIR/speed.png"
-# 3. The GPU-dependent tests and the planner against the allocator's peak.
-step tests 90 python3 -m pytest -q -p no:cacheprovider tests/test_planner.py tests/test_patches.py
-step memory 90 python3 bench/memory.py --device gpu --sizes 256x192,512x384,1024x768 --layers 2_1,3_1,4_1
+# 1. The relu2_1 window by chunk size (a CPU-tuned default of 128 patches).
+step propagate 60 python3 bench/propagate.py --size 512x384 --chunks 128,1024,8192,0
+# 2. The default run, whole process, cold then warm compilation cache (target: <= 15 s);
+#    per-evaluation times in OUTDIR/*.jsonl.
+PAINT=(python3 -m doodle paint --style "$REF/Monet.jpg" --map "$REF/Coastline_sem.png" --random-seed 1 --print-every 1 -q)
+step paint_cold 150 "${PAINT[@]}" -o "$OUTDIR/coastline_cold.png" --log-json "$OUTDIR/cold.jsonl"
+step paint_warm 90 "${PAINT[@]}" -o "$OUTDIR/coastline_warm.png" --log-json "$OUTDIR/warm.jsonl"
+step paint_warm2 90 "${PAINT[@]}" -o "$DOODLE_CACHE/coastline_warm2.png" --log-json "$OUTDIR/warm2.jsonl"
+# 3. The planner against the allocator's peak (autotuner off), and the GPU-dependent tests.
+step memory 100 python3 bench/memory.py --device gpu --sizes 256x192,512x384,1024x768 --layers 2_1,3_1,4_1
+step tests 60 python3 -m pytest -q -p no:cacheprovider tests/test_planner.py tests/test_patches.py
+# 4. Per-phase figures with the breakdown (compiles without the cache: ~2.5 minutes),
+#    when the lease has time for it: bench/gpu_check.sh OUTDIR REFDIR speed
+if [ "${3:-}" = speed ]; then
+    step speed 150 python3 bench/speed.py --case coastline --image "$OUTDIR/speed.png"
+fi

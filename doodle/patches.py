@@ -379,6 +379,7 @@ def propagate(
     n = p_rows * p_cols
     # Flat pixel index of each start's top-left in the style layer, and of each
     # output patch's top-left, in chunks of ``chunk`` patches.
+    chunk = min(chunk, n)
     k = -(-n // chunk)
     start = jnp.pad(ty * ws + tx, (0, k * chunk - n), constant_values=ws + 1).reshape(k, chunk)
     corner = (jnp.arange(p_rows)[:, None] * w + jnp.arange(p_cols)[None, :]).reshape(-1)
