@@ -54,7 +54,7 @@ class Options:
     # fresh matching improved by less than this fraction on the one measured at least
     # `stall_window` evaluations before (0: run every evaluation, as the reference
     # did). The log says when a phase ends early. On the Coastline doodle at 512×384
-    # the phases stopped after 33–45 of 100 evaluations: the run took about 3 minutes
+    # the phases stopped after 33–53 of 100 evaluations: the run took under 3 minutes
     # instead of 7.1, with the same picture to the eye and every layer's patch
     # distance below the old exhaustive run's (bench/RESULTS.md).
     stall_tolerance: float = 0.01
