@@ -319,6 +319,9 @@ def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0,
 _PATCH_OFFSETS = tuple((dy, dx) for dy in range(3) for dx in range(3))
 _STYLE_OFFSETS = tuple((ey, ex) for ey in range(-1, 4) for ex in range(-1, 4))
 _WINDOW = ((0, 0),) + tuple((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0))
+# Output patches propagate scores at once: their gathered pixels stay in cache on a CPU
+# (bench/propagate.py: 128 is the fastest there; on an H200 it costs 3 ms a matching).
+WINDOW_CHUNK = 128
 _WINDOW_PAIRS = np.array([i * len(_STYLE_OFFSETS) + _STYLE_OFFSETS.index((ay + dy, ax + dx))
                           for ay, ax in _WINDOW for i, (dy, dx) in enumerate(_PATCH_OFFSETS)], np.int32)
 
@@ -331,7 +334,7 @@ def propagate(
     parent_cols: int,
     factor: int,
     labels: Optional[tuple[jax.Array, jax.Array]] = None,
-    chunk: int = 128,
+    chunk: int = WINDOW_CHUNK,
 ) -> jax.Array:
     """Matches at a fine layer refined from a coarser layer's, in a 3×3 window.
 
@@ -394,7 +397,7 @@ def propagate(
         # Every pixel pair of a patch's 3×3 and its window's 5×5 (225 dot products, of
         # which the 9 candidates use 81): one batched matmul over data that stays in
         # cache. Materialising the 25 gathered (P, D) arrays whole made this memory-bound
-        # (0.67 s at relu2_1 of a 512×384 image on 2 cores; chunked, 0.17 s).
+        # (0.67 s at relu2_1 of a 512×384 image on 2 cores; chunked, 0.17–0.31 s).
         pairs = jnp.einsum("cid,cjd->cij", flat_out[o0[:, None] + out_offsets[None, :]],
                            flat_style[s0[:, None] + style_offsets[None, :]], preferred_element_type=jnp.float32)
         return jnp.take(pairs.reshape(chunk, -1), _WINDOW_PAIRS, axis=1).reshape(chunk, 9, 9).sum(-1)

@@ -18,7 +18,7 @@ import dataclasses
 import math
 from typing import Mapping, Optional, Sequence
 
-from doodle import vgg
+from doodle import patches, vgg
 
 F32 = 4
 # Bytes the process holds before any painting: Python, JAX and XLA's runtime on the
@@ -116,7 +116,7 @@ def slice_bytes(out_hw: tuple[int, int], style_w: int, rows: int) -> int:
     return (h * w * (rows + 2) * style_w + (h - 2) * (w - 2) * rows * (style_w - 2)) * F32
 
 
-def window_bytes(out_hw: tuple[int, int], channels: int, chunk: int = 128) -> int:
+def window_bytes(out_hw: tuple[int, int], channels: int, chunk: int = patches.WINDOW_CHUNK) -> int:
     """Transient of :func:`doodle.patches.propagate`: per chunk of ``chunk`` patches
     the 9 output and 25 bank pixels each patch's window reads, (chunk, 34, D), and
     for every patch its 9 candidates' scores, indices and masks, (P, 9) each (about
