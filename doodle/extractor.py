@@ -121,4 +121,6 @@ def _builtin_params(seed: int, activation: float, names: tuple[str, ...],
     for name, mean in zip(names, means):
         params[f"conv{name}"]["kernel"] *= np.float32(previous / max(mean, 1e-12))
         previous = mean
-    return jax.tree_util.tree_map(jnp.asarray, params), means
+    # device_put, not jnp.asarray: the latter compiles (or loads from the cache) a
+    # small program per array shape, ~15 ms each at start-up.
+    return jax.device_put(params), means

@@ -212,7 +212,7 @@ def prepare_phase(
         if palette is not None:
             smap = patches.pool([sm[layer] for _, _, sm in per_style]).array
             pair = patches.label_pair(np.asarray(tsem[layer]), np.asarray(smap), palette, normed.valid)
-            labels[layer] = tuple(jnp.asarray(a) for a in pair)
+            labels[layer] = jax.device_put(pair)
     content = {}
     if content_layers:
         c = resize(problem.content, out_hw)

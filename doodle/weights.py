@@ -1332,11 +1332,12 @@ def read_weights(path: PathLike, *, convention: Optional[str] = None, partial: b
 
 def to_extractor(loaded: Loaded, name: str) -> "Extractor":
     """Wrap read weights as an Extractor (parameters as jax arrays)."""
-    import jax.numpy as jnp
+    import jax
 
     from doodle.extractor import PRETRAINED_STYLE_LAYERS, Extractor
 
-    params = {conv: {k: jnp.asarray(v) for k, v in layer.items()} for conv, layer in loaded.params.items()}
+    # device_put, not jnp.asarray: no small program per array shape at start-up.
+    params = jax.device_put({conv: dict(layer) for conv, layer in loaded.params.items()})
     return Extractor(
         params=params,
         preprocess=loaded.preprocess,
