@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -21,16 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from doodle import patches  # noqa: E402
-
-
-def timed(f, *args, repeats=5):
-    out = f(*args)
-    jax.block_until_ready(out)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        out = f(*args)
-        jax.block_until_ready(out)
-    return (time.perf_counter() - start) / repeats, out
+from speed import timed  # noqa: E402  (bench/ is on the path when run as a script)
 
 
 def main() -> None:
@@ -53,7 +43,7 @@ def main() -> None:
     for chunk in (int(c) for c in args.chunks.split(",")):
         c = chunk or n
         f = jax.jit(lambda o, par, lab, c=c: patches.propagate(o, bank, par, (ph, pw), pw - 2, 2, lab, chunk=c))
-        seconds, got = timed(f, out, parent, labels)
+        seconds, got = timed(f, out, parent, labels, repeats=5)
         got = np.asarray(got)
         first = got if first is None else first
         print(f"chunk {chunk or 'all':>6}: {seconds * 1e3:8.1f} ms  differences {int((got != first).sum())}")

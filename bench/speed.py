@@ -64,13 +64,14 @@ def case(name: str):
 
 
 def timed(f, *args, repeats=3):
+    """(mean seconds of ``f(*args)`` after one warm-up call, its last result)."""
     out = f(*args)
     jax.block_until_ready(out)
     t = time.perf_counter()
     for _ in range(repeats):
         out = f(*args)
         jax.block_until_ready(out)
-    return (time.perf_counter() - t) / repeats
+    return (time.perf_counter() - t) / repeats, out
 
 
 def breakdown(extractor, options, problem, scale, hw, x):
@@ -80,10 +81,9 @@ def breakdown(extractor, options, problem, scale, hw, x):
     consts = synthesis.constants(extractor, phase)
     history = {l: patches.init_history(b) for l, b in phase.banks.items()}
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
-    forward = timed(lambda img: vgg.features_jit(extractor.params, img, layers, extractor.preprocess), x)
-    full = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, None), x)
-    index = synthesis.evaluation_jit(config, consts, x, history, None).index
-    cached = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, index), x)
+    forward, _ = timed(lambda img: vgg.features_jit(extractor.params, img, layers, extractor.preprocess), x)
+    full, ev = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, None), x)
+    cached, _ = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, ev.index), x)
     gram = sum(2 * hw_l[0] * hw_l[1] * (b.rows + 2) * (b.cols + 2) * b.normed.shape[-1]
                for l, b in phase.banks.items() for hw_l in [vgg.feature_size(*hw, l)]
                if l not in dict(config.parents))  # propagated layers make no Gram

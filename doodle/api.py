@@ -261,14 +261,12 @@ def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s
     """
     from doodle import weights
 
-    if _uses_builtin(options):
-        if options.weights == "auto":
-            notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
-                   "doodle weights download neural-doodle")
-        # Only as deep as this run reads (the weights are the same).
-        layers = tuple(options.style_layers or BUILTIN_STYLE_LAYERS) + tuple(options.content_layers)
-        return weights.builtin_extractor(vgg.deepest(layers))
-    return weights.resolve(options.weights)
+    if options.weights == "auto" and _uses_builtin(options):
+        notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
+               "doodle weights download neural-doodle")
+    # A built-in network is built only as deep as this run reads (the weights are the same).
+    layers = tuple(options.style_layers or BUILTIN_STYLE_LAYERS) + tuple(options.content_layers)
+    return weights.resolve(options.weights, last=vgg.deepest(layers))
 
 
 def _uses_builtin(options: Options) -> bool:

@@ -274,11 +274,12 @@ class EvalConfig:
 
 def eval_config(extractor: Extractor, options: Options, problem: Problem, phase: Phase) -> EvalConfig:
     """The static part of a phase's evaluation."""
+    style_layers = style_layers_of(options, extractor)
     return EvalConfig(
-        style_layers=style_layers_of(options, extractor),
+        style_layers=style_layers,
         content_layers=content_layers_of(options, problem),
         banks=tuple((l, b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()),
-        parents=tuple((l, p) for l, p in parents_of(style_layers_of(options, extractor), options.propagate)
+        parents=tuple((l, p) for l, p in parents_of(style_layers, options.propagate)
                       if min(phase.banks[l].rows, phase.banks[l].cols) >= 3),
         style_weight=options.style_weight,
         content_weight=options.content_weight,
