@@ -22,22 +22,25 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle import api, optim, patches, synthesis  # noqa: E402
+from doodle import api, evaluation, synthesis  # noqa: E402
+from doodle.phase import prepare_phase  # noqa: E402
+from doodle.planner import scaled  # noqa: E402
+from doodle.problem import resize  # noqa: E402
 from doodle.extractor import builtin  # noqa: E402
 from doodle.options import Options  # noqa: E402
 
 from speed import case  # noqa: E402
 
 
-def run_scipy(config, consts, hw, x0, history, evaluations):
+def run_scipy(config, consts, phase, hw, x0, matching, evaluations):
     from scipy.optimize import Bounds, minimize
 
-    state = {"history": history, "n": 0, "loss": None}
+    state = {"matching": matching, "n": 0, "loss": None}
 
     def fun(flat):
-        ev = synthesis.evaluation_jit(config, consts, jnp.asarray(flat.reshape(hw + (3,)), jnp.float32),
-                                      state["history"], None)
-        state["history"] = ev.history
+        ev = evaluation.evaluation_jit(config, consts, jnp.asarray(flat.reshape(hw + (3,)), jnp.float32),
+                                       state["matching"], True)
+        state["matching"] = evaluation.reassign(ev.matching, ev.projections, phase)
         state["n"] += 1
         state["loss"] = float(ev.loss)
         return float(ev.loss), np.asarray(ev.grad, np.float64).ravel()
@@ -48,12 +51,12 @@ def run_scipy(config, consts, hw, x0, history, evaluations):
     return res.x.reshape(hw + (3,)), state["n"], state["loss"], str(res.message)
 
 
-def run_ours(config, consts, hw, x0, history, evaluations):
+def run_ours(config, consts, phase, hw, x0, matching, evaluations):
     # Re-match at every evaluation, as the scipy run does.
-    state, _, index = synthesis.fresh(config, x0, {})  # the histories are the caller's
+    state, _ = evaluation.fresh(config, x0, phase)  # the matching is the caller's
     for k in range(evaluations):
-        state, ev = synthesis._iterate(config, consts, hw, state, history, index, True, k > 0)
-        history, index = ev.history, ev.index
+        state, ev = evaluation.iterate(config, consts, hw, state, matching, True, k > 0, False)
+        matching = evaluation.reassign(ev.matching, ev.projections, phase)
     return state.x.reshape(hw + (3,)), evaluations, float(ev.loss), "budget spent"
 
 
@@ -71,17 +74,20 @@ def main() -> None:
     for label, runner in (("scipy L-BFGS-B", run_scipy), ("doodle projected L-BFGS", run_ours)):
         x = None
         for ph, scale in enumerate((0.5, 1.0), 1):
-            hw = synthesis.scaled(problem.size, scale)
+            hw = scaled(problem.size, scale)
             x = (synthesis.initial_image(problem, options, hw, key=jax.random.PRNGKey(0)) if x is None
-                 else synthesis.resize(x, hw))
-            phase = synthesis.prepare_phase(problem, extractor, options, scale, hw)
-            config = synthesis.eval_config(extractor, options, problem, phase)
-            consts = synthesis.constants(extractor, phase)
-            history = {l: patches.init_history(b) for l, b in phase.banks.items()}
-            start_loss = float(synthesis.evaluation_jit(config, consts, x, history, None).loss)  # also compiles
-            runner(config, consts, hw, x, history, 2)  # compile the optimiser's own functions
+                 else resize(x, hw))
+            phase = prepare_phase(problem, extractor, options, scale, hw, key=jax.random.PRNGKey(ph))
+            config = evaluation.eval_config(extractor, options, problem, phase)
+            consts = evaluation.constants(extractor, phase)
+            _, start = evaluation.fresh(config, x, phase)
+            ev = evaluation.evaluation_jit(config, consts, x, start, True)  # also compiles
+            matching = evaluation.reassign(ev.matching, ev.projections, phase)
+            start_loss = float(evaluation.evaluation_jit(config, consts, x, matching, False).loss)
+            runner(config, consts, phase, hw, x, matching, 2)  # compile the optimiser's own functions
             t = time.perf_counter()
-            x, n, loss, message = runner(config, consts, hw, jnp.asarray(x, jnp.float32), history, args.evaluations)
+            x, n, loss, message = runner(config, consts, phase, hw, jnp.asarray(x, jnp.float32), matching,
+                                         args.evaluations)
             x = jnp.asarray(x, jnp.float32)
             print(f"{label:24} phase {ph} {hw[1]}x{hw[0]}: loss {start_loss:.4g} -> {loss:.4g} after {n} "
                   f"evaluations, {time.perf_counter() - t:.1f}s ({message})")

@@ -36,7 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle import api, imaging, patches, synthesis, vgg  # noqa: E402
+from doodle import api, evaluation, imaging, patches, synthesis, vgg  # noqa: E402
+from doodle.phase import prepare_phase  # noqa: E402
+from doodle.problem import palette_of, resize, semantic_channels  # noqa: E402
 from doodle.extractor import builtin  # noqa: E402
 from doodle.options import Options  # noqa: E402
 
@@ -76,14 +78,15 @@ def timed(f, *args, repeats=3):
 
 def breakdown(extractor, options, problem, scale, hw, x):
     """Seconds of one evaluation's parts at this phase, measured separately."""
-    phase = synthesis.prepare_phase(problem, extractor, options, scale, hw)
-    config = synthesis.eval_config(extractor, options, problem, phase)
-    consts = synthesis.constants(extractor, phase)
-    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    phase = prepare_phase(problem, extractor, options, scale, hw, key=jax.random.PRNGKey(0))
+    config = evaluation.eval_config(extractor, options, problem, phase)
+    consts = evaluation.constants(extractor, phase)
+    _, start = evaluation.fresh(config, x, phase)
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
     forward, _ = timed(lambda img: vgg.features_jit(extractor.params, img, layers, extractor.preprocess), x)
-    full, ev = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, None), x)
-    cached, _ = timed(lambda img: synthesis.evaluation_jit(config, consts, img, history, ev.index), x)
+    full, ev = timed(lambda img: evaluation.evaluation_jit(config, consts, img, start, True), x)
+    cached, _ = timed(lambda img: evaluation.evaluation_jit(config, consts, img, ev.matching, False), x)
+    reassign, _ = timed(lambda m: evaluation.reassign(m, ev.projections, phase).assigned, ev.matching)
     gram = sum(2 * hw_l[0] * hw_l[1] * (b.rows + 2) * (b.cols + 2) * b.normed.shape[-1]
                for l, b in phase.banks.items() for hw_l in [vgg.feature_size(*hw, l)]
                if l not in dict(config.parents))  # propagated layers make no Gram
@@ -95,6 +98,7 @@ def breakdown(extractor, options, problem, scale, hw, x):
         if name == last:
             break
     return {"forward": forward, "matching": full - cached, "loss+grad": cached, "evaluation": full,
+            "reassign": reassign,
             "gram_gflop": gram / 1e9, "vgg_gflops": vgg_flop / 1e9 / cached}
 
 
@@ -104,22 +108,22 @@ def quality(extractor, options, problem, image):
     Exact, exhaustive matching at every layer with the reference's soft semantic
     term (no hard labels, no propagation), whatever the run used: one yardstick.
     """
-    ref = options.replace(propagate=False, hard_labels=False)
+    ref = options.replace(propagate=False, hard_labels=False, occurrence=0.0, variety=0.0)
     hw = image.shape[:2]
-    phase = synthesis.prepare_phase(problem, extractor, ref, 1.0, hw)
-    config = synthesis.eval_config(extractor, ref, problem, phase)
-    consts = synthesis.constants(extractor, phase)
-    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
-    ev = synthesis.evaluation_jit(config, consts, jnp.asarray(image), history, None)
-    palette = synthesis.palette_of(problem)
+    phase = prepare_phase(problem, extractor, ref, 1.0, hw, key=jax.random.PRNGKey(0))
+    config = evaluation.eval_config(extractor, ref, problem, phase)
+    consts = evaluation.constants(extractor, phase)
+    _, start = evaluation.fresh(config, jnp.asarray(image), phase)
+    ev = evaluation.evaluation_jit(config, consts, jnp.asarray(image), start, True)
+    palette = palette_of(problem)
     result = {}
     for layer in config.style_layers:
         acc = float("nan")
         if palette is not None and layer in phase.target_sem:
-            style_sem = patches.pool_map(synthesis.resize(synthesis.semantic_channels(problem.style_map),
+            style_sem = patches.pool_map(resize(semantic_channels(problem.style_map),
                                                           problem.style_map.shape[:2]), vgg.downscale(layer))
             out_l, sty_l = patches.label_pair(np.asarray(phase.target_sem[layer]), np.asarray(style_sem), palette)
-            acc = float(np.mean(sty_l[np.asarray(ev.index[layer])] == out_l))
+            acc = float(np.mean(sty_l[np.asarray(ev.matching.index[layer])] == out_l))
         result[layer] = (acc, float(ev.terms[f"style {layer}"]) / options.style_weight)
     return result
 
@@ -212,7 +216,8 @@ def main() -> None:
             b = breakdown(extractor, options, problem, scale, hw, jnp.asarray(images[ph]))
             line += (f"   forward {b['forward']:.2f}s  matching {b['matching']:.2f}s "
                      f"({b['gram_gflop'] / max(b['matching'], 1e-9):.0f} GFLOP/s on the Gram)  "
-                     f"loss+grad {b['loss+grad']:.2f}s  vgg {b['vgg_gflops']:.0f} GFLOP/s")
+                     f"loss+grad {b['loss+grad']:.2f}s  reassign {b['reassign']:.2f}s  "
+                     f"vgg {b['vgg_gflops']:.0f} GFLOP/s")
         print(line, flush=True)
     if not args.no_quality:
         for layer, (acc, dist) in quality(extractor, options, problem, np.asarray(out)).items():

@@ -19,6 +19,8 @@ from doodle.errors import DivergenceError, DoodleError, InputError
 from doodle.extractor import BUILTIN_STYLE_LAYERS, Extractor
 from doodle.imaging import to_uint8
 from doodle.options import Options
+from doodle.problem import (Problem, content_layers_of, has_maps, parents_of, resize, style_layers_of, style_size,
+                            styles_of)
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 
@@ -81,7 +83,8 @@ def check_options(options: Options) -> None:
                 raise InputError(f"{flag}: unknown layer {layer!r}.", f"Known layers: {', '.join(vgg.LAYER_NAMES)}.")
     if options.output_size is not None and min(options.output_size) < 1:
         raise InputError("--output-size must be positive, e.g. 512x384.")
-    for name in ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety"):
+    for name in ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
+                 "distribution_weight", "color_weight"):
         if getattr(options, name) < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative.")
 
@@ -101,7 +104,7 @@ def build_problem(
     options: Options = Options(),
     target_map_hint: str = "",
     notice: Callable[[str], None] = lambda s: None,
-) -> synthesis.Problem:
+) -> Problem:
     """Load and check inputs; the mode follows from which are given.
 
     (a) style + style map + target map: doodle → painting; (b) the same plus
@@ -173,7 +176,7 @@ def build_problem(
     if options.output_size is not None:
         size = (options.output_size[1], options.output_size[0])
         if content_arr is not None:
-            content_arr = np.asarray(synthesis.resize(content_arr, size))
+            content_arr = np.asarray(resize(content_arr, size))
         if tmap_arr is not None:
             tmap_arr = resize_map(tmap_arr, size)
     if options.seed not in ("noise", "content") and seed_img is None:
@@ -181,7 +184,7 @@ def build_problem(
     if options.seed == "content" and content_arr is None:
         raise InputError("--seed content needs a content image.", "Pass --content, or use --seed noise.")
     single = len(styles) == 1
-    return synthesis.Problem(
+    return Problem(
         style=style_imgs[0].array if single else tuple(s.array for s in style_imgs),
         style_map=smap_arrs[0] if single else (tuple(smap_arrs) if smap_arrs[0] is not None else None),
         content=content_arr,
@@ -314,7 +317,7 @@ def paint(
 
 
 def paint_problem(
-    problem: synthesis.Problem,
+    problem: Problem,
     options: Options,
     *,
     extractor: Optional[Extractor] = None,
@@ -361,14 +364,14 @@ def paint_problem(
                 budgets = planner.budgets("cpu", options.max_memory)
                 notice("out of memory on the GPU: retrying on the CPU")
             else:
-                largest = planner.largest_fitting(problem.size, synthesis.style_size(problem), *_layers(extractor, options,
+                largest = planner.largest_fitting(problem.size, style_size(problem), *_layers(extractor, options,
                                                   problem), budgets=_halved(budgets))
                 size = f" (try --output-size {largest[0]}x{largest[1]})" if largest else ""
                 raise RunFailure(f"out of memory even with the smallest slices{size}.",
                                  "Use a smaller --output-size or close other programs.") from None
 
 
-def luminance_problem(problem: synthesis.Problem) -> synthesis.Problem:
+def luminance_problem(problem: Problem) -> Problem:
     """The problem in luminance only, for ``--preserve-colors`` (Gatys et al. 2016).
 
     Each style becomes a grey image of its luma matched to the content's luma mean
@@ -377,7 +380,7 @@ def luminance_problem(problem: synthesis.Problem) -> synthesis.Problem:
     """
     y_content = color.luminance(problem.content)
     greys = tuple(color.grey(color.match_luminance(color.luminance(s), y_content))
-                  for s in synthesis.styles_of(problem))
+                  for s in styles_of(problem))
     return problem._replace(
         style=greys if isinstance(problem.style, (tuple, list)) else greys[0],
         content=color.grey(y_content),
@@ -391,9 +394,9 @@ class RunFailure(DoodleError):
     exit_code = 1
 
 
-def _layers(extractor: Extractor, options: Options, problem: synthesis.Problem):
-    semantic = synthesis.has_maps(problem, options)
-    return (synthesis.style_layers_of(options, extractor), synthesis.content_layers_of(options, problem), semantic)
+def _layers(extractor: Extractor, options: Options, problem: Problem):
+    semantic = has_maps(problem, options)
+    return (style_layers_of(options, extractor), content_layers_of(options, problem), semantic)
 
 
 def _halved(budgets: dict) -> dict:
@@ -411,7 +414,7 @@ def extractor_style_layers(options: Options) -> tuple[str, ...]:
     return PRETRAINED_STYLE_LAYERS
 
 
-def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options,
+def make_plan(problem: Problem, extractor: Extractor, options: Options,
               budgets: Optional[dict] = None, prefer: Optional[str] = None,
               slice_budget: Optional[int] = None) -> planner.Plan:
     """The memory plan of a problem; InputError (exit 2) when nothing fits, naming what would."""
@@ -419,10 +422,10 @@ def make_plan(problem: synthesis.Problem, extractor: Extractor, options: Options
         budgets = planner.budgets(options.device, options.max_memory)
     style_layers, content_layers, semantic = _layers(extractor, options, problem)
     try:
-        return planner.plan(problem.size, synthesis.style_size(problem), style_layers, content_layers, semantic,
+        return planner.plan(problem.size, style_size(problem), style_layers, content_layers, semantic,
                             options.phases, budgets, prefer or options.device, options.slices,
                             slice_budget=slice_budget or options.match_memory,
-                            propagated=[l for l, _ in synthesis.parents_of(tuple(style_layers), options.propagate)])
+                            propagated=[l for l, _ in parents_of(tuple(style_layers), options.propagate)])
     except planner.DoesNotFit as e:
         hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."
                 if e.largest else "Use a smaller --output-size, or raise --max-memory.")

@@ -27,12 +27,24 @@ class Options:
     # Layers whose patches are matched; None: the extractor's default
     # (pretrained VGG19: 3_1,4_1 as the reference; built-in: 2_1,3_1,4_1).
     style_layers: Optional[tuple[str, ...]] = None
+    # Weight of the distribution term at each style layer: each region of the
+    # painting must hold the whole distribution of the style region's features
+    # (sliced Wasserstein, doodle/distribution.py), not only its nearest patches.
+    # 0 paints with nearest patches alone, as the reference, and collapses textures.
+    distribution_weight: float = 25.0
+    # Weight of the same term on the pixels' colours: each region takes the colours
+    # of its style region, in their proportions.
+    color_weight: float = 10.0
     # Weight of the semantic map in patch matching (the reference's --semantic-weight).
     semantic_weight: float = 10.0
     # Weight of the total-variation smoothness term.
     smoothness: float = 1.0
     # Bias against reusing the same style patches (0 = plain nearest neighbour).
     variety: float = 0.0
+    # Penalty on style patches taken more often than their fair share at the last
+    # matching (Zhou et al. 2023, "Guided Correspondence"), so that a region uses
+    # its style region's patches evenly; 0: plain nearest neighbours.
+    occurrence: float = 0.0
     # Match patches once per phase instead of at every evaluation (faster, blurrier).
     cache: bool = False
     # Re-match patches every N evaluations, reusing the matches in between. The

@@ -170,21 +170,16 @@ class Matches(NamedTuple):
     Attributes:
       index: (P,) int32, flat style patch index (row-major over rows × cols) for each
         of the P = (H-2)·(W-2) output patches.
-      score: (P,) float32, the matching score (before the variety bias).
+      score: (P,) float32, the matching score (before any penalty).
       history: (N,) float32, each style patch's best score against any output patch
         in this matching; ``variety`` subtracts it next time, so that often-matched
-        patches lose ties (the reference's ``matcher_history``). Zeros when
-        matched with ``variety`` 0, which never reads it.
+        patches lose ties (the reference's ``matcher_history``). Zeros unless
+        asked for (``track``).
     """
 
     index: jax.Array
     score: jax.Array
     history: jax.Array
-
-
-def init_history(bank: Bank) -> jax.Array:
-    """(N,) float32 zeros: no style patch has been used yet."""
-    return jnp.zeros((bank.size,), jnp.float32)
 
 
 def centre_labels(sem: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -227,22 +222,22 @@ def _max_and_argmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jax.lax.reduce((x, iota), (jnp.float32(-jnp.inf), jnp.int32(0)), pick, (1,))
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows", "biased"))
-def _match(out, normed, history, variety, allowed, labels, *, rows, cols, slice_rows, biased):
+@functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows", "track"))
+def _match(out, normed, penalty, allowed, labels, *, rows, cols, slice_rows, track):
     h, w, _ = out.shape
     p_rows, p_cols = h - 2, w - 2
     slices = -(-rows // slice_rows)
     block = slice_rows * cols
-    hist = jnp.pad(history, (0, slices * block - rows * cols))
+    if penalty is not None:
+        penalty = jnp.pad(penalty, (0, slices * block - rows * cols))
     if allowed is not None:
         allowed = jnp.pad(allowed, (0, slices * block - rows * cols))
     if labels is not None:
         out_labels, style_labels = labels
         style_labels = jnp.pad(style_labels, (0, slices * block - rows * cols), constant_values=-2)
-    ws = cols + 2
 
     def body(s, carry):
-        best_idx, best_val, new_hist = carry
+        best_idx, best_val, history = carry
         b = jax.lax.dynamic_slice_in_dim(normed, s * slice_rows, slice_rows + 2, axis=0)
         gram = jnp.einsum("hwd,rcd->hwrc", out, b, preferred_element_type=jnp.float32)
         dist = sum(
@@ -258,22 +253,20 @@ def _match(out, normed, history, variety, allowed, labels, *, rows, cols, slice_
             same = out_labels[:, None] == jax.lax.dynamic_slice_in_dim(style_labels, s * block, block)[None, :]
             dist = jnp.where(same | (out_labels[:, None] < 0), dist, -jnp.inf)
         dist = jnp.where(valid[None, :], dist, -jnp.inf)
-        if biased:
-            offset = jax.lax.dynamic_slice_in_dim(hist, s * block, block)
-            scores = dist - variety * offset[None, :]
-        else:
-            scores = dist
+        scores = dist
+        if penalty is not None:
+            scores = dist - jax.lax.dynamic_slice_in_dim(penalty, s * block, block)[None, :]
         cur_val, cur_idx = _max_and_argmax(scores)
         better = cur_val > best_val
         best_idx = jnp.where(better, cur_idx + s * block, best_idx)
         best_val = jnp.where(better, cur_val, best_val)
-        if biased:  # without variety the history is never read: skip a pass over dist
+        if track:  # only variety reads it: without, skip a pass over dist
             best_of = dist.max(axis=0)
             # -inf for an excluded patch (or one no output patch may take) would become
             # NaN next time (-inf - variety·-inf).
             best_of = jnp.where(jnp.isfinite(best_of), best_of, 0.0)
-            new_hist = jax.lax.dynamic_update_slice_in_dim(new_hist, best_of, s * block, 0)
-        return best_idx, best_val, new_hist
+            history = jax.lax.dynamic_update_slice_in_dim(history, best_of, s * block, 0)
+        return best_idx, best_val, history
 
     n = p_rows * p_cols
     init = (
@@ -281,23 +274,25 @@ def _match(out, normed, history, variety, allowed, labels, *, rows, cols, slice_
         jnp.full((n,), -jnp.inf, jnp.float32),
         jnp.zeros((slices * block,), jnp.float32),
     )
-    best_idx, best_val, new_hist = jax.lax.fori_loop(0, slices, body, init)
+    best_idx, best_val, history = jax.lax.fori_loop(0, slices, body, init)
     # Report the unbiased score of the chosen patch.
-    score = best_val + variety * hist[best_idx]
-    return best_idx, score, new_hist[: rows * cols]
+    score = best_val + (penalty[best_idx] if penalty is not None else 0.0)
+    return best_idx, score, history[: rows * cols]
 
 
-def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0,
-          labels: Optional[tuple[jax.Array, jax.Array]] = None) -> Matches:
+def match(out: jax.Array, bank: Bank, penalty: Optional[jax.Array] = None,
+          labels: Optional[tuple[jax.Array, jax.Array]] = None, *, track: bool = False) -> Matches:
     """Exact best style patch for every output patch, by normalised cross-correlation.
 
     Args:
       out: (H, W, D) float32, the output layer after :func:`normalise_output`.
       bank: the style layer after :func:`normalise_style` and :func:`make_bank`.
-      history: (N,) float32 from the previous matching (or :func:`init_history`).
-      variety: bias against style patches that were matched strongly last time.
+      penalty: (N,) float32 subtracted from each style patch's score, or None: the
+        reference's ``variety`` bias (its history times the weight) and the
+        occurrence penalty (see :mod:`doodle.evaluation`).
       labels: ((P,) int32, (N,) int32) from :func:`label_pair`, or None: an output
         patch of label k >= 0 may only take a style patch of label k.
+      track: also return each style patch's best score (:attr:`Matches.history`).
 
     Returns:
       :class:`Matches`; ties go to the lowest style index. Patches the bank marks
@@ -306,8 +301,8 @@ def match(out: jax.Array, bank: Bank, history: jax.Array, variety: float = 0.0,
     if out.shape[0] < 3 or out.shape[1] < 3:
         raise ValueError(f"an output layer of {out.shape[0]}×{out.shape[1]} holds no 3×3 patch")
     idx, score, hist = _match(
-        out, bank.normed, history, jnp.float32(variety), bank.valid, labels,
-        rows=bank.rows, cols=bank.cols, slice_rows=bank.slice_rows, biased=variety != 0,
+        out, bank.normed, penalty, bank.valid, labels,
+        rows=bank.rows, cols=bank.cols, slice_rows=bank.slice_rows, track=track,
     )
     return Matches(index=idx, score=score, history=hist)
 

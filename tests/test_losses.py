@@ -51,23 +51,26 @@ def test_mrf_loss_gradient(rng):
 def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     """The fused evaluation (VGG forward, matching, loss, VJP) against finite differences.
 
-    Matches are fixed (the --cache path) so the loss is smooth in the image.
+    Matches and distribution targets are fixed (as between two matchings) so the loss
+    is smooth in the image.
     """
-    from doodle import synthesis
+    from doodle.evaluation import make_evaluate
     from doodle.options import Options
+    from doodle.phase import prepare_phase
+    from doodle.problem import Problem
 
     style = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
     content = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
-    problem = synthesis.Problem(style, None, content, None, (24, 24))
+    problem = Problem(style, None, content, None, (24, 24))
     options = Options(style_layers=("2_1", "3_1"), content_layers=("2_2",), smoothness=0.1)
-    phase = synthesis.prepare_phase(problem, builtin_extractor, options, 1.0, (24, 24))
-    evaluate = synthesis.make_evaluate(builtin_extractor, options, problem, phase)
-    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    phase = prepare_phase(problem, builtin_extractor, options, 1.0, (24, 24), key=jax.random.PRNGKey(0))
+    assert phase.dist  # the distribution terms are part of the loss checked here
+    evaluate = make_evaluate(builtin_extractor, options, problem, phase)
     x0 = jnp.asarray(rng.uniform(40, 200, (24, 24, 3)), jnp.float32)
-    first = evaluate(x0, history)
-    index = first.index
-    f = lambda x: evaluate(x, history, index).loss  # noqa: E731
-    g = evaluate(x0, history, index).grad
+    first = evaluate(x0)
+    matching = first.matching
+    f = lambda x: evaluate(x, matching).loss  # noqa: E731
+    g = evaluate(x0, matching).grad
     # Along the gradient, the directional derivative is |g|: large against float32
     # round-off. The step is small per pixel so ReLU kinks are rarely crossed.
     d = g / jnp.linalg.norm(g)
@@ -78,4 +81,5 @@ def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     d = d / jnp.linalg.norm(d)
     numeric = float(_fd(f, x0, d, eps=0.05))
     np.testing.assert_allclose(float(jnp.vdot(g, d)), numeric, rtol=5e-2, atol=2e-3 * float(jnp.linalg.norm(g)))
-    assert set(first.terms) == {"style 2_1", "style 3_1", "content 2_2", "smoothness"}
+    assert set(first.terms) == {"style 2_1", "style 3_1", "content 2_2", "smoothness", "colour",
+                                "distribution 2_1", "distribution 3_1"}

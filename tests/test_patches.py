@@ -32,12 +32,12 @@ def test_match_equals_brute_force_argmax(rng, slice_rows):
     scores = _brute_scores(out_f, out_m, sty_f, sty_m, 10.0)
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 10.0), slice_rows)
     out = patches.normalise_output(out_f, out_m, 10.0)
-    m = patches.match(out, bank, patches.init_history(bank))
+    m = patches.match(out, bank)
     np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(m.score), scores.max(axis=1), rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(m.history), 0.0)  # no variety: history never read
-    # With variety (but no history yet: the same matches) each style patch's best score is kept.
-    m = patches.match(out, bank, patches.init_history(bank), variety=0.5)
+    np.testing.assert_array_equal(np.asarray(m.history), 0.0)  # not tracked: never computed
+    # Tracked, each style patch's best score is kept.
+    m = patches.match(out, bank, track=True)
     np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(m.history), scores.max(axis=0), rtol=1e-5, atol=1e-5)
 
@@ -52,18 +52,18 @@ def test_semantic_weight_steers_matches(rng):
     out_m = np.zeros((6, 6, 2), np.float32)
     out_m[..., 1] = 1  # everything is label 1: should match the bottom half
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 50.0), 3)
-    m = patches.match(patches.normalise_output(out_f, out_m, 50.0), bank, patches.init_history(bank))
+    m = patches.match(patches.normalise_output(out_f, out_m, 50.0), bank)
     rows = np.asarray(m.index) // bank.cols
     assert (rows >= 5).all()
 
 
-def test_variety_subtracts_history(rng):
+def test_penalty_is_subtracted_from_scores(rng):
     out_f = rng.standard_normal((6, 6, 3)).astype(np.float32)
     sty_f = rng.standard_normal((7, 7, 3)).astype(np.float32)
     bank = patches.make_bank(patches.normalise_style(sty_f, None, 0.0), 2)
     out = patches.normalise_output(out_f, None, 0.0)
     history = np.asarray(rng.uniform(0, 1, bank.size), np.float32)
-    m = patches.match(out, bank, history, variety=0.7)
+    m = patches.match(out, bank, jnp.asarray(0.7 * history))
     a = _patches(np.asarray(out))
     b = _patches(np.asarray(patches.normalise_style(sty_f, None, 0.0)))
     dist = a @ b.T
@@ -134,7 +134,7 @@ def test_pooled_match_equals_brute_force_over_each_styles_patches(rng, slice_row
     bank = patches.make_bank(pooled.array, slice_rows, pooled.valid)
     out = patches.normalise_output(out_f, out_m, 10.0)
     history = np.where(pooled.valid, rng.uniform(0, 1, bank.size), 0.0).astype(np.float32)
-    m = patches.match(out, bank, history, variety=variety)
+    m = patches.match(out, bank, jnp.asarray(variety * history) if variety else None, track=variety != 0)
 
     a = np.concatenate([_unit(out_f) / 3.0, _unit(out_m) / np.sqrt(9.0 / 10.0)], axis=-1)
     own = np.concatenate([_patches(np.concatenate([_unit(f), _unit(s)], -1)) for f, s in zip(feats, sems)])
@@ -159,7 +159,7 @@ def test_a_patch_straddling_the_seam_is_never_chosen(rng):
     straddling = ~normed.valid
     assert straddling[scores.argmax(axis=1)].any()  # the control: unmasked, the seam wins
     bank = patches.make_bank(normed.array, 2, normed.valid)
-    m = patches.match(jnp.asarray(out_f / 3.0), bank, patches.init_history(bank))
+    m = patches.match(jnp.asarray(out_f / 3.0), bank)
     chosen = np.asarray(m.index)
     assert normed.valid[chosen].all()
     np.testing.assert_array_equal(chosen, np.where(straddling[None], -np.inf, scores).argmax(axis=1))
@@ -201,7 +201,7 @@ def test_hard_labels_equal_masked_brute_force(rng, slice_rows):
     labels = patches.label_pair(out_m, sty_m, palette)
     np.testing.assert_array_equal(labels[0], ol)
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 0.5), slice_rows)
-    m = patches.match(patches.normalise_output(out_f, out_m, 0.5), bank, patches.init_history(bank),
+    m = patches.match(patches.normalise_output(out_f, out_m, 0.5), bank,
                       labels=tuple(jnp.asarray(a) for a in labels))
     np.testing.assert_array_equal(np.asarray(m.index), expected)
     assert np.isfinite(np.asarray(m.history)).all()
@@ -218,8 +218,8 @@ def test_hard_labels_fall_back_for_a_label_the_style_lacks(rng):
     sty_f = rng.standard_normal((6, 6, 3)).astype(np.float32)
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 1.0), 2)
     out = patches.normalise_output(out_f, out_m, 1.0)
-    free = patches.match(out, bank, patches.init_history(bank))
-    hard = patches.match(out, bank, patches.init_history(bank), labels=(jnp.asarray(out_l), jnp.asarray(sty_l)))
+    free = patches.match(out, bank)
+    hard = patches.match(out, bank, labels=(jnp.asarray(out_l), jnp.asarray(sty_l)))
     np.testing.assert_array_equal(np.asarray(hard.index), np.asarray(free.index))
 
 

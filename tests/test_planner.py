@@ -6,6 +6,7 @@ import pytest
 from doodle import api, planner, synthesis, vgg
 from doodle.errors import InputError
 from doodle.options import Options
+from doodle.problem import Problem
 
 from images import swapped_doodle, two_textures
 
@@ -80,7 +81,7 @@ def test_parse_size():
 
 def _problem():
     style, sem = two_textures(40)
-    return synthesis.Problem(style, sem, None, swapped_doodle(32), (32, 32))
+    return Problem(style, sem, None, swapped_doodle(32), (32, 32))
 
 
 def test_smaller_slices_give_the_same_matches_and_image(builtin_extractor):

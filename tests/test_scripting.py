@@ -142,7 +142,7 @@ def test_log_json_file(files, tmp_path):
     assert [(r["phase"], r["iteration"]) for r in iterations] == [(1, 1), (1, 2)]
     for r in iterations:
         assert isinstance(r["loss"], float) and r["loss"] > 0
-        assert set(r["terms"]) == {"style 1_1", "smoothness"}
+        assert set(r["terms"]) == {"style 1_1", "distribution 1_1", "colour", "smoothness"}
         assert r["seconds"] >= 0
     assert summary["exit_status"] == 0 and summary["error"] is None
     assert summary["output"] == str(out)

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from doodle import patches, synthesis, vgg
+from doodle.evaluation import make_evaluate
 from doodle.options import Options
+from doodle.phase import prepare_phase
+from doodle.problem import Problem, palette_of, parents_of, semantic_channels, style_layers_of
 
 from images import swapped_doodle, two_textures
 
@@ -15,7 +18,7 @@ FAST = Options(iterations=30, phases=1, random_seed=0)
 def _paint(extractor, options, target_map=True, seed=0):
     style, sem = two_textures()
     doodle = swapped_doodle()
-    problem = synthesis.Problem(style, sem, None, doodle if target_map else None, doodle.shape[:2])
+    problem = Problem(style, sem, None, doodle if target_map else None, doodle.shape[:2])
     if not target_map:
         problem = problem._replace(style_map=None)
     return synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(seed)), style
@@ -55,7 +58,7 @@ def test_same_seed_same_image(builtin_extractor):
 def test_too_small_phases_are_skipped_then_refused(builtin_extractor):
     events = []
     style, sem = two_textures(32)
-    problem = synthesis.Problem(style, None, None, None, (32, 32))
+    problem = Problem(style, None, None, None, (32, 32))
     out = synthesis.synthesize(problem, builtin_extractor, FAST.replace(phases=2, iterations=2),
                                key=jax.random.PRNGKey(0), callback=events.append)
     assert out.shape == (32, 32, 3)
@@ -69,7 +72,7 @@ def test_divergence_keeps_last_good_image(builtin_extractor):
     from doodle.errors import DivergenceError
 
     style, _ = two_textures(32)
-    problem = synthesis.Problem(style, None, None, None, (32, 32))
+    problem = Problem(style, None, None, None, (32, 32))
     with pytest.raises(DivergenceError) as info:
         synthesis.synthesize(problem, builtin_extractor, FAST.replace(style_weight=float("inf"), iterations=2),
                              key=jax.random.PRNGKey(0))
@@ -81,19 +84,18 @@ def test_two_styles_pool_their_patches(builtin_extractor):
     """Without maps, an output half like each style takes its patches from that style."""
     style, _ = two_textures()
     warm, cool = style[:, :24], style[:, 24:]  # two 48×24 styles of very different colours
-    problem = synthesis.Problem((warm, cool), None, None, None, (48, 48))
+    problem = Problem((warm, cool), None, None, None, (48, 48))
     options = FAST.replace(semantic_weight=0.0)
-    phase = synthesis.prepare_phase(problem, builtin_extractor, options, 1.0, (48, 48))
-    evaluate = synthesis.make_evaluate(builtin_extractor, options, problem, phase)
-    layers = synthesis.style_layers_of(options, builtin_extractor)
-    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
-    ev = evaluate(jnp.asarray(style, jnp.float32), history)  # the two styles side by side
+    phase = prepare_phase(problem, builtin_extractor, options, 1.0, (48, 48), key=jax.random.PRNGKey(0))
+    evaluate = make_evaluate(builtin_extractor, options, problem, phase)
+    layers = style_layers_of(options, builtin_extractor)
+    ev = evaluate(jnp.asarray(style, jnp.float32))  # the two styles side by side
     for layer in layers:
         bank = phase.banks[layer]
         valid = np.asarray(bank.valid)
         w = vgg.feature_size(48, 48, layer)[1]  # the output's width at this layer
         warm_rows = vgg.feature_size(48, 24, layer)[0]  # the first style's rows in the stack
-        index = np.asarray(ev.index[layer]).reshape(-1, w - 2)  # (output patch rows, cols)
+        index = np.asarray(ev.matching.index[layer]).reshape(-1, w - 2)  # (output patch rows, cols)
         assert valid[index].all(), layer  # no patch straddling the seam
         from_warm = index // bank.cols < warm_rows
         left, right = from_warm[:, : w // 2 - 2], from_warm[:, w // 2:]  # patches wholly in one half
@@ -102,7 +104,7 @@ def test_two_styles_pool_their_patches(builtin_extractor):
 
 def test_two_styles_paint_end_to_end(builtin_extractor):
     style, _ = two_textures()
-    problem = synthesis.Problem((style[:, :24], style[:, 24:]), None, None, None, (32, 32))
+    problem = Problem((style[:, :24], style[:, 24:]), None, None, None, (32, 32))
     out = synthesis.synthesize(problem, builtin_extractor, FAST.replace(iterations=3, semantic_weight=0.0),
                                key=jax.random.PRNGKey(0))
     assert out.shape == (32, 32, 3) and np.isfinite(out).all()
@@ -124,7 +126,7 @@ def test_stall_compares_losses_at_matchings_only():
 def test_a_stalled_phase_ends_early_and_says_so(builtin_extractor):
     events = []
     style, sem = two_textures(32)
-    problem = synthesis.Problem(style, None, None, None, (32, 32))
+    problem = Problem(style, None, None, None, (32, 32))
     opts = FAST.replace(iterations=40, stall_tolerance=0.5, stall_window=2)
     synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), callback=events.append)
     done = [e for e in events if e.event == "done"][0]
@@ -138,31 +140,30 @@ def test_a_stalled_phase_ends_early_and_says_so(builtin_extractor):
 
 
 def test_parents_of_layers():
-    assert synthesis.parents_of(("2_1", "3_1", "4_1"), True) == (("2_1", "3_1"),)
-    assert synthesis.parents_of(("1_1", "2_1", "4_1"), True) == (("1_1", "2_1"), ("2_1", "4_1"))
-    assert synthesis.parents_of(("3_1", "4_1"), True) == ()
-    assert synthesis.parents_of(("2_1",), True) == ()
-    assert synthesis.parents_of(("2_1", "3_1", "4_1"), False) == ()
+    assert parents_of(("2_1", "3_1", "4_1"), True) == (("2_1", "3_1"),)
+    assert parents_of(("1_1", "2_1", "4_1"), True) == (("1_1", "2_1"), ("2_1", "4_1"))
+    assert parents_of(("3_1", "4_1"), True) == ()
+    assert parents_of(("2_1",), True) == ()
+    assert parents_of(("2_1", "3_1", "4_1"), False) == ()
 
 
 @pytest.mark.parametrize("hard", [True, False])
 def test_hard_labels_keep_every_match_in_its_region(builtin_extractor, hard):
     style, sem = two_textures()
     doodle = swapped_doodle()
-    problem = synthesis.Problem(style, sem, None, doodle, doodle.shape[:2])
+    problem = Problem(style, sem, None, doodle, doodle.shape[:2])
     opts = FAST.replace(hard_labels=hard, semantic_weight=0.05)  # a weak map: only hard labels hold the line
-    phase = synthesis.prepare_phase(problem, builtin_extractor, opts, 1.0, doodle.shape[:2])
+    phase = prepare_phase(problem, builtin_extractor, opts, 1.0, doodle.shape[:2], key=jax.random.PRNGKey(0))
     assert bool(phase.labels) == hard
-    evaluate = synthesis.make_evaluate(builtin_extractor, opts, problem, phase)
-    history = {l: patches.init_history(b) for l, b in phase.banks.items()}
+    evaluate = make_evaluate(builtin_extractor, opts, problem, phase)
     x = jax.random.uniform(jax.random.PRNGKey(0), doodle.shape[:2] + (3,), jnp.float32, 16, 240)
-    index = evaluate(x, history).index
-    palette = synthesis.palette_of(problem)
+    index = evaluate(x).matching.index
+    palette = palette_of(problem)
     wrong = {}
     for layer, idx in index.items():
         f = vgg.downscale(layer)
         out_l, sty_l = patches.label_pair(np.asarray(phase.target_sem[layer]),
-                                          np.asarray(patches.pool_map(synthesis.semantic_channels(sem), f)), palette)
+                                          np.asarray(patches.pool_map(semantic_channels(sem), f)), palette)
         wrong[layer] = float(np.mean(sty_l[np.asarray(idx)] != out_l))
     if hard:
         assert wrong == {"2_1": 0.0, "3_1": 0.0, "4_1": 0.0}

@@ -1,0 +1,129 @@
+"""One phase's constant inputs: the style's patch banks and distributions, the content.
+
+A phase paints at one scale; everything here is computed once per phase from the
+problem (the style at that scale through the network, the doodle pooled to each
+layer) and never changes while the phase runs.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Mapping, NamedTuple, Optional
+
+import jax
+import numpy as np
+
+from doodle import distribution, patches, vgg
+from doodle.extractor import Extractor
+from doodle.options import Options
+from doodle.planner import scaled
+from doodle.problem import (Problem, content_layers_of, has_maps, palette_of, resize, semantic_channels,
+                            style_layers_of, style_maps_of, styles_of)
+
+
+class Phase(NamedTuple):
+    """Constant inputs of one phase's evaluation function (all device arrays)."""
+
+    style_raw: dict  # {layer: (hs, ws, C) raw style features; several styles: pooled}
+    banks: dict  # {layer: patches.Bank}
+    target_sem: dict  # {layer: (h, w, K) pooled output map} or {} without maps
+    content: dict  # {layer: (h, w, C) content features}
+    labels: dict = {}  # {layer: ((P,) int32, (N,) int32)} centre labels for hard-label matching
+    dist: dict = {}  # {layer or distribution.RGB: distribution.Target} for the distribution terms
+
+
+def prepare_phase(
+    problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int],
+    slice_rows: Optional[Mapping[str, int]] = None, *, key: jax.Array,
+) -> Phase:
+    """Style patch banks, style distributions and content features at one scale.
+
+    Several styles are each resized and run through the network on their own (a
+    convolution over a stitched image would blend them at the seam), then pooled
+    into one bank per layer (:func:`doodle.patches.pool`). ``key`` draws the
+    distribution terms' random directions.
+    """
+    style_layers = style_layers_of(options, extractor)
+    content_layers = content_layers_of(options, problem)
+    semantic = has_maps(problem, options)
+    # [({layer: raw (hs, ws, C), RGB: image}, {layer: normalised}, {layer: pooled map or None, RGB: map})]
+    per_style = [
+        _style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
+                    scaled(image.shape[:2], scale), style_layers, options.semantic_weight)
+        for image, sem in zip(styles_of(problem), style_maps_of(problem))
+    ]
+    tsem, tsem_full = _target_side(problem.target_map, out_hw, style_layers) if semantic else ({}, None)
+    palette = palette_of(problem) if semantic else None
+    banks, raw, labels = {}, {}, {}
+    for layer in style_layers:
+        normed = patches.pool([normed[layer] for _, normed, _ in per_style])
+        f = patches.pool([feats[layer] for feats, _, _ in per_style]).array
+        if slice_rows and layer in slice_rows:
+            rows = slice_rows[layer]
+        else:
+            # Without a plan: the user's slice count, or one slice per 8 style rows.
+            rows = -(-(f.shape[0] - 2) // options.slices) if options.slices else 8
+        banks[layer] = patches.make_bank(normed.array, rows, normed.valid)
+        raw[layer] = f
+        if palette is not None and options.hard_labels:
+            smap = patches.pool([sm[layer] for _, _, sm in per_style]).array
+            pair = patches.label_pair(np.asarray(tsem[layer]), np.asarray(smap), palette, normed.valid)
+            labels[layer] = jax.device_put(pair)
+    dist = _distributions(per_style, dict(tsem, **{distribution.RGB: tsem_full}), palette, out_hw, style_layers,
+                          options, key)
+    content = {}
+    if content_layers:
+        c = resize(problem.content, out_hw)
+        content = _features(extractor, c, content_layers)
+    return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels, dist=dist)
+
+
+def _distributions(per_style, tsem, palette, out_hw, style_layers, options, key) -> dict:
+    """{layer or RGB: distribution.Target} for the layers whose term has a weight.
+
+    With flat-colour maps each label is its own region; otherwise the whole image is
+    one (texture synthesis, plain transfer).
+    """
+    names = ((distribution.RGB,) if options.color_weight > 0 else ()) + (
+        style_layers if options.distribution_weight > 0 else ())
+    seed = np.asarray(jax.random.key_data(key)).ravel()
+    dist = {}
+    for name in names:
+        feats = [np.asarray(f[name]) for f, _, _ in per_style]
+        c = feats[0].shape[-1]
+        pixels = np.concatenate([f.reshape(-1, c) for f in feats])
+        h, w = out_hw if name == distribution.RGB else vgg.feature_size(*out_hw, name)
+        if palette is not None:
+            style_labels = np.concatenate([distribution.labels_of(np.asarray(sm[name]), palette)
+                                           for _, _, sm in per_style])
+            out_labels = distribution.labels_of(np.asarray(tsem[name]), palette)
+        else:
+            style_labels, out_labels = np.zeros(len(pixels), np.int32), np.zeros(h * w, np.int32)
+        # A generator per layer, from the run's key and the layer's name: the same
+        # directions whichever other layers are in use.
+        rng = np.random.default_rng([*seed.tolist(), *name.encode()])
+        count = distribution.RGB_DIRECTIONS if name == distribution.RGB else c
+        dist[name] = distribution.target(pixels, style_labels, out_labels, distribution.directions(rng, c, count))
+    return dist
+
+
+# One compiled program each for a style's and the doodle's side of a phase: as eager
+# operations they were ~20 small programs per phase to compile (or load from the
+# cache), about a second of every start-up (bench/startup.py).
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _style_side(preprocess, params, image, sem, hw, layers, semantic_weight):
+    img = resize(image, hw)
+    feats = vgg.features(params, img, layers, preprocess)
+    sm = resize(semantic_channels(sem), hw) if sem is not None else None
+    pooled = {l: patches.pool_map(sm, vgg.downscale(l)) if sm is not None else None for l in layers}
+    normed = {l: patches.normalise_style(feats[l], pooled[l], semantic_weight) for l in layers}
+    return dict(feats, **{distribution.RGB: img}), normed, dict(pooled, **{distribution.RGB: sm})
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _target_side(target_map, hw, layers):
+    sem = resize(semantic_channels(target_map), hw)
+    return {l: patches.pool_map(sem, vgg.downscale(l)) for l in layers}, sem
+
+
+def _features(extractor: Extractor, image: jax.Array, layers: tuple[str, ...]) -> dict:
+    return vgg.features_jit(extractor.params, image, tuple(layers), extractor.preprocess)

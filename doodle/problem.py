@@ -1,0 +1,128 @@
+"""What to paint, as arrays: :class:`Problem`, and what follows from it and the options.
+
+The accessors here answer the questions every later stage asks of a problem (which
+styles, which maps, which layers, whether maps steer the matching) in one place, so
+the phase preparation, the evaluation and the planner agree.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from doodle import vgg
+from doodle.extractor import Extractor
+from doodle.options import Options
+
+
+class Problem(NamedTuple):
+    """What to paint, as arrays.
+
+    Attributes:
+      style: (Hs, Ws, 3) uint8 or float32 RGB in [0, 255]; or a tuple of such
+        images of any sizes, several styles whose patches are pooled.
+      style_map: (Hs, Ws, 3) uint8 RGB semantic map of the style, or None; with
+        several styles, a tuple of maps in the same order (or None).
+      content: (H, W, 3) content image, or None (doodle and texture modes).
+      target_map: (H, W, 3) uint8 map of the output (the doodle), or None.
+      size: (H, W) of the output.
+      seed: (H', W', 3) starting image, resized to the first phase; None: use
+        ``Options.seed`` ("noise" or "content").
+    """
+
+    style: Union[np.ndarray, tuple[np.ndarray, ...]]
+    style_map: Union[np.ndarray, tuple[Optional[np.ndarray], ...], None]
+    content: Optional[np.ndarray]
+    target_map: Optional[np.ndarray]
+    size: tuple[int, int]
+    seed: Optional[np.ndarray] = None
+
+
+def styles_of(problem: Problem) -> tuple[np.ndarray, ...]:
+    """The style images of a problem, one or several, as a tuple."""
+    return tuple(problem.style) if isinstance(problem.style, (tuple, list)) else (problem.style,)
+
+
+def style_maps_of(problem: Problem) -> tuple[Optional[np.ndarray], ...]:
+    """The style maps, aligned with :func:`styles_of` (None where a style has none)."""
+    n = len(styles_of(problem))
+    if isinstance(problem.style_map, (tuple, list)):
+        return tuple(problem.style_map)
+    return (problem.style_map,) * n if problem.style_map is None else (problem.style_map,)
+
+
+def has_maps(problem: Problem, options: Options) -> bool:
+    """Whether matching uses semantic maps: every style and the output have one, weight > 0."""
+    return (problem.target_map is not None and options.semantic_weight > 0
+            and all(m is not None for m in style_maps_of(problem)))
+
+
+def style_size(problem: Problem) -> tuple[int, int]:
+    """(H, W) the memory planner budgets the style bank for: the style's size, or for
+    several styles their pooled bank's, stacked vertically (ΣH, max W)."""
+    shapes = [s.shape[:2] for s in styles_of(problem)]
+    return sum(h for h, _ in shapes), max(w for _, w in shapes)
+
+
+def semantic_channels(sem: np.ndarray) -> jax.Array:
+    """(H, W, 3) uint8 map -> (H, W, 4) float32 channels [r, g, b, 1] in [0, 1].
+
+    The constant channel departs from the reference, which used the raw colours: it
+    normalises each pixel, so black had no direction at all and colours that are
+    multiples of each other (dark red, red) were the same label (neural-doodle#50,
+    "no black"). With the constant every colour, black included, is its own label.
+    """
+    rgb = jnp.asarray(sem, jnp.float32) / 255.0
+    return jnp.concatenate([rgb, jnp.ones(rgb.shape[:2] + (1,), jnp.float32)], axis=-1)
+
+
+def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
+    """(H, W, C) -> (h, w, C) float32, bilinear with antialiasing when shrinking."""
+    image = jnp.asarray(image, jnp.float32)
+    if image.shape[:2] == tuple(hw):
+        return image
+    return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
+
+
+def style_layers_of(options: Options, extractor: Extractor) -> tuple[str, ...]:
+    """The style layers in use: the user's, or the extractor's default."""
+    return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
+
+
+def content_layers_of(options: Options, problem: Problem) -> tuple[str, ...]:
+    """Content layers in use: none without a content image or with weight 0."""
+    if problem.content is None or options.content_weight == 0:
+        return ()
+    return tuple(options.content_layers)
+
+
+MAX_FLAT_COLOURS = 64  # more colours than this and a map is not flat: no regions
+
+
+def palette_of(problem: Problem) -> Optional[np.ndarray]:
+    """(L, 4) float32 colours of the style maps as :func:`semantic_channels` gives them,
+    or None when the maps are not flat colour regions."""
+    from doodle import maps
+
+    colours = np.unique(np.concatenate([maps.palette(np.asarray(m)[..., :3])[0] for m in style_maps_of(problem)]),
+                        axis=0)
+    if len(colours) > MAX_FLAT_COLOURS:
+        return None
+    # As semantic_channels gives them, in numpy (a device round trip would wait here
+    # for the style's forward pass).
+    return np.concatenate([colours / np.float32(255.0), np.ones((len(colours), 1))], axis=1).astype(np.float32)
+
+
+def parents_of(style_layers: tuple[str, ...], propagate: bool) -> tuple[tuple[str, str], ...]:
+    """(layer, parent) for each style layer matched by :func:`doodle.patches.propagate`:
+    those finer than relu3_1 with a deeper style layer, whose nearest one is the parent."""
+    if not propagate:
+        return ()
+    pairs = []
+    for layer in style_layers:
+        deeper = [l for l in style_layers if vgg.downscale(l) > vgg.downscale(layer)]
+        if vgg.downscale(layer) < vgg.downscale("3_1") and deeper:
+            pairs.append((layer, min(deeper, key=vgg.downscale)))
+    return tuple(pairs)
