@@ -40,7 +40,7 @@ def run_scipy(config, consts, phase, hw, x0, matching, evaluations):
     def fun(flat):
         ev = evaluation.evaluation_jit(config, consts, jnp.asarray(flat.reshape(hw + (3,)), jnp.float32),
                                        state["matching"], True)
-        state["matching"] = evaluation.reassign(ev.matching, ev.projections, phase)
+        state["matching"] = evaluation.reassign(ev.matching, ev.pixels, phase)
         state["n"] += 1
         state["loss"] = float(ev.loss)
         return float(ev.loss), np.asarray(ev.grad, np.float64).ravel()
@@ -56,7 +56,7 @@ def run_ours(config, consts, phase, hw, x0, matching, evaluations):
     state, _ = evaluation.fresh(config, x0, phase)  # the matching is the caller's
     for k in range(evaluations):
         state, ev = evaluation.iterate(config, consts, hw, state, matching, True, k > 0, False)
-        matching = evaluation.reassign(ev.matching, ev.projections, phase)
+        matching = evaluation.reassign(ev.matching, ev.pixels, phase)
     return state.x.reshape(hw + (3,)), evaluations, float(ev.loss), "budget spent"
 
 
@@ -82,7 +82,7 @@ def main() -> None:
             consts = evaluation.constants(extractor, phase)
             _, start = evaluation.fresh(config, x, phase)
             ev = evaluation.evaluation_jit(config, consts, x, start, True)  # also compiles
-            matching = evaluation.reassign(ev.matching, ev.projections, phase)
+            matching = evaluation.reassign(ev.matching, ev.pixels, phase)
             start_loss = float(evaluation.evaluation_jit(config, consts, x, matching, False).loss)
             runner(config, consts, phase, hw, x, matching, 2)  # compile the optimiser's own functions
             t = time.perf_counter()

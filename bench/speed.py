@@ -86,7 +86,7 @@ def breakdown(extractor, options, problem, scale, hw, x):
     forward, _ = timed(lambda img: vgg.features_jit(extractor.params, img, layers, extractor.preprocess), x)
     full, ev = timed(lambda img: evaluation.evaluation_jit(config, consts, img, start, True), x)
     cached, _ = timed(lambda img: evaluation.evaluation_jit(config, consts, img, ev.matching, False), x)
-    reassign, _ = timed(lambda m: evaluation.reassign(m, ev.projections, phase).assigned, ev.matching)
+    reassign, _ = timed(lambda m: evaluation.reassign(m, ev.pixels, phase).assigned, ev.matching)
     gram = sum(2 * hw_l[0] * hw_l[1] * (b.rows + 2) * (b.cols + 2) * b.normed.shape[-1]
                for l, b in phase.banks.items() for hw_l in [vgg.feature_size(*hw, l)]
                if l not in dict(config.parents))  # propagated layers make no Gram

@@ -5,18 +5,25 @@ take the same few style patches: a texture collapses to one flat patch, a region
 the colours of its most typical corner. A distribution term holds each region of the
 painting to the whole distribution of the style's region instead. We use the sliced
 Wasserstein distance (Heitz et al. 2021, "A Sliced Wasserstein Loss for Neural
-Texture Synthesis"): project the C-channel pixels of a layer onto K random unit
-directions and compare, direction by direction, the sorted projections of the painting
-with the style's. Like STROTSS's region guidance (Kolkin et al. 2019) it is taken per
-region of the semantic map: the pixels of label k of the painting against the style's
-pixels of label k.
+Texture Synthesis"): project the C-channel pixels of a layer onto K unit directions
+and compare, direction by direction, the sorted projections of the painting with the
+style's. Like STROTSS's region guidance (Kolkin et al. 2019) it is taken per region
+of the semantic map: the pixels of label k of the painting against the style's pixels
+of label k.
 
 The sort is what makes it exact and what makes it costly, so it is done where the
 patches are matched and treated the same way: at a matching each painting pixel is
 *assigned* the style quantile its rank calls for (:func:`assign`), and until the next
-matching the loss is the squared distance to those fixed targets (:func:`loss`). At
-the moment of assignment this is the sliced Wasserstein-2 distance; between
+matching the term is the squared distance to those fixed targets (:func:`loss`). At
+the moment of assignment this is the sliced Wasserstein-2 distance squared; between
 assignments it bounds it from above (any assignment costs at least the sorted one).
+
+The directions are whole random orthonormal bases (Heitz et al. draw independent
+directions; a rotation is as random and keeps the term cheap): with ``V`` made of
+``m`` bases, ``V·Vᵀ = m·I``, so the distance to the assigned projections ``A`` is, up
+to a constant, the distance of the pixels to the single feature-space target
+``V·A / m``. The evaluation then pays for one mean squared difference per layer, like
+the content term, and the projections and sorts happen only at a matching.
 
 The two regions may hold different numbers of pixels (a doodle's sky is seldom the
 style's sky's size); the style's sorted projections are resampled at the painting's
@@ -31,14 +38,19 @@ import jax.numpy as jnp
 import numpy as np
 
 RGB = "rgb"  # the name of the pixels' colours among the layers of the term
-# Directions for the colours: 3 channels are well described by a few more than 3.
-RGB_DIRECTIONS = 16
+# Orthonormal bases of directions for the colours: 3 channels are well described by
+# a few more directions than 3.
+RGB_BASES = 5
 
 
-def directions(rng: np.random.Generator, channels: int, count: int) -> np.ndarray:
-    """(channels, count) float32 random unit directions (columns), uniform on the sphere."""
-    v = rng.standard_normal((channels, count)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=0, keepdims=True)
+def directions(rng: np.random.Generator, channels: int, bases: int = 1) -> np.ndarray:
+    """(channels, channels·bases) float32: ``bases`` random orthonormal bases side by
+    side (each uniform over rotations: QR of a Gaussian matrix, signs fixed)."""
+    out = []
+    for _ in range(bases):
+        q, r = np.linalg.qr(rng.standard_normal((channels, channels)))
+        out.append(q * np.sign(np.diag(r))[None, :])
+    return np.concatenate(out, axis=1).astype(np.float32)
 
 
 def labels_of(sem: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -53,101 +65,140 @@ class Target(NamedTuple):
     """The style side of one layer's term, for one phase.
 
     Attributes:
-      directions: (C, K) float32 unit directions.
-      quantiles: (X, K) float32: for each region of the painting in label order, the
-        style's projections of that region, sorted and resampled to the region's
-        pixel count (X pixels in all).
+      directions: (C, K) float32, K = m·C: ``m`` orthonormal bases.
+      quantiles: (K, X) float32: along each direction, for each region of the
+        painting in label order, the style's projections of that region sorted and
+        resampled to the region's pixel count (X pixels in all).
       labels: (X,) int32 label of each painting pixel (row-major).
+      order: (X,) int32 the painting's pixels grouped by label (stably), on the host.
+      bounds: ((start, end), ...) of each region in ``order``, in label order.
     """
 
     directions: jax.Array
     quantiles: jax.Array
     labels: jax.Array
+    order: np.ndarray
+    bounds: tuple[tuple[int, int], ...]
+
+
+class Assigned(NamedTuple):
+    """The term's targets until the next matching (see :func:`loss`).
+
+    Attributes:
+      target: (X, C) float32 feature-space target of each painting pixel.
+      offset: () float32, what the term is at ``target`` (the spread of the
+        assigned projections that no pixel can take up).
+    """
+
+    target: jax.Array
+    offset: jax.Array
 
 
 def quantiles(style: np.ndarray, style_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The style's sorted projections of each region, resampled to the painting's counts.
 
     Args:
-      style: (M, K) float32 projections of the style's pixels.
+      style: (K, M) float32 projections of the style's pixels.
       style_labels: (M,) int label of each style pixel.
       labels: (X,) int label of each painting pixel.
 
     Returns:
-      (X, K) float32, regions in ascending label order, each region's rows the sorted
-      style values at the quantile midpoints (i + 1/2) / n. A label the style lacks
-      takes the whole style's distribution.
+      (K, X) float32, regions in ascending label order, each region's columns the
+      sorted style values at the quantile midpoints (i + 1/2) / n. A label the style
+      lacks takes the whole style's distribution.
     """
     style = np.asarray(style, np.float32)
     out = []
     for k, n in zip(*np.unique(labels, return_counts=True)):
-        own = style[style_labels == k]
-        values = np.sort(own if len(own) else style, axis=0)  # (m, K)
-        m = len(values)
+        own = style[:, style_labels == k]
+        values = np.sort(own if own.shape[1] else style, axis=1)  # (K, m)
+        m = values.shape[1]
         pos = np.clip((np.arange(n) + 0.5) * m / n - 0.5, 0, m - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, m - 1)
-        frac = (pos - lo).astype(np.float32)[:, None]
-        out.append(values[lo] * (1 - frac) + values[hi] * frac)
-    return np.concatenate(out, axis=0).astype(np.float32)
+        frac = (pos - lo).astype(np.float32)
+        out.append(values[:, lo] * (1 - frac) + values[:, hi] * frac)
+    return np.concatenate(out, axis=1).astype(np.float32)
 
 
-def target(style: np.ndarray, style_labels: np.ndarray, labels: np.ndarray, dirs: jax.Array) -> Target:
+def target(style: np.ndarray, style_labels: np.ndarray, labels: np.ndarray, dirs: np.ndarray) -> Target:
     """The :class:`Target` of one layer from the style's (M, C) pixels and their (M,)
     labels, and the painting's (X,) labels, with (C, K) directions."""
-    proj = np.asarray(style, np.float32) @ np.asarray(dirs)
-    q = quantiles(proj, np.asarray(style_labels), np.asarray(labels))
-    return Target(jax.device_put(np.asarray(dirs)), jax.device_put(q), jax.device_put(np.asarray(labels, np.int32)))
+    labels = np.asarray(labels, np.int32)
+    proj = np.asarray(dirs).T @ np.asarray(style, np.float32).T  # (K, M)
+    q = quantiles(proj, np.asarray(style_labels), labels)
+    order = np.argsort(labels, kind="stable").astype(np.int32)
+    ends = np.cumsum(np.unique(labels, return_counts=True)[1])
+    bounds = tuple(zip((0, *ends[:-1].tolist()), ends.tolist()))
+    return Target(jax.device_put(np.asarray(dirs)), jax.device_put(q), jax.device_put(labels), order, bounds)
 
 
-def _assign_host(proj: np.ndarray, labels: np.ndarray, q: np.ndarray) -> np.ndarray:
-    proj, labels, q = np.asarray(proj), np.asarray(labels), np.asarray(q)
-    out = np.empty_like(proj)
-    start = 0
-    for k in np.unique(labels):
-        where = np.flatnonzero(labels == k)
-        n = len(where)
-        seg = np.ascontiguousarray(proj[where].T)  # (K, n): each direction's values in a row
-        rank = np.argsort(seg, axis=1, kind="stable")
-        placed = np.empty_like(seg)
-        np.put_along_axis(placed, rank, np.ascontiguousarray(q[start:start + n].T), axis=1)
-        out[where] = placed.T
-        start += n
-    return out
+def _assign_host(pixels: np.ndarray, tgt: Target) -> tuple[np.ndarray, np.float32]:
+    dirs, q = np.asarray(tgt.directions), np.asarray(tgt.quantiles)
+    one = len(tgt.bounds) == 1
+    grouped = pixels if one else pixels[tgt.order]
+    proj = np.ascontiguousarray(dirs.T @ grouped.T)  # (K, X): each direction's values in a row
+    placed = np.empty_like(proj)
+    rows = np.arange(len(proj))[:, None]
+    for start, end in tgt.bounds:
+        # numpy's default (introsort, SIMD) argsort: 8× faster than its stable one.
+        rank = np.argsort(proj[:, start:end], axis=1)
+        placed[rows, start + rank] = q[:, start:end]
+    return _to_features(placed, dirs, None if one else tgt.order)
+
+
+def _to_features(placed, dirs, order):
+    """(K, X) assigned projections -> the (X, C) feature-space target and the offset."""
+    xp = jnp if isinstance(placed, jax.Array) else np
+    c, k = dirs.shape
+    m = k // c
+    grouped = placed.T @ (dirs.T / m)  # (X, C), rows contiguous
+    if order is None:
+        target = grouped
+    else:  # back to the pixels' order (host only: the device path never groups)
+        target = np.empty_like(grouped)
+        target[order] = grouped
+    x = grouped.shape[0]
+    offset = (xp.sum(placed * placed) - m * xp.sum(grouped * grouped)) / (k * x)
+    return target, xp.float32(offset) if xp is np else offset
 
 
 @jax.jit
-def _assign_device(proj: jax.Array, labels: jax.Array, q: jax.Array) -> jax.Array:
-    x, k = proj.shape
-    keys = jnp.broadcast_to(labels[:, None], (x, k))
-    iota = jax.lax.broadcasted_iota(jnp.int32, (x, k), 0)
-    # Sorted by (label, value), stably: row i of a column is the pixel that takes q[i].
-    _, _, perm = jax.lax.sort((keys, proj, iota), dimension=0, num_keys=2)
-    cols = jax.lax.broadcasted_iota(jnp.int32, (x, k), 1)
-    return jnp.zeros_like(proj).at[perm, cols].set(q)
+def _assign_device(pixels: jax.Array, labels: jax.Array, dirs: jax.Array, q: jax.Array):
+    proj = dirs.T @ pixels.T  # (K, X)
+    k, x = proj.shape
+    keys = jnp.broadcast_to(labels[None, :], (k, x))
+    iota = jax.lax.broadcasted_iota(jnp.int32, (k, x), 1)
+    # Sorted by (label, value): column i of a row is the pixel that takes q[:, i].
+    _, _, perm = jax.lax.sort((keys, proj, iota), dimension=1, num_keys=2)
+    rows = jax.lax.broadcasted_iota(jnp.int32, (k, x), 0)
+    placed = jnp.zeros_like(proj).at[rows, perm].set(q)  # q's regions are in label order, like the sort's
+    return _to_features(placed, dirs, None)
 
 
-def assign(proj: jax.Array, tgt: Target) -> jax.Array:
-    """Each painting pixel's target projection: the style quantile of its rank.
+def assign(pixels: jax.Array, tgt: Target) -> Assigned:
+    """Each painting pixel's targets: along each direction, the style quantile of its rank.
 
-    ``proj``: (X, K) float32 projections of the painting's pixels onto
-    ``tgt.directions``. Returns (X, K) float32: along each direction, the pixel of
-    rank r within its region takes the region's r-th quantile (ties: the earlier
-    pixel ranks first).
+    ``pixels``: (X, C) float32, the painting's pixels at this layer. Along each
+    direction the pixel of rank r within its region takes the region's r-th quantile;
+    pixels with equal projections (rare, but a flat seed has them) take theirs in an
+    order that may differ between the CPU and the GPU.
 
     Called between evaluations, not inside the compiled evaluation: on a CPU numpy's
-    sort (x86-simd-sort) is ~60× faster than XLA's, and a host callback inside the
-    phase's program would keep it out of the persistent compile cache. On a GPU the
-    sort stays on the device (same result).
+    sort (x86-simd-sort) is many times faster than XLA's, and a host callback inside
+    the phase's program would keep it out of the persistent compile cache. On a GPU
+    the sort stays on the device.
     """
-    if next(iter(proj.devices())).platform == "cpu":
-        return jax.device_put(_assign_host(np.asarray(proj), np.asarray(tgt.labels), np.asarray(tgt.quantiles)),
-                              next(iter(proj.devices())))
-    return _assign_device(proj, tgt.labels, tgt.quantiles)
+    device = next(iter(pixels.devices()))
+    if device.platform == "cpu":
+        t, offset = _assign_host(np.asarray(pixels), tgt)
+        return Assigned(*jax.device_put((t, offset), device))
+    return Assigned(*_assign_device(pixels, tgt.labels, tgt.directions, tgt.quantiles))
 
 
-def loss(pixels: jax.Array, dirs: jax.Array, assigned: jax.Array) -> jax.Array:
-    """Mean squared distance of the (X, C) pixels' projections onto the (C, K)
-    directions to their assigned (X, K) targets: at an assignment, the squared sliced
+def loss(pixels: jax.Array, assigned: Assigned) -> jax.Array:
+    """The term at the (X, C) pixels: the mean squared distance of their projections
+    to the assigned ones, which (the directions being ``m`` orthonormal bases) is
+    ``mean((pixels - target)²) + offset``. At an assignment: the squared sliced
     Wasserstein-2 distance between the painting's regions and the style's."""
-    return jnp.mean((pixels @ dirs - assigned) ** 2)
+    return jnp.mean((pixels - assigned.target) ** 2) + assigned.offset

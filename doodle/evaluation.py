@@ -79,7 +79,6 @@ class Constants(NamedTuple):
     content: dict
     valid: dict = {}  # {layer: (rows·cols,) bool} for pooled banks of several styles only
     labels: dict = {}  # {layer: ((P,) int32, (N,) int32)} for hard-label matching
-    directions: dict = {}  # {layer or RGB: (C, K) float32} of the distribution terms
     expected: dict = {}  # {layer: (N,) float32} uses of each style patch if all were used evenly
 
 
@@ -88,7 +87,7 @@ def constants(extractor: Extractor, phase: Phase) -> Constants:
     return Constants(extractor.params, {l: b.normed for l, b in phase.banks.items()},
                      phase.style_raw, phase.target_sem, phase.content,
                      {l: b.valid for l, b in phase.banks.items() if b.valid is not None}, phase.labels,
-                     {n: t.directions for n, t in phase.dist.items()}, _expected(phase))
+                     _expected(phase))
 
 
 def _expected(phase: Phase) -> dict:
@@ -114,8 +113,8 @@ class Matching(NamedTuple):
       index: {layer: (P,) int32} each output patch's style patch.
       penalty: {layer: (N,) float32} subtracted from each style patch's score at the
         next matching (``variety`` and ``occurrence``; zeros without them).
-      assigned: {layer or RGB: (X, K) float32} the distribution terms' targets
-        (:func:`doodle.distribution.assign`).
+      assigned: {layer or RGB: :class:`doodle.distribution.Assigned`} the
+        distribution terms' targets.
     """
 
     index: dict
@@ -125,13 +124,14 @@ class Matching(NamedTuple):
 
 class Evaluation(NamedTuple):
     """One evaluation: loss (float32), grad (h, w, 3), per-term losses, the matching
-    it used, and the distribution terms' projections at this image ({name: (X, K)})."""
+    it used, and the pixels of the distribution terms' layers at this image
+    ({name: (X, C)}, from which the next targets are assigned)."""
 
     loss: jax.Array
     grad: jax.Array
     terms: dict
     matching: Matching
-    projections: dict
+    pixels: dict
 
 
 def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Matching,
@@ -165,8 +165,7 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
         terms.update({f"content {l}": config.content_weight * losses.content_loss(fs[l], consts.content[l])
                       for l in config.content_layers})
         terms.update({f"distribution {l}": config.distribution_weight * distribution.loss(
-            pixels_of(l, fs), consts.directions[l], matching.assigned[l])
-            for l in config.style_layers if l in consts.directions})
+            pixels_of(l, fs), matching.assigned[l]) for l in config.style_layers if l in matching.assigned})
         return sum(terms.values(), jnp.float32(0.0)), terms
 
     (floss, terms), gfeats = jax.value_and_grad(feature_loss, has_aux=True)(feats)
@@ -174,15 +173,14 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
 
     def pixel_loss(img):
         t = {"smoothness": config.smoothness * losses.total_variation(img)}
-        if RGB in consts.directions:
-            t["colour"] = config.color_weight * distribution.loss(img.reshape(-1, 3), consts.directions[RGB],
-                                                                  matching.assigned[RGB])
+        if RGB in matching.assigned:
+            t["colour"] = config.color_weight * distribution.loss(img.reshape(-1, 3), matching.assigned[RGB])
         return sum(t.values(), jnp.float32(0.0)), t
 
     (ploss, pterms), gpix = jax.value_and_grad(pixel_loss, has_aux=True)(x)
     terms.update(pterms)
-    projections = {n: pixels_of(n, raw) @ d for n, d in consts.directions.items()}
-    return Evaluation(floss + ploss, grad + gpix, terms, Matching(index, penalty, matching.assigned), projections)
+    pixels = {n: pixels_of(n, raw) for n in matching.assigned}
+    return Evaluation(floss + ploss, grad + gpix, terms, Matching(index, penalty, matching.assigned), pixels)
 
 
 def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -> tuple[dict, dict]:
@@ -234,17 +232,17 @@ def iterate(config, consts, hw, state, matching, match, move, comparable):
     return optim.step(state, evaluate, 0.0, 255.0, move=move, comparable=move & comparable & ~jnp.asarray(match))
 
 
-def reassign(matching: Matching, projections: Mapping[str, jax.Array], phase: Phase) -> Matching:
+def reassign(matching: Matching, pixels: Mapping[str, jax.Array], phase: Phase) -> Matching:
     """``matching`` with the distribution terms' targets assigned afresh from an
-    evaluation's projections (see :func:`doodle.distribution.assign`)."""
-    return matching._replace(assigned={n: distribution.assign(projections[n], t) for n, t in phase.dist.items()})
+    evaluation's pixels (see :func:`doodle.distribution.assign`)."""
+    return matching._replace(assigned={n: distribution.assign(pixels[n], t) for n, t in phase.dist.items()})
 
 
 def fresh(config: EvalConfig, x: jax.Array, phase: Phase) -> tuple[optim.LBFGSState, Matching]:
     """A phase's starting optimiser state at ``x`` (h, w, 3) and a placeholder
     matching (zero penalties; the first evaluation matches afresh)."""
     return _fresh(config, x, tuple((l, b.size) for l, b in phase.banks.items()),
-                  tuple((n, t.quantiles.shape) for n, t in phase.dist.items()))
+                  tuple((n, (t.quantiles.shape[1], t.directions.shape[0])) for n, t in phase.dist.items()))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 3))
@@ -256,7 +254,7 @@ def _fresh(config, x, sizes, shapes):
         fh, fw = vgg.feature_size(h, w, l)
         index[l] = jnp.zeros(((fh - 2) * (fw - 2),), jnp.int32)
     penalty = {l: jnp.zeros((n,), jnp.float32) for l, n in sizes}
-    assigned = {n: jnp.zeros(s, jnp.float32) for n, s in shapes}
+    assigned = {n: distribution.Assigned(jnp.zeros(s, jnp.float32), jnp.float32(0.0)) for n, s in shapes}
     flat = x.reshape(-1)
     return optim.init(flat, jnp.float32(jnp.nan), jnp.zeros_like(flat)), Matching(index, penalty, assigned)
 
@@ -272,6 +270,6 @@ def make_evaluate(extractor: Extractor, options: Options, problem: Problem, phas
             return evaluation_jit(config, consts, x, matching, False)
         _, start = fresh(config, x, phase)
         ev = evaluation_jit(config, consts, x, start, True)
-        return evaluation_jit(config, consts, x, reassign(ev.matching, ev.projections, phase), False)
+        return evaluation_jit(config, consts, x, reassign(ev.matching, ev.pixels, phase), False)
 
     return evaluate

@@ -101,8 +101,8 @@ def _distributions(per_style, tsem, palette, out_hw, style_layers, options, key)
         # A generator per layer, from the run's key and the layer's name: the same
         # directions whichever other layers are in use.
         rng = np.random.default_rng([*seed.tolist(), *name.encode()])
-        count = distribution.RGB_DIRECTIONS if name == distribution.RGB else c
-        dist[name] = distribution.target(pixels, style_labels, out_labels, distribution.directions(rng, c, count))
+        bases = distribution.RGB_BASES if name == distribution.RGB else 1
+        dist[name] = distribution.target(pixels, style_labels, out_labels, distribution.directions(rng, c, bases))
     return dist
 
 

@@ -138,13 +138,13 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
     base = dict(phase=i + 1, phases=options.phases, iterations=options.iterations, shape=hw)
     callback(Progress("phase", iteration=0, image=x, **base))
     # A matching at the start before the first evaluation, where the first evaluation
-    # needs one: the distribution targets are assigned from its projections, and the
+    # needs one: the distribution targets are assigned from its pixels, and the
     # reference matches twice on the first evaluation with variety, so that the bias
     # has a history to work from.
     first_matches = not phase.dist or options.variety > 0
     if phase.dist or options.variety > 0:
         ev = iterate(config, consts, hw, state, matching, True, False, False)[1]
-        matching = reassign(ev.matching, ev.projections, phase)
+        matching = reassign(ev.matching, ev.pixels, phase)
 
     good = x
     loss = math.nan
@@ -162,7 +162,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             matching = ev.matching
             retargeted = bool(match and phase.dist)
             if retargeted:  # assigned at this image, used from the next evaluation on
-                matching = reassign(matching, ev.projections, phase)
+                matching = reassign(matching, ev.pixels, phase)
             # Losses the stall rule compares: those at a fresh matching (with --cache the
             # objective never changes, so every one).
             at_matching = match or it == 1 or options.cache
