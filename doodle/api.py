@@ -16,9 +16,9 @@ import numpy as np
 
 from doodle import color, imaging, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError
-from doodle.extractor import BUILTIN_STYLE_LAYERS, Extractor
+from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
-from doodle.options import Options
+from doodle.options import BUILTIN, PRETRAINED, Options
 from doodle.problem import (Problem, content_layers_of, has_maps, parents_of, resize, style_layers_of, style_size,
                             styles_of)
 
@@ -77,7 +77,7 @@ def check_options(options: Options) -> None:
     lo, hi = options.seed_range
     if not 0 <= lo <= hi <= 255:
         raise InputError(f"--seed-range {lo:g}:{hi:g} must lie within 0:255 with low <= high.", "Use e.g. 16:240.")
-    for flag, layers in (("--style-layers", options.style_layers or ()), ("--content-layers", options.content_layers)):
+    for flag, layers in (("--style-layers", options.style_layers or ()), ("--content-layers", options.content_layers or ())):
         for layer in layers:
             if layer not in vgg.CHANNELS:
                 raise InputError(f"{flag}: unknown layer {layer!r}.", f"Known layers: {', '.join(vgg.LAYER_NAMES)}.")
@@ -85,7 +85,7 @@ def check_options(options: Options) -> None:
         raise InputError("--output-size must be positive, e.g. 512x384.")
     for name in ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
                  "distribution_weight", "color_weight"):
-        if getattr(options, name) < 0:
+        if (getattr(options, name) or 0) < 0:
             raise InputError(f"--{name.replace('_', '-')} must not be negative.")
 
 
@@ -179,7 +179,7 @@ def build_problem(
             content_arr = np.asarray(resize(content_arr, size))
         if tmap_arr is not None:
             tmap_arr = resize_map(tmap_arr, size)
-    if options.seed not in ("noise", "content") and seed_img is None:
+    if options.seed not in ("auto", "noise", "content") and seed_img is None:
         seed_img = _load(options.seed, "seed")
     if options.seed == "content" and content_arr is None:
         raise InputError("--seed content needs a content image.", "Pass --content, or use --seed noise.")
@@ -268,7 +268,8 @@ def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s
         notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
                "doodle weights download neural-doodle")
     # A built-in network is built only as deep as this run reads (the weights are the same).
-    layers = tuple(options.style_layers or BUILTIN_STYLE_LAYERS) + tuple(options.content_layers)
+    layers = tuple(options.style_layers or BUILTIN.style_layers) + tuple(options.content_layers or
+                                                                         BUILTIN.content_layers)
     return weights.resolve(options.weights, last=vgg.deepest(layers))
 
 
@@ -396,22 +397,21 @@ class RunFailure(DoodleError):
 
 def _layers(extractor: Extractor, options: Options, problem: Problem):
     semantic = has_maps(problem, options)
-    return (style_layers_of(options, extractor), content_layers_of(options, problem), semantic)
+    return (style_layers_of(options, extractor), content_layers_of(options, problem, extractor), semantic)
 
 
 def _halved(budgets: dict) -> dict:
     return {k: v // 2 for k, v in budgets.items()}
 
 
-def extractor_style_layers(options: Options) -> tuple[str, ...]:
-    """The style layers a run will use, without loading any weights."""
-    from doodle.extractor import PRETRAINED_STYLE_LAYERS
-
-    if options.style_layers:
-        return tuple(options.style_layers)
-    if _uses_builtin(options):
-        return BUILTIN_STYLE_LAYERS
-    return PRETRAINED_STYLE_LAYERS
+def extractor_defaults(options: Options) -> Options:
+    """``options`` with what is left to the extractor (style and content layers, content
+    weight) filled in as the run's extractor will, without loading any weights."""
+    kind = BUILTIN if _uses_builtin(options) else PRETRAINED
+    return options.replace(
+        style_layers=tuple(options.style_layers or kind.style_layers),
+        content_layers=tuple(options.content_layers or kind.content_layers),
+        content_weight=kind.content_weight if options.content_weight is None else options.content_weight)
 
 
 def make_plan(problem: Problem, extractor: Extractor, options: Options,

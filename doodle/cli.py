@@ -14,7 +14,7 @@ from typing import Optional, Union
 import click
 
 from doodle.errors import DivergenceError, DoodleError, InputError
-from doodle.options import DEFAULTS, Options
+from doodle.options import BUILTIN, DEFAULTS, PRETRAINED, Options
 from doodle.reporting import JsonLog, Reporter, RunInfo
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -141,12 +141,16 @@ PAINT_OPTIONS = [
     click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout."),
     click.option("--output-size", help="WIDTHxHEIGHT of the output, e.g. 512x384."),
     click.option("--semantic-ext", default=DEFAULTS.semantic_ext, show_default=True, help="Suffix of semantic maps."),
-    _float("--content-weight", DEFAULTS.content_weight, "Weight of the content loss."),
-    click.option("--content-layers", default=",".join(DEFAULTS.content_layers), show_default=True,
-                  help="Layers of the content loss."),
+    click.option("--content-weight", type=float, default=None,
+                 help=f"Weight of the content loss [default: {PRETRAINED.content_weight:g} pretrained; "
+                 f"{BUILTIN.content_weight:g} built-in]."),
+    click.option("--content-layers", default=None,
+                 help=f"Layers of the content loss [default: {','.join(PRETRAINED.content_layers)} pretrained; "
+                 f"{','.join(BUILTIN.content_layers)} built-in]."),
     _float("--style-weight", DEFAULTS.style_weight, "Weight of the style loss (per layer)."),
-    click.option("--style-layers", default=None, help="Layers matched for style [default: 3_1,4_1 pretrained; "
-                  "2_1,3_1,4_1 built-in]."),
+    click.option("--style-layers", default=None,
+                 help=f"Layers matched for style [default: {','.join(PRETRAINED.style_layers)} pretrained; "
+                 f"{','.join(BUILTIN.style_layers)} built-in]."),
     _float("--semantic-weight", DEFAULTS.semantic_weight, "Weight of the semantic maps in matching; 0 ignores maps."),
     _float("--smoothness", DEFAULTS.smoothness, "Weight of the total-variation smoothing."),
     _float("--variety", DEFAULTS.variety, "Bias towards using more of the style's patches."),
@@ -171,7 +175,8 @@ PAINT_OPTIONS = [
     click.option("--phases", type=int, default=DEFAULTS.phases, show_default=True, help="Resolutions, coarse to fine."),
     click.option("--iterations", type=int, default=DEFAULTS.iterations, show_default=True,
                   help="Evaluations per phase."),
-    click.option("--seed", default=DEFAULTS.seed, show_default=True, help="Start from noise, content, or an image path."),
+    click.option("--seed", default=DEFAULTS.seed, show_default=True,
+                 help="Start from noise, content, or an image path; auto: content when there is one, else noise."),
     click.option("--seed-range", default=f"{DEFAULTS.seed_range[0]:g}:{DEFAULTS.seed_range[1]:g}", show_default=True,
                   help="Range of the noise seed."),
     click.option("--random-seed", type=int, default=DEFAULTS.random_seed, help="Make the run reproducible."),
@@ -473,7 +478,7 @@ def plan_command(**kw) -> None:
         options = _options(kw)
         problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
                                     target_map=kw["target_map"], options=options)
-        options = options.replace(style_layers=api.extractor_style_layers(options))
+        options = api.extractor_defaults(options)
         run_plan = api.make_plan(problem, None, options)
     except DoodleError as e:
         click.echo(f"doodle: error: {e}", err=True)

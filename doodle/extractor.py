@@ -13,14 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from doodle import vgg
+from doodle.options import BUILTIN, PRETRAINED
 
 Params = Mapping[str, Mapping[str, Any]]
-
-# Pretrained VGG19: the reference's default style layers.
-PRETRAINED_STYLE_LAYERS = ("3_1", "4_1")
-# The built-in random extractor: relu2_1 added, measured to sharpen its paintings
-# (its deeper random features alone are too unspecific to carry brush strokes).
-BUILTIN_STYLE_LAYERS = ("2_1", "3_1", "4_1")
 
 # Seed of the built-in weights. Changing it changes every painting the built-in
 # extractor makes: it is part of the product, like a weight file's checksum.
@@ -46,6 +41,8 @@ class Extractor:
     name: str  # shown in logs: "built-in", a source name or a file name
     style_layers: tuple[str, ...]  # default style layers for these weights
     pretrained: bool = True  # False for the built-in random extractor
+    content_layers: tuple[str, ...] = PRETRAINED.content_layers  # default content layers
+    content_weight: float = PRETRAINED.content_weight  # default content weight
     calibration: tuple[float, ...] = ()  # built-in only: each layer's mean on the calibration image, unscaled
 
 
@@ -91,8 +88,10 @@ def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, la
         params=params,
         preprocess=vgg.Preprocess(),
         name="built-in",
-        style_layers=BUILTIN_STYLE_LAYERS,
+        style_layers=BUILTIN.style_layers,
         pretrained=False,
+        content_layers=BUILTIN.content_layers,
+        content_weight=BUILTIN.content_weight,
         calibration=means,
     )
 

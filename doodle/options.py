@@ -13,10 +13,13 @@ from typing import Optional
 class Options:
     """How to paint. Every field has the reference's default unless noted."""
 
-    # Weight of the content loss (MSE of features at `content_layers`); 0 without content.
-    content_weight: float = 10.0
-    # Layers whose features the content loss compares.
-    content_layers: tuple[str, ...] = ("4_2",)
+    # Weight of the content loss (MSE of features at `content_layers`); None: the
+    # extractor's default (pretrained VGG19: 10 as the reference; built-in: see
+    # doodle/extractor.py).
+    content_weight: Optional[float] = None
+    # Layers whose features the content loss compares; None: the extractor's default
+    # (4_2 for both).
+    content_layers: Optional[tuple[str, ...]] = None
     # Keep the content's colours (needs a content image): paint the luminance of the
     # style and content only, then put the content's chroma back on the painted
     # luminance (Gatys et al. 2016, "Preserving color in neural artistic style
@@ -34,7 +37,7 @@ class Options:
     distribution_weight: float = 25.0
     # Weight of the same term on the pixels' colours: each region takes the colours
     # of its style region, in their proportions.
-    color_weight: float = 10.0
+    color_weight: float = 100.0
     # Weight of the semantic map in patch matching (the reference's --semantic-weight).
     semantic_weight: float = 10.0
     # Weight of the total-variation smoothness term.
@@ -76,8 +79,12 @@ class Options:
     phases: int = 3
     # L-BFGS function evaluations per phase (the reference's maxfun).
     iterations: int = 100
-    # First phase's starting image: "noise", "content", or an image path.
-    seed: str = "noise"
+    # First phase's starting image: "noise", "content", an image path, or "auto": the
+    # content image where there is one, else noise. The reference started from noise
+    # always; from noise the built-in extractor's content term could not bring a
+    # photo's layout back (bench/RESULTS.md), and a photo is the start every current
+    # tool of this kind takes (STROTSS, NNST).
+    seed: str = "auto"
     # Range of the uniform noise seed, in [0, 255].
     seed_range: tuple[float, float] = (16.0, 240.0)
     # Makes a run reproducible; None draws a fresh seed (reported in the log).
@@ -111,3 +118,22 @@ class Options:
 
 
 DEFAULTS = Options()
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorDefaults:
+    """What the fields of :class:`Options` left at None mean for one kind of extractor."""
+
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+    content_weight: float
+
+
+# Pretrained VGG19: the reference's defaults.
+PRETRAINED = ExtractorDefaults(style_layers=("3_1", "4_1"), content_layers=("4_2",), content_weight=10.0)
+# The built-in random extractor. relu2_1 is added to the style layers: measured to
+# sharpen its paintings (its deeper random features alone are too unspecific to carry
+# brush strokes). Its random relu4_2 carries less of a photo's layout than pretrained
+# VGG19's: at the reference's content weight (10) plain transfer lost the photo
+# (edge correlation 0.10 with the coffee photo; bench/RESULTS.md).
+BUILTIN = ExtractorDefaults(style_layers=("2_1", "3_1", "4_1"), content_layers=("4_2",), content_weight=100.0)

@@ -43,7 +43,7 @@ def prepare_phase(
     distribution terms' random directions.
     """
     style_layers = style_layers_of(options, extractor)
-    content_layers = content_layers_of(options, problem)
+    content_layers = content_layers_of(options, problem, extractor)
     semantic = has_maps(problem, options)
     # [({layer: raw (hs, ws, C), RGB: image}, {layer: normalised}, {layer: pooled map or None, RGB: map})]
     per_style = [

@@ -29,7 +29,7 @@ class Problem(NamedTuple):
       target_map: (H, W, 3) uint8 map of the output (the doodle), or None.
       size: (H, W) of the output.
       seed: (H', W', 3) starting image, resized to the first phase; None: use
-        ``Options.seed`` ("noise" or "content").
+        ``Options.seed`` ("auto", "noise" or "content").
     """
 
     style: Union[np.ndarray, tuple[np.ndarray, ...]]
@@ -86,16 +86,22 @@ def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
     return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
 
 
-def style_layers_of(options: Options, extractor: Extractor) -> tuple[str, ...]:
+def style_layers_of(options: Options, extractor: Optional[Extractor]) -> tuple[str, ...]:
     """The style layers in use: the user's, or the extractor's default."""
     return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
 
 
-def content_layers_of(options: Options, problem: Problem) -> tuple[str, ...]:
-    """Content layers in use: none without a content image or with weight 0."""
-    if problem.content is None or options.content_weight == 0:
+def content_weight_of(options: Options, extractor: Optional[Extractor]) -> float:
+    """The content weight in use: the user's, or the extractor's default."""
+    return extractor.content_weight if options.content_weight is None else options.content_weight
+
+
+def content_layers_of(options: Options, problem: Problem, extractor: Optional[Extractor]) -> tuple[str, ...]:
+    """Content layers in use (the user's, or the extractor's default): none without a
+    content image or with weight 0."""
+    if problem.content is None or content_weight_of(options, extractor) == 0:
         return ()
-    return tuple(options.content_layers)
+    return tuple(options.content_layers) if options.content_layers else tuple(extractor.content_layers)
 
 
 MAX_FLAT_COLOURS = 64  # more colours than this and a map is not flat: no regions

@@ -121,7 +121,6 @@ class VGG19(nn.Module):
     """
 
     last: str = "5_4"
-    padding: str = "reflect"  # or "zeros"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
@@ -132,9 +131,7 @@ class VGG19(nn.Module):
                 # Average pooling as the reference (and Gatys et al.) rather than max.
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
                 block = layer_block
-            if self.padding == "reflect":
-                x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-            x = nn.Conv(cout, (3, 3), padding="VALID" if self.padding == "reflect" else "SAME", name=f"conv{name}")(x)
+            x = nn.Conv(cout, (3, 3), padding="SAME", name=f"conv{name}")(x)
             x = nn.relu(x)
             out[name] = x
             if name == self.last:
@@ -163,8 +160,7 @@ def features(
     last = deepest(layers)
     needed = LAYER_NAMES[: LAYER_NAMES.index(last) + 1]
     used = {f"conv{n}": params[f"conv{n}"] for n in needed}
-    import os
-    out = VGG19(last=last, padding=os.environ.get("DOODLE_PAD", "zeros")).apply({"params": used}, preprocess(image)[None])
+    out = VGG19(last=last).apply({"params": used}, preprocess(image)[None])
     return {layer: out[layer][0] for layer in layers}
 
 

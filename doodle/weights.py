@@ -1334,7 +1334,8 @@ def to_extractor(loaded: Loaded, name: str) -> "Extractor":
     """Wrap read weights as an Extractor (parameters as jax arrays)."""
     import jax
 
-    from doodle.extractor import PRETRAINED_STYLE_LAYERS, Extractor
+    from doodle.extractor import Extractor
+    from doodle.options import PRETRAINED
 
     # device_put, not jnp.asarray: no small program per array shape at start-up.
     params = jax.device_put({conv: dict(layer) for conv, layer in loaded.params.items()})
@@ -1342,8 +1343,10 @@ def to_extractor(loaded: Loaded, name: str) -> "Extractor":
         params=params,
         preprocess=loaded.preprocess,
         name=name,
-        style_layers=PRETRAINED_STYLE_LAYERS,
+        style_layers=PRETRAINED.style_layers,
         pretrained=True,
+        content_layers=PRETRAINED.content_layers,
+        content_weight=PRETRAINED.content_weight,
     )
 
 

@@ -45,3 +45,20 @@ def write_inputs(folder, doodle=None):
     iio.imwrite(folder / "style_sem.png", sem)
     iio.imwrite(folder / "doodle_sem.png", swapped_doodle(32) if doodle is None else doodle)
     return folder
+
+
+def flat_and_stripes(size=48, seed=0):
+    """A style of two equally common, clearly different textures and no map: a flat
+    beige (left half) and dark green diagonal stripes (right half).
+
+    The flat half is what nearest-neighbour patch losses collapse onto from a light
+    start (the smoothest patch matches everything), the stripes from a dark one.
+    Returns (style (H, W, 3) uint8, beige mean (3,), green mean (3,)).
+    """
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    flat = np.stack([215 + 0 * x, 200 + 0 * x, 170 + 0 * x], -1) + rng.normal(0, 3, (size, size, 3))
+    stripes = np.where(((x + y) // 3) % 2 == 0, 1.0, 0.0)[..., None] * np.array([40, 120, 50]) + np.array([10, 50, 20])
+    style = np.clip(np.where((x < size // 2)[..., None], flat, stripes), 0, 255).astype(np.uint8)
+    half = size // 2
+    return style, style[:, :half].reshape(-1, 3).mean(0), style[:, half:].reshape(-1, 3).mean(0)

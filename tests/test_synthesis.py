@@ -10,7 +10,7 @@ from doodle.options import Options
 from doodle.phase import prepare_phase
 from doodle.problem import Problem, palette_of, parents_of, semantic_channels, style_layers_of
 
-from images import swapped_doodle, two_textures
+from images import flat_and_stripes, swapped_doodle, two_textures
 
 FAST = Options(iterations=30, phases=1, random_seed=0)
 
@@ -123,6 +123,20 @@ def test_stall_compares_losses_at_matchings_only():
     assert not any(never.update(k, 1.0, True) for k in range(1, 11))
 
 
+def test_stall_looks_at_the_lowest_loss_of_a_window():
+    """Losses at matchings that alternate high and low (the occurrence penalty; these
+    are the meadow texture's, matching every 4th evaluation) while the lows still fall
+    are no stall; the same run gone flat is."""
+    losses = [280.3, 299.4, 260.6, 276.9, 249.6, 267.7, 241.3, 263.2, 236.7, 255.1, 231.7, 249.8, 224.6, 246.0]
+    seq = list(zip(range(1, 4 * len(losses), 4), losses))
+    stall = synthesis.Stall(0.01, 10)
+    assert not any(stall.update(k, v, True) for k, v in seq)
+    # The control: the latest loss against the one 10+ evaluations before would stop.
+    assert any(a - b < 0.01 * a for (_, a), (_, b) in zip(seq, seq[3:]))
+    flat = synthesis.Stall(0.01, 10)
+    assert any(flat.update(k, v, True) for k, v in zip(range(1, 60, 4), [280, 299, 260, 277, 259.5, 276, 259.8]))
+
+
 def test_a_stalled_phase_ends_early_and_says_so(builtin_extractor):
     events = []
     style, sem = two_textures(32)
@@ -169,3 +183,27 @@ def test_hard_labels_keep_every_match_in_its_region(builtin_extractor, hard):
         assert wrong == {"2_1": 0.0, "3_1": 0.0, "4_1": 0.0}
     else:  # the control: with a weak map and no hard labels, matches stray across regions
         assert max(wrong.values()) > 0.05
+
+
+def _beige_share(extractor, options, seed_range):
+    style, beige, green = flat_and_stripes()
+    opts = options.replace(semantic_weight=0.0, seed_range=seed_range)
+    out = synthesis.synthesize(Problem(style, None, None, None, (48, 48)), extractor, opts, key=jax.random.PRNGKey(0))
+    px = out.reshape(-1, 3)
+    return float(np.mean(np.linalg.norm(px - beige, axis=1) < np.linalg.norm(px - green, axis=1)))
+
+
+@pytest.mark.parametrize("seed_range", [(128.0, 255.0), (0.0, 128.0)], ids=["light", "dark"])
+def test_texture_synthesis_uses_both_textures(builtin_extractor, seed_range):
+    """A style of two equally common textures, painted as a texture from a light and
+    from a dark start: the painting must hold both (neither under a fifth of it)."""
+    share = _beige_share(builtin_extractor, FAST, seed_range)
+    assert 0.2 < share < 0.8, share
+
+
+@pytest.mark.parametrize("seed_range", [(128.0, 255.0), (0.0, 128.0)], ids=["light", "dark"])
+def test_nearest_patches_alone_collapse_the_texture(builtin_extractor, seed_range):
+    """The control: without the distribution terms (the reference's loss) the same
+    texture collapses onto one of the two (over 95 % of it)."""
+    share = _beige_share(builtin_extractor, FAST.replace(distribution_weight=0.0, color_weight=0.0), seed_range)
+    assert share > 0.95 or share < 0.05, share
