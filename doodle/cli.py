@@ -517,7 +517,7 @@ _register()
 def entry() -> None:
     """Console-script entry: click's usage errors become one line and exit code 2."""
     try:
-        main.main(standalone_mode=False)
+        code = main.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("doodle: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -525,6 +525,10 @@ def entry() -> None:
         _fail(e.format_message(), EXIT_USAGE)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    # Without standalone mode click hands back the code a command gave ctx.exit()
+    # (`check`: 1 for missing colours, 2 for an unreadable file) instead of exiting
+    # with it; commands that return normally give None.
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover
