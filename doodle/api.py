@@ -15,10 +15,10 @@ import jax
 import numpy as np
 
 from doodle import color, imaging, planner, synthesis, vgg
-from doodle.errors import DivergenceError, DoodleError, InputError
+from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
-from doodle.options import BUILTIN, PRETRAINED, Options
+from doodle.options import BUILTIN, PRETRAINED, Options, validate
 from doodle.problem import (Problem, content_layers_of, has_maps, parents_of, resize, style_layers_of, style_size,
                             styles_of)
 
@@ -60,33 +60,16 @@ def find_map(image: ImageLike, ext: str) -> Optional[Path]:
 
 
 def check_options(options: Options) -> None:
-    """InputError for option values that cannot work, before anything is loaded."""
-    if options.iterations < 1:
-        raise InputError(f"--iterations must be at least 1, got {options.iterations}.", "Use e.g. --iterations 100.")
-    if options.phases < 1:
-        raise InputError(f"--phases must be at least 1, got {options.phases}.", "Use e.g. --phases 3.")
-    if options.match_every < 1:
-        raise InputError(f"--match-every must be at least 1, got {options.match_every}.")
-    if not 0 <= options.stall_tolerance < 1:
-        raise InputError(f"--stall-tolerance must be in [0, 1), got {options.stall_tolerance:g}.",
-                         "Use e.g. --stall-tolerance 0.01 (1 %), or 0 to run every evaluation.")
-    if options.stall_window < 1:
-        raise InputError(f"--stall-window must be at least 1, got {options.stall_window}.")
-    if options.slices is not None and options.slices < 1:
-        raise InputError(f"--slices must be at least 1, got {options.slices}.")
-    lo, hi = options.seed_range
-    if not 0 <= lo <= hi <= 255:
-        raise InputError(f"--seed-range {lo:g}:{hi:g} must lie within 0:255 with low <= high.", "Use e.g. 16:240.")
-    for flag, layers in (("--style-layers", options.style_layers or ()), ("--content-layers", options.content_layers or ())):
+    """InputError for option values that cannot work, before anything is loaded:
+    :class:`~doodle.errors.OptionError` naming the field (:func:`doodle.options.validate`),
+    or an unknown layer."""
+    validate(options)
+    for field, layers in (("style_layers", options.style_layers or ()),
+                          ("content_layers", options.content_layers or ())):
         for layer in layers:
             if layer not in vgg.CHANNELS:
-                raise InputError(f"{flag}: unknown layer {layer!r}.", f"Known layers: {', '.join(vgg.LAYER_NAMES)}.")
-    if options.output_size is not None and min(options.output_size) < 1:
-        raise InputError("--output-size must be positive, e.g. 512x384.")
-    for name in ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
-                 "distribution_weight", "color_weight"):
-        if (getattr(options, name) or 0) < 0:
-            raise InputError(f"--{name.replace('_', '-')} must not be negative.")
+                raise OptionError(field, f"has an unknown layer {layer!r}.",
+                                  f"Known layers: {', '.join(vgg.LAYER_NAMES)}.")
 
 
 def _many(value: Any) -> list:

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 import click
 
-from doodle.errors import DivergenceError, DoodleError, InputError
+from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.options import BUILTIN, DEFAULTS, PRETRAINED, Options
 from doodle.reporting import JsonLog, Reporter, RunInfo
 
@@ -305,6 +305,18 @@ def _options(kw: dict) -> Options:
     )
 
 
+def _checked_options(kw: dict) -> Options:
+    """The Options of the command line, validated; errors name the flag, not the field."""
+    from doodle import api
+
+    options = _options(kw)
+    try:
+        api.check_options(options)
+    except OptionError as e:
+        raise e.as_flag() from None
+    return options
+
+
 def run_paint(kw: dict, defaults: set = frozenset()) -> int:
     """The body of ``doodle paint``: returns the exit code, and ends --log-json with
     a summary whatever the outcome."""
@@ -356,8 +368,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     pack = _apply_pack(kw, defaults)
     info.inputs = {"style": kw["style"], "style_pack": pack, "style_map": kw["style_map"],
                    "content": kw["content"], "map": kw["target_map"]}
-    options = _options(kw)
-    api.check_options(options)
+    options = _checked_options(kw)
     info.options = reporter.options = options
     if options.device == "cpu":
         import jax
@@ -475,7 +486,7 @@ def plan_command(**kw) -> None:
     defaults = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
     try:
         _apply_pack(kw, defaults)
-        options = _options(kw)
+        options = _checked_options(kw)
         problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
                                     target_map=kw["target_map"], options=options)
         options = api.extractor_defaults(options)

@@ -24,6 +24,23 @@ class InputError(DoodleError):
     exit_code = 2
 
 
+class OptionError(InputError):
+    """An :class:`~doodle.options.Options` field whose value cannot work (exit 2).
+
+    The message names the field (``semantic_weight``), as a library user knows it;
+    :meth:`as_flag` names the command-line flag instead (``--semantic-weight``).
+    """
+
+    def __init__(self, field: str, problem: str, hint: str = "") -> None:
+        super().__init__(f"option {field} {problem}", hint)
+        self.field = field
+        self.problem = problem
+
+    def as_flag(self) -> InputError:
+        """The same error worded for the command line."""
+        return InputError(f"--{self.field.replace('_', '-')} {self.problem}", self.hint)
+
+
 class DivergenceError(DoodleError):
     """The optimisation produced NaN or infinity (exit 1); carries the last good image.
 

@@ -6,7 +6,12 @@ The CLI reads its option defaults from here.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import os
 from typing import Optional
+
+from doodle.errors import OptionError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +123,116 @@ class Options:
 
 
 DEFAULTS = Options()
+
+# Bounds of the numeric options. Generous for any real painting; they exist so that
+# a typo (an exponent, a stray digit) is refused at once with the bound in the
+# message, not met an hour later as an out-of-memory error or a silently wrong image.
+MAX_WEIGHT = 1e6  # loss weights: ~1e6 × a loss of ~1e6 stays far inside float32
+MAX_SIDE = 16384  # output width or height, in pixels
+MAX_PHASES = 16  # each phase halves the size: 16 phases of a 16384 px side end at 1 px
+MAX_COUNT = 10**6  # iterations, evaluations between matchings or stalls
+MAX_EVERY = 2**31 - 1  # --print-every and --save-every (0: never)
+MAX_SLICES = 2**20
+MAX_SEED = 2**32 - 1  # jax.random.PRNGKey folds larger seeds onto smaller ones
+MAX_MEMORY = 2**60  # bytes
+DEVICES = ("auto", "cpu", "gpu")
+WEIGHTS = ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
+           "distribution_weight", "color_weight")
+
+
+def _number(field: str, value, low: float, high: float, hint: str = "") -> None:
+    """OptionError unless ``value`` is a finite real number in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise OptionError(field, f"must be a number, got {value!r}.", hint)
+    if not math.isfinite(value):
+        raise OptionError(field, f"must be a finite number, got {value}.", hint)
+    if not low <= value <= high:
+        raise OptionError(field, f"must be between {low:g} and {high:g}, got {value:g}.", hint)
+
+
+def _integer(field: str, value, low: int, high: int, hint: str = "") -> None:
+    """OptionError unless ``value`` is an integer in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise OptionError(field, f"must be a whole number, got {value!r}.", hint)
+    if value < low:
+        raise OptionError(field, f"must be at least {low}, got {value}.", hint)
+    if value > high:
+        raise OptionError(field, f"must be at most {high}, got {value}.", hint)
+
+
+def validate(options: Options) -> None:
+    """OptionError (exit 2) naming the first field whose value cannot work.
+
+    Every number is checked finite and in range: NaN compares false with
+    everything, so a NaN weight would otherwise slip past "must not be negative"
+    and paint as if it were 0.
+    """
+    for field in WEIGHTS:
+        value = getattr(options, field)
+        if value is not None:  # content_weight None: the extractor's default
+            _number(field, value, 0.0, MAX_WEIGHT)
+    _number("stall_tolerance", options.stall_tolerance, 0.0, 1.0,
+            "Use e.g. 0.01 (1 %), or 0 to run every evaluation.")
+    if options.stall_tolerance >= 1:
+        raise OptionError("stall_tolerance", f"must be below 1, got {options.stall_tolerance:g}.",
+                          "Use e.g. 0.01 (1 %), or 0 to run every evaluation.")
+    _integer("iterations", options.iterations, 1, MAX_COUNT, "Use e.g. 100.")
+    _integer("phases", options.phases, 1, MAX_PHASES, "Use e.g. 3.")
+    _integer("match_every", options.match_every, 1, MAX_COUNT, "Use e.g. 4.")
+    _integer("stall_window", options.stall_window, 1, MAX_COUNT, "Use e.g. 10.")
+    _integer("print_every", options.print_every, 0, MAX_EVERY, "Use e.g. 10, or 0 for phase summaries only.")
+    _integer("save_every", options.save_every, 0, MAX_EVERY, "Use e.g. 10, or 0 to save no frames.")
+    _integer("match_memory", options.match_memory, 1, MAX_MEMORY)
+    if options.slices is not None:
+        _integer("slices", options.slices, 1, MAX_SLICES)
+    if options.random_seed is not None:
+        _integer("random_seed", options.random_seed, 0, MAX_SEED, f"Use a number from 0 to {MAX_SEED}.")
+    if options.max_memory is not None:
+        _integer("max_memory", options.max_memory, 1, MAX_MEMORY, "Use e.g. 8G or 512M.")
+    _seed_range(options.seed_range)
+    _output_size(options.output_size)
+    if options.device not in DEVICES:
+        raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {options.device!r}.")
+    _semantic_ext(options.semantic_ext)
+
+
+def _seed_range(seed_range) -> None:
+    hint = "Use e.g. 16:240."
+    try:
+        lo, hi = seed_range
+    except (TypeError, ValueError):
+        raise OptionError("seed_range", f"must be two numbers LOW:HIGH, got {seed_range!r}.", hint) from None
+    _number("seed_range", lo, 0.0, 255.0, hint)
+    _number("seed_range", hi, 0.0, 255.0, hint)
+    if lo > hi:
+        raise OptionError("seed_range", f"{lo:g}:{hi:g} must have low <= high.", hint)
+
+
+def _output_size(size) -> None:
+    if size is None:
+        return
+    hint = "Use e.g. 512x384."
+    try:
+        width, height = size
+    except (TypeError, ValueError):
+        raise OptionError("output_size", f"must be WIDTHxHEIGHT, got {size!r}.", hint) from None
+    for value in (width, height):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise OptionError("output_size", f"must be two positive whole numbers, got {size!r}.", hint)
+        if value > MAX_SIDE:
+            raise OptionError("output_size", f"{width}x{height} is too large: at most {MAX_SIDE} pixels a side.",
+                              hint)
+
+
+def _semantic_ext(ext) -> None:
+    """The suffix that turns ``Monet.jpg`` into ``Monet_sem.png``: a file name's tail,
+    so no folder separator (``Path.with_name`` raises on one) and never empty (the
+    map would be the image's own name without its suffix)."""
+    hint = "Use e.g. _sem.png."
+    if not isinstance(ext, str) or not ext:
+        raise OptionError("semantic_ext", "must be a non-empty suffix.", hint)
+    if any(c in ext for c in ("/", os.sep, os.altsep or "/", "\0")):
+        raise OptionError("semantic_ext", f"{ext!r} must be a file name's ending, without a folder.", hint)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,3 +61,57 @@ def test_segment_of_a_text_file_exits_2(files, monkeypatch, capsys, tmp_path):
     assert code == 2
     one_line(err, "not a readable image")
     assert not (tmp_path / "m.png").exists()
+
+
+# --- option values -------------------------------------------------------------
+
+
+def paint_args(files, tmp_path, *extra):
+    return ["paint", "--style", files / "style.png", "--map", files / "doodle_sem.png", "-o", tmp_path / "o.png",
+            "--iterations", "1", "--phases", "1", "--no-compile-cache", "-q", *extra]
+
+
+@pytest.mark.parametrize("flag,value,fragment", [
+    ("--semantic-weight", "nan", "--semantic-weight must be a finite number"),
+    ("--semantic-weight", "inf", "--semantic-weight must be a finite number"),
+    ("--variety", "nan", "--variety must be a finite number"),
+    ("--variety", "-inf", "--variety must be a finite number"),
+    ("--style-weight", "1e300", "--style-weight must be between 0 and 1e+06"),
+    ("--content-weight", "-1", "--content-weight must be between"),
+    ("--occurrence", "nan", "--occurrence"),
+    ("--distribution-weight", "inf", "--distribution-weight"),
+    ("--color-weight", "nan", "--color-weight"),
+    ("--smoothness", "inf", "--smoothness"),
+    ("--stall-tolerance", "nan", "--stall-tolerance"),
+    ("--seed-range", "nan:200", "--seed-range"),
+    ("--random-seed", str(2**64), "--random-seed must be at most 4294967295"),
+    ("--random-seed", "-1", "--random-seed must be at least 0"),
+    ("--output-size", "99999x99999", "at most 16384 pixels a side"),
+    ("--output-size", "1" + "0" * 20 + "x1" + "0" * 20, "at most 16384 pixels a side"),
+    ("--phases", str(10**30), "--phases must be at most 16"),
+    ("--iterations", str(10**30), "--iterations must be at most"),
+    ("--slices", str(10**30), "--slices must be at most"),
+    ("--print-every", "-1", "--print-every must be at least 0"),
+    ("--semantic-ext", "/x.png", "--semantic-ext '/x.png'"),
+    ("--semantic-ext", "", "--semantic-ext must be a non-empty suffix"),
+])
+def test_bad_numbers_are_refused_naming_the_flag(files, tmp_path, monkeypatch, capsys, flag, value, fragment):
+    code, out, err = entry(monkeypatch, capsys, *paint_args(files, tmp_path, flag, value))
+    assert code == 2, err
+    one_line(err, fragment)
+    assert out == "" and not (tmp_path / "o.png").exists()
+
+
+def test_library_errors_name_the_field():
+    from doodle.errors import OptionError
+    from doodle.options import Options, validate
+
+    validate(Options())
+    with pytest.raises(OptionError, match="option semantic_weight must be a finite number") as e:
+        validate(Options(semantic_weight=float("nan")))
+    assert e.value.field == "semantic_weight"
+    assert str(e.value.as_flag()).startswith("--semantic-weight must be a finite number")
+    with pytest.raises(OptionError, match="output_size"):
+        validate(Options(output_size=(0, 10)))
+    with pytest.raises(OptionError, match="iterations must be a whole number"):
+        validate(Options(iterations=2.5))
