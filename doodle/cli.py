@@ -328,6 +328,11 @@ def run_paint(kw: dict, defaults: set = frozenset()) -> int:
         click.echo("doodle: error: -o - and --log-json - both want stdout. Send one of them to a file, "
                    "e.g. --log-json run.jsonl.", err=True)
         return EXIT_USAGE
+    try:
+        _refuse_overwriting_inputs(kw)
+    except InputError as e:  # before the log is opened: the log itself may be the input
+        _print_error(e)
+        return EXIT_USAGE
     info = RunInfo(output=output, animation=kw.get("animation"))
     reporter = Reporter(DEFAULTS, quiet=kw["quiet"], stem=Path(output).stem if output != "-" else "stdout")
     error: Optional[str] = None
@@ -359,6 +364,52 @@ def run_paint(kw: dict, defaults: set = frozenset()) -> int:
     return code
 
 
+def _input_files(kw: dict) -> list[str]:
+    """Every file a painting reads, as far as can be told before loading anything:
+    the styles (a pack's image and map), the maps given and found beside them, the
+    content, the doodle and a seed image."""
+    from doodle import imaging, packs
+
+    def many(value) -> list:
+        return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
+
+    found: list[str] = []
+    for style in many(kw.get("style")):
+        if not Path(style).exists():
+            try:
+                pack = packs.find_pack(style)
+            except DoodleError:
+                pack = None
+            if pack is not None:
+                found += [str(pack.image), str(pack.map)]
+                continue
+        found.append(style)
+    found += many(kw.get("style_map")) + many(kw.get("content")) + many(kw.get("target_map"))
+    if kw.get("seed") not in (None, "auto", "noise", "content"):
+        found.append(kw["seed"])
+    try:  # maps beside the images (a bad --semantic-ext is reported by the option check)
+        found += [str(imaging.semantic_path(f, kw.get("semantic_ext") or DEFAULTS.semantic_ext)) for f in list(found)]
+    except ValueError:
+        pass
+    return [str(f) for f in found if f is not None]
+
+
+def _refuse_overwriting_inputs(kw: dict) -> None:
+    """InputError when -o, --animation or --log-json names a file the run reads
+    (``-o style.jpg --style style.jpg``): the painting would replace its own input."""
+    from doodle import imaging
+
+    inputs = _input_files(kw)
+    for flag, target in (("-o", kw.get("output")), ("--animation", kw.get("animation")),
+                         ("--log-json", kw.get("log_json"))):
+        if target in (None, "-"):
+            continue
+        for source in inputs:
+            if imaging.same_file(target, source):
+                raise InputError(f"{flag} {target!r} is an input of this painting ({source!r}) and would be "
+                                 "overwritten.", f"Give {flag} another file name.")
+
+
 def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     """Check, load, paint, save; raises DoodleError (or KeyboardInterrupt) on the way."""
     from doodle import api, imaging, planner, reporting
@@ -378,6 +429,8 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
         _enable_compile_cache()
     if not to_stdout:
         imaging.check_writable(output)
+    if options.save_every > 0:
+        imaging.check_folder(options.frames_dir, "--frames-dir")
     if info.animation is not None:
         _check_animation(info.animation)
         reporter.animation = reporting.Animation(options.save_every or options.print_every)

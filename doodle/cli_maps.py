@@ -15,7 +15,7 @@ import numpy as np
 
 from doodle import maps, packs
 from doodle.errors import DoodleError, InputError
-from doodle.imaging import check_writable, read_image, write_image
+from doodle.imaging import check_writable, read_image, same_file, write_image
 
 # Exit statuses of `check`.
 COMPATIBLE, INCOMPATIBLE = 0, 1
@@ -129,6 +129,8 @@ def segment_command(style: str, k: int, output: Path | None, seed: int, force: b
         image = read_image(style, "style image")
         if out.exists() and not force:
             raise InputError(f"output {str(out)!r} already exists.", "Pass --force to overwrite it.")
+        if same_file(out, style):
+            raise InputError(f"output {str(out)!r} is the image being segmented.", "Give -o another file name.")
         check_writable(out)
         try:
             sem = maps.segment(image, k, seed=seed)

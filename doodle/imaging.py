@@ -6,8 +6,10 @@ reference crashed on an RGB style map with an RGBA doodle, neural-doodle#11).
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -96,12 +98,18 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
     return iio.imwrite("<bytes>", image, extension=suffix.lower(), plugin="pillow", **kwargs)
 
 
-def check_writable(path: str | os.PathLike) -> None:
-    """InputError if ``path`` cannot be written as an image, before any work is done."""
+def check_writable(path: str | os.PathLike, what: str = "output") -> None:
+    """InputError if ``path`` cannot be written as an image, before any work is done.
+
+    Checked the way :func:`write_bytes` will write: a temporary file beside the
+    target is created and removed, so a missing or read-only folder, /proc or /sys,
+    or a name too long for the file system is found now, not after the painting.
+    """
     p = Path(path)
+    _check_name(p, what)
     if p.suffix.lower() not in WRITABLE:
         raise InputError(
-            f"cannot tell the image format of output {str(p)!r}.",
+            f"cannot tell the image format of {what} {str(p)!r}.",
             f"End the name with one of {', '.join(WRITABLE)}.",
         )
     try:
@@ -113,11 +121,77 @@ def check_writable(path: str | os.PathLike) -> None:
             f"cannot write {p.suffix.lstrip('.').upper()} images here ({type(e).__name__}: {e}).",
             "Use .png, or install Pillow with support for this format.",
         ) from None
+    kind = _kind(p, what)
+    if kind == "folder":
+        raise InputError(f"{what} {str(p)!r} is a folder.", "Give a file name, e.g. painting.png.")
+    if kind == "other":  # a device, a pipe: the rename would replace it, not write into it
+        raise InputError(f"{what} {str(p)!r} is not a regular file.", "Give a file name, e.g. painting.png.")
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder {str(parent)!r} does not exist.", "Create it first.")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise InputError(f"output {str(p)!r} is not writable.", "Choose another path.")
+    if _kind(parent, what) != "folder":
+        raise InputError(f"{what} folder {str(parent)!r} does not exist.", "Create it first.")
+    if kind == "file" and not os.access(p, os.W_OK):
+        raise InputError(f"{what} {str(p)!r} is not writable.", "Choose another path.")
+    _probe_file(parent, p.name, what, p)
+
+
+def check_folder(path: str | os.PathLike, what: str) -> None:
+    """InputError unless ``path`` is a folder files can be written into, or one that
+    can be created (its nearest existing ancestor is a writable folder)."""
+    p = Path(path)
+    _check_name(p, what)
+    kind = _kind(p, what)
+    if kind == "folder":
+        _probe_file(p, "probe", what, p)
+        return
+    if kind != "missing":
+        raise InputError(f"{what} {str(p)!r} is a file, not a folder.", "Give a folder's name.")
+    ancestor = p.parent
+    while _kind(ancestor, what) == "missing" and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if _kind(ancestor, what) != "folder":
+        raise InputError(f"{what} {str(p)!r} cannot be created: {str(ancestor)!r} is not a folder.",
+                         "Give a folder's name.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".doodle-", dir=ancestor))
+    except OSError as e:
+        raise InputError(f"{what} {str(p)!r} cannot be created in {str(ancestor)!r}: {e.strerror}.",
+                         "Choose another folder.") from None
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one existing file (symbolic and hard links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # either missing, or not a valid name
+        return False
+
+
+def _check_name(p: Path, what: str) -> None:
+    if "\0" in str(p):
+        raise InputError(f"{what} {str(p)!r} contains a NUL character.", "Choose another name.")
+
+
+def _kind(p: Path, what: str) -> str:
+    """"missing", "folder", "file" (regular) or "other" (device, pipe, socket)."""
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        if e.errno == errno.ENOTDIR:
+            return "missing"
+        raise InputError(f"cannot use {what} {str(p)!r}: {e.strerror}.", "Choose another path.") from None
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+def _probe_file(folder: Path, name: str, what: str, target: Path) -> None:
+    """Create and remove the temporary file :func:`write_bytes` would create."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise InputError(f"cannot write {what} {str(target)!r}: {e.strerror}.", "Choose another path.") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:

@@ -5,6 +5,7 @@ false success or a lost file.
 In-process where the CLI's own code is the subject (``cli.entry`` with a patched
 ``sys.argv``); a real process only where the operating system is (pipes, signals).
 """
+import os
 import sys
 
 import imageio.v3 as iio
@@ -115,3 +116,81 @@ def test_library_errors_name_the_field():
         validate(Options(output_size=(0, 10)))
     with pytest.raises(OptionError, match="iterations must be a whole number"):
         validate(Options(iterations=2.5))
+
+
+# --- output paths, checked before painting ----------------------------------------
+
+
+def refused_before_painting(files, tmp_path, monkeypatch, capsys, fragment, *extra):
+    """Run ``paint`` with ``extra`` and assert one line, exit 2, and no painting."""
+    from doodle import api
+
+    def never(*args, **kw):
+        raise AssertionError("painting started")
+
+    monkeypatch.setattr(api, "paint_problem", never)
+    before = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
+    code, _, err = entry(monkeypatch, capsys, *paint_args(files, tmp_path, *extra))
+    assert code == 2, err
+    one_line(err, fragment)
+    assert {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()} == before  # inputs untouched
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("make,flags,fragment", [
+    (lambda t: (t / "dir.png").mkdir(), ["-o", "{t}/dir.png"], "is a folder"),
+    (None, ["-o", "{t}/missing/o.png"], "does not exist"),
+    (lambda t: (t / "file").write_text(""), ["-o", "{t}/file/o.png"], "does not exist"),
+    (None, ["-o", "{t}/" + "a" * 300 + ".png"], "too long"),
+    (None, ["-o", "{t}/" + "a" * 250 + ".png"], "too long"),  # fits, but not its temporary file's name
+    (None, ["-o", "/dev/full"], "image format"),
+    (lambda t: (t / "frames").write_text(""), ["--save-every", "1", "--frames-dir", "{t}/frames"], "is a file"),
+    (lambda t: (t / "f").write_text(""), ["--save-every", "1", "--frames-dir", "{t}/f/sub"], "not a folder"),
+    (lambda t: (t / "log").mkdir(), ["--log-json", "{t}/log"], "--log-json"),
+    (None, ["--log-json", "{t}/no/such/run.jsonl"], "--log-json"),
+    (None, ["-o", "{d}/style.png"], "is an input of this painting"),
+    (None, ["-o", "{d}/style_sem.png"], "is an input of this painting"),  # found beside the style
+    (None, ["-o", "{d}/doodle_sem.png"], "is an input of this painting"),
+    (None, ["--log-json", "{d}/style.png"], "--log-json"),
+    (None, ["--animation", "{d}/style_sem.png"], "--animation"),
+])
+def test_bad_output_paths_are_refused_before_painting(files, tmp_path, monkeypatch, capsys, make, flags, fragment):
+    if make is not None:
+        make(tmp_path)
+    flags = [f.replace("{t}", str(tmp_path)).replace("{d}", str(files)) for f in flags]
+    if "/dev/" in flags[-1] and sys.platform != "linux":
+        pytest.skip("Linux devices")
+    refused_before_painting(files, tmp_path, monkeypatch, capsys, fragment, *flags)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /sys are Linux's")
+@pytest.mark.parametrize("flags", [["-o", "/proc/x.png"], ["-o", "/sys/x.png"],
+                                   ["--save-every", "1", "--frames-dir", "/proc/frames"],
+                                   ["--log-json", "/proc/x.jsonl"]])
+def test_outputs_under_proc_and_sys_are_refused(files, tmp_path, monkeypatch, capsys, flags):
+    refused_before_painting(files, tmp_path, monkeypatch, capsys, flags[-1], *flags)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_output_folder_is_refused(files, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        refused_before_painting(files, tmp_path, monkeypatch, capsys, "ro", "-o", str(folder / "o.png"))
+    finally:
+        folder.chmod(0o755)
+
+
+def test_output_through_a_link_to_an_input_is_refused(files, tmp_path, monkeypatch, capsys):
+    (tmp_path / "link.png").symlink_to(files / "style.png")
+    refused_before_painting(files, tmp_path, monkeypatch, capsys, "is an input", "-o", str(tmp_path / "link.png"))
+
+
+def test_segment_refuses_to_overwrite_its_image(files, tmp_path, monkeypatch, capsys):
+    image = tmp_path / "s.png"
+    image.write_bytes((files / "style.png").read_bytes())
+    code, _, err = entry(monkeypatch, capsys, "segment", image, "-o", image, "--force")
+    assert code == 2
+    one_line(err, "is the image being segmented")
+    assert image.read_bytes() == (files / "style.png").read_bytes()
