@@ -5,11 +5,24 @@ Semantic Style Transfer (Champandard 2016) on neural patches (Li & Wand 2016), i
     from doodle import paint, Options
     image = paint("Monet.jpg", map="coastline_sem.png", options=Options(iterations=50))
 """
-from doodle.api import paint
 from doodle.errors import DivergenceError, DoodleError, InputError
-from doodle.extractor import Extractor, builtin
 from doodle.options import Options
-from doodle.synthesis import Progress
 
 __all__ = ["paint", "Options", "Progress", "Extractor", "builtin", "DoodleError", "InputError", "DivergenceError"]
 __version__ = "0.1.0"
+
+# Imported on first use (PEP 562), not with the package: they import JAX, which takes
+# seconds, and the command line must be able to answer --help, report a bad option,
+# or catch a Ctrl-C during that import before it happens.
+_LAZY = {"paint": "doodle.api", "Progress": "doodle.synthesis", "Extractor": "doodle.extractor",
+         "builtin": "doodle.extractor"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'doodle' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

@@ -1,19 +1,23 @@
 """The ``doodle`` command line (click only: parsing, printing, exit codes).
 
-Exit codes: 0 done, 1 runtime failure (divergence, out of memory…), 2 bad input
-or usage, 130 interrupted (the latest image is saved).
+Exit codes: 0 done, 1 runtime failure (divergence, out of memory, a full disk…), 2
+bad input or usage, 130 interrupted, 143 / 129 terminated by SIGTERM / SIGHUP (the
+latest image is saved).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional, Union
 
 import click
 
-from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
+from doodle.errors import DivergenceError, DoodleError, InputError, OptionError, WriteError
 from doodle.options import BUILTIN, DEFAULTS, PRETRAINED, Options
 from doodle.reporting import JsonLog, Reporter, RunInfo
 
@@ -34,8 +38,9 @@ Scripting: -o - writes the PNG to stdout, --log-json - JSON Lines to stdout
 (not both at once); all messages go to stderr: a progress bar on a terminal,
 plain lines every --print-every otherwise.
 \b
-Exit codes: 0 done, 1 runtime failure (the last good image is saved),
-2 bad input or usage (one line on stderr), 130 interrupted (the latest image
+Exit codes: 0 done, 1 runtime failure (the last good image is saved;
+a full disk or a closed pipe), 2 bad input or usage (one line on stderr),
+130 interrupted, 143 / 129 terminated by SIGTERM / SIGHUP (the latest image
 is saved).
 """
 
@@ -320,8 +325,6 @@ def _checked_options(kw: dict) -> Options:
 def run_paint(kw: dict, defaults: set = frozenset()) -> int:
     """The body of ``doodle paint``: returns the exit code, and ends --log-json with
     a summary whatever the outcome."""
-    from doodle import reporting
-
     kw = dict(kw)
     output = kw["output"]
     if kw.get("log_json") == "-" and output == "-":
@@ -329,39 +332,134 @@ def run_paint(kw: dict, defaults: set = frozenset()) -> int:
                    "e.g. --log-json run.jsonl.", err=True)
         return EXIT_USAGE
     try:
+        if "-" in (output, kw.get("log_json")) and not _stdout_open():
+            raise InputError("stdout is closed, so -o - or --log-json - has nowhere to go.",
+                             "Run doodle with stdout open, or write to a file.")
         _refuse_overwriting_inputs(kw)
     except InputError as e:  # before the log is opened: the log itself may be the input
         _print_error(e)
         return EXIT_USAGE
     info = RunInfo(output=output, animation=kw.get("animation"))
     reporter = Reporter(DEFAULTS, quiet=kw["quiet"], stem=Path(output).stem if output != "-" else "stdout")
-    error: Optional[str] = None
+    with _signals_as_interrupts():
+        code, error = _run(kw, defaults, info, reporter)
+        _finish_log(reporter, info, code, error)
+        failed = getattr(reporter.log, "failed", None)
+        if failed is not None and code == EXIT_OK:  # painted and saved, but the log is incomplete
+            _print_error(_log_error(kw["log_json"], failed), reporter)
+            code = EXIT_FAILURE
+    return code
+
+
+def _run(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> tuple[int, Optional[str]]:
+    """Paint, and turn every way a run ends into (exit code, error text for the log),
+    saving the current image on a divergence or an interruption."""
+    output = kw["output"]
     try:
         if kw.get("log_json"):
             reporter.log = _open_log(kw["log_json"])
-        code = _paint(kw, defaults, info, reporter)
+        return _paint(kw, defaults, info, reporter), None
     except InputError as e:
-        code, error = EXIT_USAGE, _print_error(e, reporter)
+        return EXIT_USAGE, _print_error(e, reporter)
     except DivergenceError as e:
-        code, error = EXIT_FAILURE, _print_error(e, reporter)
+        error = _print_error(e, reporter)
         if e.image is not None:
-            _save_outputs(output, reporting.to_uint8(e.image), info.animation, reporter)
-            click.echo(f"doodle: the last good image was saved to {output}", err=True)
-    except KeyboardInterrupt:
-        code, error = EXIT_INTERRUPTED, "interrupted"
+            _keep(output, e.image, info, reporter, "the last good image was saved to")
+        return EXIT_FAILURE, error
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP (Terminated)
+        code = 128 + e.signum if isinstance(e, Terminated) else EXIT_INTERRUPTED
+        what = f"terminated by {signal.Signals(e.signum).name}" if isinstance(e, Terminated) else "interrupted"
         reporter.break_line()
         if reporter.last is not None:
-            _save_outputs(output, reporting.to_uint8(reporter.last), info.animation, reporter)
-            click.echo(f"doodle: interrupted; the current image was saved to {output}", err=True)
+            _keep(output, reporter.last, info, reporter, f"{what}; the current image was saved to")
         else:
-            click.echo("doodle: interrupted", err=True)
-    except DoodleError as e:
-        code, error = e.exit_code, _print_error(e, reporter)
+            click.echo(f"doodle: {what}", err=True)
+        return code, what
+    except DoodleError as e:  # WriteError included: the disk filled up, the pipe closed
+        return e.exit_code, _print_error(e, reporter)
+    except MemoryError:  # numpy's allocation failures: the machine, not a bug
+        return EXIT_FAILURE, _print_error(DoodleError("out of memory.", "Use a smaller --output-size, or "
+                                                      "close other programs."), reporter)
     except Exception as e:  # a bug or an XLA failure: record it, then let the traceback show
         _finish_log(reporter, info, EXIT_FAILURE, f"{type(e).__name__}: {e}")
         raise
-    _finish_log(reporter, info, code, error)
-    return code
+
+
+def _keep(output: str, image, info: RunInfo, reporter: Reporter, saved: str) -> None:
+    """Save the image of a run that failed or was stopped, and say where (or why not)."""
+    from doodle import reporting
+
+    try:
+        _save_outputs(output, reporting.to_uint8(image), info.animation, reporter)
+    except WriteError as e:
+        click.echo(f"doodle: the image could not be saved: {e}", err=True)
+        return
+    click.echo(f"doodle: {saved} {output if output != '-' else 'stdout'}", err=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (batch schedulers, ``timeout``, a closed terminal), handled as
+    Ctrl-C is: the current image is saved, and the exit status is 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """While painting, SIGTERM and SIGHUP raise :class:`Terminated` (once: a second
+    one while the image is being saved is ignored, so the save completes).
+
+    A signal already ignored (``nohup`` ignores SIGHUP) stays ignored. Python only
+    lets the main thread set handlers; elsewhere (a GUI's worker) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = []
+
+    def handler(signum: int, frame) -> None:
+        if not raised:
+            raised.append(signum)
+            raise Terminated(signum)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _stdout_open() -> bool:
+    """Whether stdout can be written to (``doodle … >&-`` starts Python without one)."""
+    if sys.stdout is None:
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # an in-memory stream (tests, a host program)
+        return True
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _silence_stdout() -> None:
+    """After a write to stdout failed (the reader went away), point it at /dev/null,
+    so the interpreter's last flush at exit does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _input_files(kw: dict) -> list[str]:
@@ -468,9 +566,39 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     return EXIT_OK
 
 
+class _GuardedLog(JsonLog):
+    """``--log-json`` that survives its disk filling up or its reader leaving: the
+    first failed write is kept in ``failed`` and later ones are skipped, so the
+    painting goes on and is saved; the run then ends with exit 1 saying so."""
+
+    failed: Optional[OSError] = None
+
+    def write(self, record) -> None:
+        if self.failed is not None:
+            return
+        try:
+            super().write(record)
+        except (OSError, ValueError) as e:  # ValueError: written after the stream closed
+            self.failed = e
+            if not self.owned:
+                _silence_stdout()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as e:  # the last buffered bytes did not fit either
+            self.failed = self.failed or e
+
+
+def _log_error(target: str, e: Exception) -> WriteError:
+    reason = getattr(e, "strerror", None) or str(e)
+    return WriteError(f"cannot write --log-json {target!r}: {reason}; the log is incomplete.",
+                      "Free some space, or log somewhere else.", path=target)
+
+
 def _open_log(target: str) -> JsonLog:
     try:
-        return JsonLog.open(target)
+        return _GuardedLog.open(target)
     except OSError as e:
         raise InputError(f"cannot write --log-json {target!r}: {e.strerror}.",
                          "Check that its folder exists and is writable.") from None
@@ -517,8 +645,14 @@ def _save(output: str, image) -> None:
     from doodle import imaging
 
     if output == "-":
-        sys.stdout.buffer.write(imaging.encode_image(image, ".png"))
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(imaging.encode_image(image, ".png"))
+            sys.stdout.buffer.flush()
+        except (OSError, ValueError, AttributeError) as e:  # the reader left (EPIPE), a full disk…
+            _silence_stdout()
+            reason = getattr(e, "strerror", None) or "stdout is closed"
+            raise WriteError(f"cannot write the PNG to stdout: {reason}.",
+                             "Check the command that reads doodle's output.", path="-") from None
     else:
         imaging.write_image(output, image)
 

@@ -41,6 +41,17 @@ class OptionError(InputError):
         return InputError(f"--{self.field.replace('_', '-')} {self.problem}", self.hint)
 
 
+class WriteError(DoodleError):
+    """A file could not be written at the end: disk full, file too large, a closed
+    pipe (exit 1). ``path`` is what was being written ("-": stdout)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "", path: str = "") -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+
 class DivergenceError(DoodleError):
     """The optimisation produced NaN or infinity (exit 1); carries the last good image.
 

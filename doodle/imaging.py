@@ -16,7 +16,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from doodle.errors import InputError
+from doodle.errors import InputError, WriteError
 
 # Formats we write, by extension; imageio picks the plugin.
 WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
@@ -205,9 +205,13 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`write_image`)."""
+    """Write ``data`` to ``path`` atomically (see :func:`write_image`); WriteError
+    (exit 1) when the system refuses, with no temporary file left behind."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    except OSError as e:
+        raise _write_error(p, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -216,12 +220,19 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
             if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to fix
                 os.fchmod(f.fileno(), 0o666 & ~_umask())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):  # disk full, quota, file too large: the previous file is kept
+            raise _write_error(p, e) from None
         raise
+
+
+def _write_error(p: Path, e: OSError) -> WriteError:
+    return WriteError(f"cannot write {str(p)!r}: {e.strerror or e}.", "Free some space, or write somewhere else.",
+                      path=str(p))
 
 
 def _umask() -> int:

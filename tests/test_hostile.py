@@ -5,8 +5,12 @@ false success or a lost file.
 In-process where the CLI's own code is the subject (``cli.entry`` with a patched
 ``sys.argv``); a real process only where the operating system is (pipes, signals).
 """
+import errno
 import os
+import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -194,3 +198,169 @@ def test_segment_refuses_to_overwrite_its_image(files, tmp_path, monkeypatch, ca
     assert code == 2
     one_line(err, "is the image being segmented")
     assert image.read_bytes() == (files / "style.png").read_bytes()
+
+
+# --- errors at write time -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A `doodle` process whose painter is a stand-in (an image of noise at once): these
+# tests are about what happens around painting, so they need no JAX compilation.
+FAKE_PAINTER = """
+import sys
+import numpy as np
+from doodle import api
+
+class Fake:
+    name = "fake"
+
+def paint_problem(problem, options, *, callback=None, **kw):
+    return np.random.default_rng(0).integers(0, 256, (*problem.size, 3), dtype=np.uint8)
+
+api.paint_problem = paint_problem
+api.resolve_extractor = lambda options, notice=None: Fake()
+sys.argv[0] = "doodle"
+from doodle.__main__ import main
+main()
+"""
+
+
+def fake_process(files, tmp_path, *args, **popen):
+    env = dict(os.environ, JAX_PLATFORMS="cpu", DOODLE_CACHE=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    popen = {"stdout": subprocess.PIPE, **popen}
+    return subprocess.Popen([sys.executable, "-c", FAKE_PAINTER, *map(str, paint_args(files, tmp_path, *args))],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, **popen)
+
+
+def finished(proc):
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err.decode()
+
+
+def fake_painter(monkeypatch, image=None):
+    """The painter replaced in-process: one progress event, then ``image`` (or noise)."""
+    from doodle import api
+    from doodle.synthesis import Progress
+
+    def paint_problem(problem, options, *, callback=None, **kw):
+        h, w = problem.size
+        result = np.full((h, w, 3), 99, np.uint8) if image is None else image
+        callback(Progress("iteration", 1, 1, 1, 1, (h, w), loss=1.0, image=result.astype(np.float32)))
+        return result
+
+    class Fake:
+        name = "fake"
+
+    monkeypatch.setattr(api, "paint_problem", paint_problem)
+    monkeypatch.setattr(api, "resolve_extractor", lambda options, notice=None: Fake())
+
+
+def test_disk_full_at_the_end_keeps_the_old_output(files, tmp_path, monkeypatch, capsys):
+    from doodle import imaging
+
+    fake_painter(monkeypatch)
+    (tmp_path / "o.png").write_bytes(b"previous painting")
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(imaging.os, "replace", full)
+    code, _, err = entry(monkeypatch, capsys, *paint_args(files, tmp_path))
+    assert code == 1
+    one_line(err, "No space left on device")
+    assert (tmp_path / "o.png").read_bytes() == b"previous painting"
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file is removed
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_log_json_on_a_full_disk_exits_1_and_keeps_the_image(files, tmp_path, monkeypatch, capsys):
+    fake_painter(monkeypatch)
+    code, _, err = entry(monkeypatch, capsys, *paint_args(files, tmp_path, "--log-json", "/dev/full"))
+    assert code == 1
+    one_line(err, "cannot write --log-json '/dev/full': No space left on device")
+    assert iio.imread(tmp_path / "o.png")[0, 0].tolist() == [99, 99, 99]
+
+
+def test_png_to_a_pipe_closed_early_is_one_line_exit_1(files, tmp_path):
+    proc = fake_process(files, tmp_path, "--output-size", "256x256", "-o", "-")
+    proc.stdout.close()  # `doodle … -o - | true`: the reader is gone before the PNG is written
+    code, _, err = finished(proc)
+    assert code == 1, err
+    one_line(err, "cannot write the PNG to stdout: Broken pipe")
+
+
+def test_png_to_a_closed_stdout_is_refused(files, tmp_path):
+    proc = fake_process(files, tmp_path, "-o", "-", stdout=None,
+                        preexec_fn=lambda: os.close(1))  # `doodle … -o - >&-`
+    code, _, err = finished(proc)
+    assert code == 2, err
+    one_line(err, "stdout is closed")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_FSIZE")
+def test_file_too_large_is_one_line_exit_1(files, tmp_path):
+    import resource
+
+    proc = fake_process(files, tmp_path, "--output-size", "64x64",
+                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000)))  # ulimit -f
+    code, _, err = finished(proc)
+    assert code == 1, err
+    one_line(err, "File too large")
+    assert not (tmp_path / "o.png").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+# --- signals --------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+@pytest.mark.parametrize("signum,expected", [(getattr(signal, "SIGTERM", 15), 143), (getattr(signal, "SIGHUP", 1), 129)])
+def test_sigterm_and_sighup_save_the_image_like_ctrl_c(files, tmp_path, monkeypatch, capsys, signum, expected):
+    import json
+    import time
+
+    from doodle import api
+    from doodle.synthesis import Progress
+
+    def paint_problem(problem, options, *, callback=None, **kw):
+        image = np.full((*problem.size, 3), 77.0, np.float32)
+        callback(Progress("iteration", 1, 1, 1, 100, problem.size, loss=1.0, image=image))
+        os.kill(os.getpid(), signum)  # what `timeout` or a batch scheduler sends
+        time.sleep(5)  # Python runs the handler at once; never reached
+        raise AssertionError("the signal did not stop the painting")
+
+    class Fake:
+        name = "fake"
+
+    monkeypatch.setattr(api, "paint_problem", paint_problem)
+    monkeypatch.setattr(api, "resolve_extractor", lambda options, notice=None: Fake())
+    class Unhandled(Exception):
+        pass
+
+    def unhandled(*args):  # what the signal would do if doodle did not handle it (not kill pytest)
+        raise Unhandled
+
+    before = signal.signal(signum, unhandled)
+    log = tmp_path / "run.jsonl"
+    try:
+        code, _, err = entry(monkeypatch, capsys, *paint_args(files, tmp_path, "--log-json", log))
+        assert signal.getsignal(signum) is unhandled  # the handlers are the painting's only
+    finally:
+        signal.signal(signum, before)
+    assert code == expected, err
+    assert f"terminated by {signal.Signals(signum).name}; the current image was saved" in err
+    assert "Traceback" not in err
+    assert iio.imread(tmp_path / "o.png")[0, 0].tolist() == [77, 77, 77]
+    assert json.loads(log.read_text().splitlines()[-1])["exit_status"] == expected
+
+
+def test_ctrl_c_while_importing_jax_is_one_line_exit_130(files, tmp_path):
+    # A stand-in `jax` that is interrupted as it is imported, as a Ctrl-C in the
+    # first second of a run would interrupt the real one.
+    (tmp_path / "fake" / "jax").mkdir(parents=True)
+    (tmp_path / "fake" / "jax" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path / 'fake'}{os.pathsep}{ROOT}", DOODLE_CACHE=str(tmp_path / "c"))
+    for args in (paint_args(files, tmp_path), ["check", files / "style_sem.png", files / "doodle_sem.png"]):
+        proc = subprocess.run([sys.executable, "-m", "doodle", *map(str, args)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 130, proc.stderr
+        assert proc.stderr == "doodle: interrupted\n"
