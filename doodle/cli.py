@@ -250,10 +250,10 @@ def _apply_pack(kw: dict, defaults: set) -> Union[str, list, None]:
     names: list[Optional[str]] = []
     for i, style in enumerate(styles):
         pack = None
-        if not Path(style).exists():
+        if not _exists(style):
             try:
                 pack = packs.find_pack(style)
-            except DoodleError:
+            except (DoodleError, OSError, ValueError):  # not a pack (a name too long to look up…)
                 pack = None
         if pack is None:  # read_image reports a missing file
             names.append(None)
@@ -473,10 +473,10 @@ def _input_files(kw: dict) -> list[str]:
 
     found: list[str] = []
     for style in many(kw.get("style")):
-        if not Path(style).exists():
+        if not _exists(style):
             try:
                 pack = packs.find_pack(style)
-            except DoodleError:
+            except (DoodleError, OSError, ValueError):  # not a pack (a name too long to look up…)
                 pack = None
             if pack is not None:
                 found += [str(pack.image), str(pack.map)]
@@ -490,6 +490,15 @@ def _input_files(kw: dict) -> list[str]:
     except ValueError:
         pass
     return [str(f) for f in found if f is not None]
+
+
+def _exists(path: str) -> bool:
+    """Path.exists that says False for a name the system cannot even look up (too long,
+    a NUL character): reading it then reports the problem as one line."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _refuse_overwriting_inputs(kw: dict) -> None:

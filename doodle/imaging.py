@@ -56,10 +56,15 @@ def to_uint8(image) -> np.ndarray:
 def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
     """Read ``path`` as (H, W, 3) uint8 RGB; InputError naming the file otherwise."""
     p = Path(path)
-    if not p.exists():
+    _check_name(p, what)
+    kind = _kind(p, what)
+    if kind == "missing":
         raise InputError(f"{what} {str(p)!r} does not exist.", "Check the path.")
-    if p.is_dir():
+    if kind == "folder":
         raise InputError(f"{what} {str(p)!r} is a folder, not an image.", "Give an image file.")
+    if kind == "other":  # reading a named pipe blocks until a writer comes, maybe forever
+        raise InputError(f"{what} {str(p)!r} is not a regular file (a pipe or a device).",
+                         "Save the image to a file and give that.")
     try:
         data = p.read_bytes()
     except OSError as e:
@@ -70,7 +75,9 @@ def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Decode image bytes to (H, W, 3) uint8 RGB, with palette images expanded."""
     try:
-        array = iio.imread(io.BytesIO(data), index=0, mode=None)
+        array = _decode_cmyk(data)
+        if array is None:
+            array = iio.imread(io.BytesIO(data), index=0, mode=None)
     except Exception:  # imageio raises many types for bad data; all mean the same here.
         raise InputError(
             f"{name} is not a readable image (corrupt or unsupported format).",
@@ -80,6 +87,39 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         return to_rgb8(array)
     except ValueError as e:
         raise InputError(f"{name}: {e}.") from None
+
+
+def _decode_cmyk(data: bytes) -> "np.ndarray | None":
+    """A CMYK image (a print-ready JPEG or TIFF) as (H, W, 3) uint8 RGB; None for
+    any other image.
+
+    imageio hands CMYK over as four channels, which :func:`to_rgb8` would read as
+    R, G, B (a sky #4aa8ff became #b55700). Pillow converts: through the embedded ICC
+    profile to sRGB where there is one and littleCMS is available, else with its plain
+    formula (exact for the ink Pillow itself writes, approximate for a press profile).
+    """
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data))  # reads the header only
+    except Exception:  # not Pillow's to read: imageio may have another plugin
+        return None
+    with image:
+        if image.mode != "CMYK":
+            return None
+        image.load()
+        profile = image.info.get("icc_profile")
+        if profile:
+            try:
+                from PIL import ImageCms
+
+                rgb = ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                                ImageCms.createProfile("sRGB"), outputMode="RGB")
+                if rgb is not None:
+                    return np.asarray(rgb)
+            except Exception:  # no littleCMS, or a broken profile: the plain formula below
+                pass
+        return np.asarray(image.convert("RGB"))
 
 
 def semantic_path(image_path: str | os.PathLike, ext: str) -> Path:

@@ -364,3 +364,43 @@ def test_ctrl_c_while_importing_jax_is_one_line_exit_130(files, tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 130, proc.stderr
         assert proc.stderr == "doodle: interrupted\n"
+
+
+# --- hostile input files ----------------------------------------------------------
+
+
+def test_cmyk_jpeg_reads_as_its_rgb_colours(tmp_path):
+    from PIL import Image
+
+    from doodle import imaging
+
+    sky = np.zeros((16, 16, 3), np.uint8)
+    sky[:] = (0x4A, 0xA8, 0xFF)
+    sky[8:] = (0x30, 0x80, 0x20)  # and a green field
+    Image.fromarray(sky).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    assert Image.open(tmp_path / "cmyk.jpg").mode == "CMYK"
+    got = imaging.read_image(tmp_path / "cmyk.jpg").astype(int)
+    assert got.shape == (16, 16, 3)
+    assert np.abs(got[2:6] - sky[2:6]).max() <= 8  # JPEG's tolerance, away from the edge
+    assert np.abs(got[10:14] - sky[10:14]).max() <= 8
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_as_an_image_is_refused_at_once(files, tmp_path):
+    fifo = tmp_path / "doodle_sem.png"
+    os.mkfifo(fifo)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DOODLE_CACHE=str(tmp_path / "c"))
+    for args in (["check", files / "style_sem.png", fifo],
+                 ["paint", "--style", files / "style.png", "--map", fifo, "-o", tmp_path / "o.png"]):
+        proc = subprocess.run([sys.executable, "-m", "doodle", *map(str, args)], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # it hung forever before
+        assert proc.returncode == 2, proc.stderr
+        one_line(proc.stderr, "is not a regular file")
+
+
+@pytest.mark.parametrize("name", ["a" * 300 + ".png", "nul\0.png"])
+def test_impossible_input_names_are_one_line(files, tmp_path, monkeypatch, capsys, name):
+    code, _, err = entry(monkeypatch, capsys, "paint", "--style", name, "--map", files / "doodle_sem.png",
+                         "-o", tmp_path / "o.png")
+    assert code == 2, err
+    one_line(err)
