@@ -17,7 +17,7 @@ from typing import Optional, Union
 
 import click
 
-from doodle.errors import DivergenceError, DoodleError, InputError, OptionError, WriteError
+from doodle.errors import DivergenceError, DoodleError, InputError, OptionError, WriteError, error_line
 from doodle.options import BUILTIN, DEFAULTS, PRETRAINED, Options
 from doodle.reporting import JsonLog, Reporter, RunInfo
 
@@ -46,7 +46,7 @@ is saved).
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> "NoReturn":  # noqa: F821
-    click.echo(f"doodle: error: {message}", err=True)
+    click.echo(error_line(message), err=True)
     sys.exit(code)
 
 
@@ -635,7 +635,7 @@ def _print_error(e: DoodleError, reporter: Optional[Reporter] = None) -> str:
     """Print the one error line (after ending a progress bar's line); returns its text."""
     if reporter is not None:
         reporter.break_line()
-    click.echo(f"doodle: error: {e}", err=True)
+    click.echo(error_line(e), err=True)
     return str(e)
 
 
@@ -688,7 +688,7 @@ def plan_command(**kw) -> None:
         options = api.extractor_defaults(options)
         run_plan = api.make_plan(problem, None, options)
     except DoodleError as e:
-        click.echo(f"doodle: error: {e}", err=True)
+        click.echo(error_line(e), err=True)
         sys.exit(e.exit_code)
     if kw["as_json"]:
         click.echo(json.dumps(run_plan.as_dict(), indent=1))

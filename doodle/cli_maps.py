@@ -14,7 +14,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from doodle import maps, packs
-from doodle.errors import DoodleError, InputError
+from doodle.errors import DoodleError, InputError, error_line
 from doodle.imaging import check_writable, read_image, same_file, write_image
 
 # Exit statuses of `check`.
@@ -23,7 +23,7 @@ COMPATIBLE, INCOMPATIBLE = 0, 1
 
 def _fail(ctx: click.Context, err: DoodleError) -> None:
     """Print one clean line and exit with the error's status."""
-    click.echo(f"doodle: error: {err}", err=True)
+    click.echo(error_line(err), err=True)
     ctx.exit(err.exit_code)
 
 

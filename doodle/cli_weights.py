@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, TypeVar
 import click
 
 from doodle import weights as w
-from doodle.errors import DoodleError
+from doodle.errors import DoodleError, error_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,9 +27,7 @@ def _user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DoodleError as exc:
-            click.echo(f"doodle: error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"  {exc.hint}", err=True)
+            click.echo(error_line(exc), err=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]

@@ -15,7 +15,20 @@ class DoodleError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        message, hint = self.message.strip(), self.hint.strip()
+        if message and hint and message[-1] not in ".!?:;":
+            message += "."  # "WHAT. HOW TO FIX.", whatever punctuation the parts came with
+        return one_line(f"{message} {hint}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (an OS or library message may hold some) as spaces."""
+    return " ".join(text.split())
+
+
+def error_line(error: object) -> str:
+    """The one line every command prints for an error: ``doodle: error: WHAT. HOW TO FIX.``"""
+    return f"doodle: error: {one_line(str(error))}"
 
 
 class InputError(DoodleError):

@@ -820,6 +820,7 @@ def _read_torch_zip(path: Path, wanted: Optional[Collection[str]]) -> dict[str, 
     what = path.name
     try:
         with zipfile.ZipFile(path) as zf:
+            _check_zip_members(zf, what)
             names = zf.namelist()
             pkls = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
             if len(pkls) != 1:
@@ -848,8 +849,32 @@ def _read_torch_zip(path: Path, wanted: Optional[Collection[str]]) -> dict[str, 
             return out
     except InputError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, RuntimeError,
+            NotImplementedError) as exc:
         raise InputError(f"{what} is corrupt or truncated ({type(exc).__name__}: {exc})", "download it again.") from None
+
+
+# The largest member a checkpoint's zip may declare: VGG19's largest tensor (fc6,
+# 102,760,448 float32 values, 411 MB) with room to spare. zipfile inflates a member
+# up to its declared size only, so this bounds what a zip bomb can make us allocate.
+_ZIP_MAX_MEMBER = 768 * 2**20
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
+def _check_zip_members(zf: zipfile.ZipFile, what: str) -> None:
+    """InputError for a member doodle will not read: encrypted, compressed with a
+    method zipfile lacks, or declaring more bytes than any VGG19 tensor needs."""
+    for member in zf.infolist():
+        if member.flag_bits & 0x1:
+            raise InputError(f"{what} is password-protected ({member.filename}).",
+                             "Use an unencrypted checkpoint, as torch.save writes.")
+        if member.compress_type not in _ZIP_METHODS:
+            raise InputError(f"{what} uses zip compression method {member.compress_type} "
+                             f"({member.filename}), which doodle cannot read.",
+                             "Use the checkpoint as torch.save wrote it (stored, uncompressed).")
+        if member.file_size > _ZIP_MAX_MEMBER:
+            raise InputError(f"{what}: {member.filename} declares {member.file_size:,} bytes, more than any "
+                             f"VGG19 tensor needs ({_ZIP_MAX_MEMBER:,}).", "The file is not a VGG19 checkpoint.")
 
 
 def _read_torch_legacy(path: Path, wanted: Optional[Collection[str]]) -> dict[str, np.ndarray]:
@@ -1049,8 +1074,9 @@ def parse_safetensors_header(head: bytes, what: str = "the file") -> tuple[dict[
         header = json.loads(head[8 : 8 + n].decode("utf-8"))
         if not isinstance(header, dict):
             raise ValueError("header is not an object")
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{what} has a corrupt safetensors header ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: [[[[… nested
+        raise InputError(f"{what} has a corrupt safetensors header ({type(exc).__name__})",
+                         "download it again.") from None
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict):
         raise InputError(f"{what} has corrupt safetensors metadata")

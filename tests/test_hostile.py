@@ -404,3 +404,61 @@ def test_impossible_input_names_are_one_line(files, tmp_path, monkeypatch, capsy
                          "-o", tmp_path / "o.png")
     assert code == 2, err
     one_line(err)
+
+
+# --- message shape and hostile weight files ------------------------------------------
+
+
+def test_message_and_hint_join_as_sentences():
+    from doodle.errors import DoodleError, error_line
+
+    assert str(DoodleError("which weight files never need", "only arrays are read.")) == \
+        "which weight files never need. only arrays are read."
+    assert str(DoodleError("done.", "next")) == "done. next"
+    assert error_line(DoodleError("two\nlines", "and a hint")) == "doodle: error: two lines. and a hint"
+
+
+def _zip_with(tmp_path, flags=0, method=None):
+    """A torch-like zip (archive/data.pkl) with its headers' flags or method patched."""
+    import zipfile
+
+    path = tmp_path / "vgg19.pth"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        zf.writestr("archive/version", "3\n")
+    data = bytearray(path.read_bytes())
+    for signature, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        i = data.find(signature)
+        while i >= 0:
+            data[i + at:i + at + 2] = (int.from_bytes(data[i + at:i + at + 2], "little") | flags).to_bytes(2, "little")
+            if method is not None:
+                data[i + at + 2:i + at + 4] = method.to_bytes(2, "little")
+            i = data.find(signature, i + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda t: _zip_with(t, flags=0x1), "password-protected"),
+    (lambda t: _zip_with(t, method=99), "compression method 99"),
+    (lambda t: _safetensors_nested(t), "corrupt safetensors header"),
+])
+def test_hostile_weight_files_are_one_line_exit_2(tmp_path, monkeypatch, capsys, make, fragment):
+    path = make(tmp_path)
+    code, out, err = entry(monkeypatch, capsys, "weights", "info", path)
+    assert code == 2, err
+    one_line(err, fragment)
+    assert out == ""
+
+
+def _safetensors_nested(tmp_path):
+    header = b"{\"a\":" + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+    return path
+
+
+def test_weights_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    code, _, err = entry(monkeypatch, capsys, "weights", "info", tmp_path / "missing.pth")
+    assert code == 2
+    one_line(err)
