@@ -18,7 +18,7 @@ from typing import Optional, Union
 import click
 
 from doodle.errors import DivergenceError, DoodleError, InputError, OptionError, WriteError, error_line
-from doodle.options import BUILTIN, DEFAULTS, PRETRAINED, Options
+from doodle.options import BUILTIN, DEFAULTS, PRETRAINED, WITH_MAPS, WITHOUT_MAPS, Options
 from doodle.reporting import JsonLog, Reporter, RunInfo
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -148,7 +148,7 @@ PAINT_OPTIONS = [
     click.option("--semantic-ext", default=DEFAULTS.semantic_ext, show_default=True, help="Suffix of semantic maps."),
     click.option("--content-weight", type=float, default=None,
                  help=f"Weight of the content loss [default: {PRETRAINED.content_weight:g} pretrained; "
-                 f"{BUILTIN.content_weight:g} built-in]."),
+                 f"built-in {BUILTIN.content_weight:g}, or {BUILTIN.content_weight_with_maps:g} with maps]."),
     click.option("--content-layers", default=None,
                  help=f"Layers of the content loss [default: {','.join(PRETRAINED.content_layers)} pretrained; "
                  f"{','.join(BUILTIN.content_layers)} built-in]."),
@@ -161,9 +161,12 @@ PAINT_OPTIONS = [
     _float("--variety", DEFAULTS.variety, "Bias towards using more of the style's patches."),
     _float("--occurrence", DEFAULTS.occurrence,
            "Penalty on style patches used more than their fair share (0: plain nearest patches)."),
-    _float("--distribution-weight", DEFAULTS.distribution_weight,
-           "Weight of each region's feature distribution (per style layer; 0: nearest patches only)."),
-    _float("--color-weight", DEFAULTS.color_weight, "Weight of each region's colour distribution."),
+    click.option("--distribution-weight", type=float, default=None,
+                 help="Weight of each region's feature distribution, per style layer; 0: nearest patches only "
+                 f"[default: {WITH_MAPS.distribution_weight:g} with maps, {WITHOUT_MAPS.distribution_weight:g} without]."),
+    click.option("--color-weight", type=float, default=None,
+                 help="Weight of each region's colour distribution "
+                 f"[default: {WITH_MAPS.color_weight:g} with maps, {WITHOUT_MAPS.color_weight:g} without]."),
     click.option("--cache/--no-cache", default=DEFAULTS.cache, show_default=True, help="Match patches once per phase."),
     click.option("--match-every", type=int, default=DEFAULTS.match_every, show_default=True,
                   help="Re-match patches every N evaluations (higher is faster)."),
@@ -685,7 +688,7 @@ def plan_command(**kw) -> None:
         options = _checked_options(kw)
         problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
                                     target_map=kw["target_map"], options=options)
-        options = api.extractor_defaults(options)
+        options = api.extractor_defaults(options, problem)
         run_plan = api.make_plan(problem, None, options)
     except DoodleError as e:
         click.echo(error_line(e), err=True)

@@ -20,7 +20,7 @@ from doodle import distribution, losses, optim, patches, vgg
 from doodle.extractor import Extractor
 from doodle.options import Options
 from doodle.phase import Phase
-from doodle.problem import Problem, content_layers_of, content_weight_of, parents_of, style_layers_of
+from doodle.problem import Problem, content_layers_of, content_weight_of, parents_of, style_layers_of, terms_of
 
 RGB = distribution.RGB
 
@@ -58,13 +58,13 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         parents=tuple((l, p) for l, p in parents_of(style_layers, options.propagate)
                       if min(phase.banks[l].rows, phase.banks[l].cols) >= 3),
         style_weight=options.style_weight,
-        content_weight=content_weight_of(options, extractor),
+        content_weight=content_weight_of(options, problem, extractor),
         smoothness=options.smoothness,
         semantic_weight=options.semantic_weight,
         variety=options.variety,
         occurrence=options.occurrence,
-        distribution_weight=options.distribution_weight,
-        color_weight=options.color_weight,
+        distribution_weight=terms_of(options, problem)[0],
+        color_weight=terms_of(options, problem)[1],
         preprocess=extractor.preprocess,
     )
 

@@ -42,7 +42,8 @@ class Extractor:
     style_layers: tuple[str, ...]  # default style layers for these weights
     pretrained: bool = True  # False for the built-in random extractor
     content_layers: tuple[str, ...] = PRETRAINED.content_layers  # default content layers
-    content_weight: float = PRETRAINED.content_weight  # default content weight
+    content_weight: float = PRETRAINED.content_weight  # default content weight, plain transfer
+    content_weight_with_maps: float = PRETRAINED.content_weight_with_maps  # semantic transfer
     calibration: tuple[float, ...] = ()  # built-in only: each layer's mean on the calibration image, unscaled
 
 
@@ -92,6 +93,7 @@ def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, la
         pretrained=False,
         content_layers=BUILTIN.content_layers,
         content_weight=BUILTIN.content_weight,
+        content_weight_with_maps=BUILTIN.content_weight_with_maps,
         calibration=means,
     )
 

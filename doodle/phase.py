@@ -16,7 +16,7 @@ from doodle import distribution, patches, vgg
 from doodle.extractor import Extractor
 from doodle.options import Options
 from doodle.planner import scaled
-from doodle.problem import (Problem, content_layers_of, has_maps, palette_of, resize, semantic_channels,
+from doodle.problem import (Problem, content_layers_of, has_maps, terms_of, palette_of, resize, semantic_channels,
                             style_layers_of, style_maps_of, styles_of)
 
 
@@ -69,7 +69,7 @@ def prepare_phase(
             pair = patches.label_pair(np.asarray(tsem[layer]), np.asarray(smap), palette, normed.valid)
             labels[layer] = jax.device_put(pair)
     dist = _distributions(per_style, dict(tsem, **{distribution.RGB: tsem_full}), palette, out_hw, style_layers,
-                          options, key)
+                          terms_of(options, problem), key)
     content = {}
     if content_layers:
         c = resize(problem.content, out_hw)
@@ -77,14 +77,14 @@ def prepare_phase(
     return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels, dist=dist)
 
 
-def _distributions(per_style, tsem, palette, out_hw, style_layers, options, key) -> dict:
+def _distributions(per_style, tsem, palette, out_hw, style_layers, weights, key) -> dict:
     """{layer or RGB: distribution.Target} for the layers whose term has a weight.
 
     With flat-colour maps each label is its own region; otherwise the whole image is
     one (texture synthesis, plain transfer).
     """
-    names = ((distribution.RGB,) if options.color_weight > 0 else ()) + (
-        style_layers if options.distribution_weight > 0 else ())
+    distribution_weight, color_weight = weights
+    names = ((distribution.RGB,) if color_weight > 0 else ()) + (style_layers if distribution_weight > 0 else ())
     seed = np.asarray(jax.random.key_data(key)).ravel()
     dist = {}
     for name in names:

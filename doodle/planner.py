@@ -19,6 +19,7 @@ import math
 from typing import Mapping, Optional, Sequence
 
 from doodle import patches, vgg
+from doodle.distribution import RGB_BASES
 
 F32 = 4
 # Bytes the process holds before any painting: Python, JAX and XLA's runtime on the
@@ -141,6 +142,11 @@ def phase_fixed_bytes(
         total += sh * sw * c * F32  # raw style features
         total += (sh + 2) * sw * (c + k) * F32  # normalised bank, padded by a slice at most
         total += 2 * oh * ow * (c + k) * F32  # normalised output and folded targets
+        # The distribution term (on by default): the style's quantiles and the
+        # assigned target, each one value per output pixel and channel.
+        total += 2 * oh * ow * c * F32
+    # The colour term: 5 bases of 3 directions of quantiles, and the (X, 3) target.
+    total += (3 * RGB_BASES + 3) * hw[0] * hw[1] * F32
     for layer in content_layers:
         oh, ow = vgg.feature_size(*hw, layer)
         total += oh * ow * vgg.CHANNELS[layer] * F32

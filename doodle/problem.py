@@ -14,7 +14,7 @@ import numpy as np
 
 from doodle import vgg
 from doodle.extractor import Extractor
-from doodle.options import Options
+from doodle.options import WITH_MAPS, WITHOUT_MAPS, Options
 
 
 class Problem(NamedTuple):
@@ -91,15 +91,26 @@ def style_layers_of(options: Options, extractor: Optional[Extractor]) -> tuple[s
     return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
 
 
-def content_weight_of(options: Options, extractor: Optional[Extractor]) -> float:
-    """The content weight in use: the user's, or the extractor's default."""
-    return extractor.content_weight if options.content_weight is None else options.content_weight
+def content_weight_of(options: Options, problem: Problem, extractor: Optional[Extractor]) -> float:
+    """The content weight in use: the user's, or the extractor's default for the mode
+    (semantic transfer, where maps guide the painting, or plain transfer)."""
+    if options.content_weight is not None:
+        return options.content_weight
+    return extractor.content_weight_with_maps if has_maps(problem, options) else extractor.content_weight
+
+
+def terms_of(options: Options, problem: Problem) -> tuple[float, float]:
+    """(distribution weight, colour weight) in use: the user's, or the mode's default
+    (:data:`doodle.options.WITH_MAPS` or ``WITHOUT_MAPS``)."""
+    mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
+    return (mode.distribution_weight if options.distribution_weight is None else options.distribution_weight,
+            mode.color_weight if options.color_weight is None else options.color_weight)
 
 
 def content_layers_of(options: Options, problem: Problem, extractor: Optional[Extractor]) -> tuple[str, ...]:
     """Content layers in use (the user's, or the extractor's default): none without a
     content image or with weight 0."""
-    if problem.content is None or content_weight_of(options, extractor) == 0:
+    if problem.content is None or content_weight_of(options, problem, extractor) == 0:
         return ()
     return tuple(options.content_layers) if options.content_layers else tuple(extractor.content_layers)
 
