@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence, Union
 
 import jax
 import numpy as np
 
-from doodle import color, imaging, planner, synthesis, vgg
+from doodle import color, imaging, packs, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
@@ -177,6 +177,75 @@ def build_problem(
     )
 
 
+class Prepared(NamedTuple):
+    """A checked painting: what :func:`paint`, ``doodle paint`` and ``doodle plan`` work from."""
+
+    problem: Problem
+    options: Options  # checked, with the style packs' recommendations applied
+    inputs: dict[str, Any]  # where each input came from, for logs: style, style_pack, style_map, content, map
+
+
+def prepare(
+    style: Union[ImageLike, Sequence[ImageLike]],
+    *,
+    style_map: Union[ImageLike, Sequence[Optional[ImageLike]], None] = None,
+    content: Optional[ImageLike] = None,
+    target_map: Optional[ImageLike] = None,
+    seed: Optional[ImageLike] = None,
+    options: Options = Options(),
+    output: Optional[str] = None,
+    unset: Optional[Collection[str]] = None,
+    notice: Callable[[str], None] = lambda s: None,
+) -> Prepared:
+    """The one way from raw inputs to a checked problem, so that the command line's
+    ``paint`` and ``plan`` and the Python API accept the same inputs with the same meaning.
+
+    ``style`` may name style packs (:func:`doodle.packs.resolve_styles`; their options
+    apply to the fields in ``unset``, default: those left at their defaults). ``output``
+    (a path, "-" for stdout, or None) is checked to be writable, and without a map or
+    content the doodle is looked for beside it (``coast.png`` paints ``coast_sem.png``,
+    the reference's convention). InputError for anything that cannot work.
+    """
+    styles = packs.resolve_styles(style, style_map, options, unset)
+    options = styles.options
+    check_options(options)
+    if output is not None and output != "-":
+        imaging.check_writable(output)
+    target_map, hint = _target_map(target_map, content, output, options)
+    single = len(styles.images) == 1
+    given_maps = styles.maps if any(m is not None for m in styles.maps) else None
+    problem = build_problem(styles.images[0] if single else tuple(styles.images),
+                            style_map=given_maps[0] if single and given_maps else given_maps,
+                            content=content, target_map=target_map, seed=seed, options=options,
+                            target_map_hint=hint, notice=notice)
+    inputs = {"style": styles.images[0] if single else tuple(styles.images),
+              "style_pack": styles.packs[0] if single else styles.packs,
+              "style_map": _style_map_sources(styles, problem, options, single),
+              "content": content, "map": target_map}
+    return Prepared(problem, options, inputs)
+
+
+def _target_map(target_map: Optional[ImageLike], content: Optional[ImageLike], output: Optional[str],
+                options: Options) -> tuple[Optional[ImageLike], str]:
+    """(the doodle, where a missing one was expected): without --map or --content the
+    doodle of ``coast.png`` is ``coast_sem.png`` beside it, when it exists."""
+    if target_map is not None or content is not None or output in (None, "-"):
+        return target_map, ""
+    beside = imaging.semantic_path(output, options.semantic_ext)
+    hint = f"{beside} (beside the output) or pass --map"
+    return (str(beside) if beside.exists() else None), hint
+
+
+def _style_map_sources(styles: "packs.Styles", problem: Problem, options: Options, single: bool) -> Any:
+    """The style maps' files for the log: those given, and those found beside the styles."""
+    if problem.style_map is None:
+        given = tuple(styles.maps) if any(m is not None for m in styles.maps) else None
+        return styles.maps[0] if single else given
+    found = [m if m is not None else find_map(s, options.semantic_ext) for s, m in zip(styles.images, styles.maps)]
+    found = [str(f) if f is not None and not isinstance(f, np.ndarray) else None for f in found]
+    return found[0] if single else found
+
+
 def conform_maps(style_maps: Sequence[np.ndarray], target_map: np.ndarray,
                  notice: Callable[[str], None] = lambda s: None) -> tuple[list[np.ndarray], np.ndarray]:
     """Snap the style maps to their own main colours and the target map to theirs.
@@ -280,8 +349,9 @@ def paint(
     """Paint and return the (H, W, 3) uint8 image.
 
     Args:
-      style: the style painting (path or (H, W, 3) array in [0, 255]), or a list
-        of several whose patches are pooled.
+      style: the style painting (path or (H, W, 3) array in [0, 255]) or a style
+        pack's name (its recommended options apply to fields left at their
+        defaults), or a list of several whose patches are pooled.
       style_map: its semantic map; default: ``<style>_sem.png`` if it exists. For
         several styles, a list in the same order (None entries: the default).
       content: a content image for style transfer, or None.
@@ -295,9 +365,9 @@ def paint(
       notice: receives one-line notices meant for the user (a doodle colour the
         style map lacks, say).
     """
-    problem = build_problem(style, style_map=style_map, content=content, target_map=map, seed=seed, options=options,
-                            notice=notice)
-    return paint_problem(problem, options, extractor=extractor, callback=callback, notice=notice)
+    prepared = prepare(style, style_map=style_map, content=content, target_map=map, seed=seed, options=options,
+                       notice=notice)
+    return paint_problem(prepared.problem, prepared.options, extractor=extractor, callback=callback, notice=notice)
 
 
 def paint_problem(

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional, Union
+from typing import Collection, Optional
 
 import click
 
@@ -230,53 +230,6 @@ def paint(**kw) -> None:
     sys.exit(code)
 
 
-def _apply_pack(kw: dict, defaults: set) -> Union[str, list, None]:
-    """Resolve ``--style`` (repeatable) and ``--style-map``, and apply style packs.
-
-    ``--style NAME`` of a style pack stands for its image, its map (unless a
-    ``--style-map`` is given for it), and its recommended options for every option
-    the user left at its default; with several packs, the first to recommend an
-    option wins. Leaves ``kw["style"]`` and ``kw["style_map"]`` as one value for one
-    style (as before) and as tuples for several. Returns the pack's name (or None),
-    or for several styles the list of them.
-    """
-    from doodle import packs
-
-    styles = list(kw["style"]) if isinstance(kw["style"], (list, tuple)) else [kw["style"]]
-    given = kw["style_map"]
-    given = [] if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
-    if given and len(given) != len(styles):
-        raise InputError(f"{len(given)} --style-map for {len(styles)} --style.",
-                         "Give one --style-map per --style, in the same order, or none to use the maps beside them.")
-    style_maps = given or [None] * len(styles)
-    unset = set(defaults)
-    names: list[Optional[str]] = []
-    for i, style in enumerate(styles):
-        pack = None
-        if not _exists(style):
-            try:
-                pack = packs.find_pack(style)
-            except (DoodleError, OSError, ValueError):  # not a pack (a name too long to look up…)
-                pack = None
-        if pack is None:  # read_image reports a missing file
-            names.append(None)
-            continue
-        styles[i] = str(pack.image)
-        if style_maps[i] is None:
-            style_maps[i] = str(pack.map)
-        for key, value in pack.options.items():
-            if key in kw and key in unset:
-                kw[key] = value
-        unset -= set(pack.options)
-        names.append(pack.name)
-    if len(styles) == 1:
-        kw["style"], kw["style_map"] = styles[0], style_maps[0]
-        return names[0]
-    kw["style"] = tuple(styles)
-    kw["style_map"] = tuple(style_maps) if any(m is not None for m in style_maps) else None
-    return names
-
-
 def _options(kw: dict) -> Options:
     return Options(
         content_weight=kw["content_weight"],
@@ -313,16 +266,18 @@ def _options(kw: dict) -> Options:
     )
 
 
-def _checked_options(kw: dict) -> Options:
-    """The Options of the command line, validated; errors name the flag, not the field."""
+def prepare(kw: dict, defaults: Collection[str], output: Optional[str], notice=lambda s: None):
+    """:func:`doodle.api.prepare` for the arguments of ``paint`` or ``plan`` (the same
+    for both, so both accept the same inputs); errors name the flag, not the field."""
     from doodle import api
 
     options = _options(kw)
     try:
-        api.check_options(options)
+        return api.prepare(kw["style"], style_map=kw["style_map"] or None, content=kw["content"],
+                           target_map=kw["target_map"], options=options, output=output, unset=defaults,
+                           notice=notice)
     except OptionError as e:
         raise e.as_flag() from None
-    return options
 
 
 def run_paint(kw: dict, defaults: set = frozenset()) -> int:
@@ -476,15 +431,8 @@ def _input_files(kw: dict) -> list[str]:
 
     found: list[str] = []
     for style in many(kw.get("style")):
-        if not _exists(style):
-            try:
-                pack = packs.find_pack(style)
-            except (DoodleError, OSError, ValueError):  # not a pack (a name too long to look up…)
-                pack = None
-            if pack is not None:
-                found += [str(pack.image), str(pack.map)]
-                continue
-        found.append(style)
+        pack = packs.as_pack(style)
+        found += [str(pack.image), str(pack.map)] if pack is not None else [style]
     found += many(kw.get("style_map")) + many(kw.get("content")) + many(kw.get("target_map"))
     if kw.get("seed") not in (None, "auto", "noise", "content"):
         found.append(kw["seed"])
@@ -493,15 +441,6 @@ def _input_files(kw: dict) -> list[str]:
     except ValueError:
         pass
     return [str(f) for f in found if f is not None]
-
-
-def _exists(path: str) -> bool:
-    """Path.exists that says False for a name the system cannot even look up (too long,
-    a NUL character): reading it then reports the problem as one line."""
-    try:
-        return Path(path).exists()
-    except (OSError, ValueError):
-        return False
 
 
 def _refuse_overwriting_inputs(kw: dict) -> None:
@@ -522,45 +461,17 @@ def _refuse_overwriting_inputs(kw: dict) -> None:
 
 def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     """Check, load, paint, save; raises DoodleError (or KeyboardInterrupt) on the way."""
-    from doodle import api, imaging, planner, reporting
+    from doodle import api, planner
 
     output = kw["output"]
-    to_stdout = output == "-"
-    pack = _apply_pack(kw, defaults)
-    info.inputs = {"style": kw["style"], "style_pack": pack, "style_map": kw["style_map"],
+    info.inputs = {"style": kw["style"], "style_pack": None, "style_map": kw["style_map"] or None,
                    "content": kw["content"], "map": kw["target_map"]}
-    options = _checked_options(kw)
+    _setup_jax(kw["device"], kw["compile_cache"])  # before prepare: loading maps may run JAX
+    prepared = prepare(kw, defaults, output, reporter.notice)
+    problem, options = prepared.problem, prepared.options
+    info.inputs = prepared.inputs
     info.options = reporter.options = options
-    if options.device == "cpu":
-        import jax
-
-        jax.config.update("jax_platforms", "cpu")
-    if kw["compile_cache"]:
-        _enable_compile_cache()
-    if not to_stdout:
-        imaging.check_writable(output)
-    if options.save_every > 0:
-        imaging.check_folder(options.frames_dir, "--frames-dir")
-    if info.animation is not None:
-        _check_animation(info.animation)
-        reporter.animation = reporting.Animation(options.save_every or options.print_every)
-    target_map, hint = kw["target_map"], ""
-    if target_map is None and kw["content"] is None and kw["style_map"] is not False and not to_stdout:
-        beside = imaging.semantic_path(output, options.semantic_ext)
-        hint = f"{beside} (beside the output) or pass --map"
-        if beside.exists():
-            target_map = str(beside)
-    info.inputs["map"] = target_map
-    problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
-                                target_map=target_map, options=options, target_map_hint=hint,
-                                notice=reporter.notice)
-    if problem.style_map is not None:  # log the maps found beside the styles too
-        several = isinstance(kw["style"], tuple)
-        styles = kw["style"] if several else (kw["style"],)
-        given = kw["style_map"] if isinstance(kw["style_map"], tuple) else (kw["style_map"],) * len(styles)
-        found = [m if m is not None else api.find_map(s, options.semantic_ext) for s, m in zip(styles, given)]
-        found = [str(f) if f is not None else None for f in found]
-        info.inputs["style_map"] = found if several else found[0]
+    _check_paint_outputs(options, info, reporter)
     extractor = api.resolve_extractor(options, reporter.notice)
     info.extractor = extractor.name
     device = planner.select_device(options.device)
@@ -572,10 +483,31 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
                     f"random seed {seed}")
     image = api.paint_problem(problem, options, extractor=extractor, callback=reporter, notice=reporter.notice)
     _save_outputs(output, image, info.animation, reporter)
-    reporter.notice(f"wrote {output if not to_stdout else 'PNG to stdout'}"
+    reporter.notice(f"wrote {output if output != '-' else 'PNG to stdout'}"
                     + (f" and {info.animation}" if info.animation else "")
                     + f" in {time.perf_counter() - info.started:.1f}s")
     return EXIT_OK
+
+
+def _setup_jax(device: str, compile_cache: bool) -> None:
+    """JAX settings that must precede its first computation."""
+    if device == "cpu":
+        import jax
+
+        jax.config.update("jax_platforms", "cpu")
+    if compile_cache:
+        _enable_compile_cache()
+
+
+def _check_paint_outputs(options: Options, info: RunInfo, reporter: Reporter) -> None:
+    """The outputs only ``paint`` writes (frames, the animation), checked before painting."""
+    from doodle import imaging, reporting
+
+    if options.save_every > 0:
+        imaging.check_folder(options.frames_dir, "--frames-dir")
+    if info.animation is not None:
+        _check_animation(info.animation)
+        reporter.animation = reporting.Animation(options.save_every or options.print_every)
 
 
 class _GuardedLog(JsonLog):
@@ -684,12 +616,10 @@ def plan_command(**kw) -> None:
     ctx = click.get_current_context()
     defaults = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
     try:
-        _apply_pack(kw, defaults)
-        options = _checked_options(kw)
-        problem = api.build_problem(kw["style"], style_map=kw["style_map"], content=kw["content"],
-                                    target_map=kw["target_map"], options=options)
-        options = api.extractor_defaults(options, problem)
-        run_plan = api.make_plan(problem, None, options)
+        _refuse_overwriting_inputs(kw)  # as `paint` does: the same arguments mean the same
+        prepared = prepare(kw, defaults, kw["output"])
+        options = api.extractor_defaults(prepared.options, prepared.problem)
+        run_plan = api.make_plan(prepared.problem, None, options)
     except DoodleError as e:
         click.echo(error_line(e), err=True)
         sys.exit(e.exit_code)

@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection, NamedTuple
 
 from doodle.errors import InputError
+from doodle.options import Options
 
 try:
     import tomllib
@@ -157,3 +158,79 @@ def find_pack(name: str, root: Path | None = None) -> Pack | None:
         if wanted in (pack.name.lower(), pack.folder.name.lower()):
             return pack
     return None
+
+
+class Styles(NamedTuple):
+    """``--style`` / ``style=`` resolved: pack names replaced by their image and map."""
+
+    images: list[Any]  # paths (or arrays) of the style images, in order
+    maps: list[Any]  # their maps, None where the map beside the image is meant
+    packs: list[str | None]  # the pack each style came from, None for a plain image
+    options: Options  # with the packs' recommendations applied
+
+
+def _many(value: Any) -> list:
+    """None, one value, or a list / tuple of them, as a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _exists(path: Any) -> bool:
+    """Path.exists that says False for a name the system cannot even look up (too long,
+    a NUL character): reading it then reports the problem as one line."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def as_pack(style: Any) -> Pack | None:
+    """The pack a ``--style`` value names, or None when it is a file, an array, or no pack
+    (reading it as an image then reports what is wrong)."""
+    if not isinstance(style, (str, os.PathLike)) or _exists(style):
+        return None
+    try:
+        return find_pack(os.fspath(style))
+    except (InputError, OSError, ValueError):  # not a pack (a name too long to look up…)
+        return None
+
+
+def _recommend(options: Options, pack: Pack, unset: set[str]) -> Options:
+    """``options`` with ``pack``'s recommendations for the fields still in ``unset``."""
+    fields = {f.name for f in dataclasses.fields(Options)}
+    changes = {k: tuple(v) if isinstance(v, list) else v for k, v in pack.options.items()
+               if k in fields and k in unset}
+    return options.replace(**changes)
+
+
+def resolve_styles(style: Any, style_map: Any, options: Options,
+                   unset: Collection[str] | None = None) -> Styles:
+    """Resolve styles given as images or pack names, and apply the packs' options.
+
+    A pack stands for its image, its map (unless a map is given for it) and its
+    recommended options for every field in ``unset`` (default: the fields still at
+    :class:`Options`' defaults); with several packs, the first to recommend a field
+    wins. InputError when the number of maps given differs from that of styles.
+    """
+    images, given = _many(style), _many(style_map)
+    if given and len(given) != len(images):
+        raise InputError(f"{len(given)} --style-map for {len(images)} --style.",
+                         "Give one --style-map per --style, in the same order, or none to use the maps beside them.")
+    maps = given or [None] * len(images)
+    if unset is None:
+        defaults = Options()
+        unset = {f.name for f in dataclasses.fields(Options) if getattr(options, f.name) == getattr(defaults, f.name)}
+    unset = set(unset)
+    names: list[str | None] = []
+    for i, image in enumerate(images):
+        pack = as_pack(image)
+        names.append(pack.name if pack is not None else None)
+        if pack is None:
+            continue
+        images[i] = str(pack.image)
+        if maps[i] is None:
+            maps[i] = str(pack.map)
+        options = _recommend(options, pack, unset)
+        unset -= set(pack.options)
+    return Styles(images, maps, names, options)

@@ -204,3 +204,44 @@ def test_several_styles_by_pack_name(files, tmp_path, monkeypatch):
     assert summary["inputs"]["style_pack"] == ["warm", "cool"]
     assert summary["inputs"]["style_map"] == [str(tmp_path / n / f"{n}_sem.png") for n in ("warm", "cool")]
     assert summary["options"]["style_weight"] == 7.0  # the first pack's recommendation wins
+
+
+# `doodle plan` takes the arguments of `doodle paint`, with the same meaning: both go
+# through api.prepare. Painting itself is stubbed out here (the tests above paint these
+# modes for real); what is compared is which inputs each command accepts.
+AGREE = [
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png"], 0),
+    (["--style", "{d}/style.png", "-o", "{o}/coast.png"], 0),  # coast_sem.png beside the output
+    (["--style", "{d}/style.png", "--style-map", "{d}/style_sem.png", "-o", "{o}/coast.png"], 0),
+    (["--style", "{d}/style.png", "-o", "{o}/nomap.png"], 2),  # nothing beside this output
+    (["--style", "{d}/style.png", "--content", "{d}/photo.png"], 0),
+    (["--style", "{d}/plain.png", "--output-size", "48x32"], 0),
+    (["--style", "warm", "--map", "{d}/doodle_sem.png"], 0),  # a style pack
+    (["--style", "missing.png"], 2),
+    (["--style", "{d}/style.png", "--style", "{d}/plain.png", "--style-map", "{d}/style_sem.png",
+      "--map", "{d}/doodle_sem.png"], 2),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "--iterations", "0"], 2),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "-o", "/nonexistent/dir/out.png"], 2),
+    (["--style", "{d}/style.png", "--map", "{d}/doodle_sem.png", "-o", "{d}/style.png"], 2),  # its own input
+]
+
+
+@pytest.mark.parametrize("args,expected", AGREE)
+def test_plan_accepts_what_paint_accepts(files, tmp_path, monkeypatch, args, expected):
+    from doodle import api
+
+    def painted(problem, options, **kw):
+        return np.zeros((*problem.size, 3), np.uint8)
+
+    monkeypatch.setattr(api, "paint_problem", painted)
+    style, sem = two_textures(32)
+    _pack(tmp_path, "warm", style, sem, 7.0)
+    monkeypatch.setenv("DOODLE_STYLES", str(tmp_path))
+    (tmp_path / "coast_sem.png").write_bytes((files / "doodle_sem.png").read_bytes())
+    args = [a.replace("{d}", str(files)).replace("{o}", str(tmp_path)) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out.png")]
+    common = ["--iterations", "3", "--phases", "1", "--random-seed", "1"]
+    planned = CliRunner().invoke(cli.main, ["plan", *common, *args], catch_exceptions=False)
+    painted_code, text = run(*QUICK, *args)
+    assert (planned.exit_code, painted_code) == (expected, expected), planned.output + text
