@@ -1,6 +1,28 @@
-"""Strict JAX settings for every test, and shared fixtures."""
+"""Strict JAX settings and a private cache folder for every test, and shared fixtures."""
+import atexit
 import os
+import shutil
+import tempfile
 
+
+def _private_cache() -> str:
+    """Point the session (and every subprocess it starts) at a fresh temporary home.
+
+    doodle's cache folder (weights, the built-in calibration, compiled programs) is
+    ``$DOODLE_CACHE``, else ``$XDG_CACHE_HOME/doodle``, else ``~/.cache/doodle``: all
+    three are redirected, so ``--weights auto`` never finds a developer's pretrained
+    file and nothing is written to their cache. Set before doodle is imported; one
+    folder for the whole session, so compiled programs are still shared between tests.
+    """
+    home = tempfile.mkdtemp(prefix="doodle-tests-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["HOME"] = home
+    os.environ["XDG_CACHE_HOME"] = os.path.join(home, ".cache")
+    os.environ["DOODLE_CACHE"] = os.path.join(home, ".cache", "doodle")
+    return home
+
+
+PRIVATE_HOME = _private_cache()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
@@ -22,3 +44,4 @@ def builtin_extractor():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+

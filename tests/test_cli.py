@@ -1,5 +1,6 @@
 """`doodle paint` end to end in every mode, and every class of bad input."""
 import io
+import os
 import subprocess
 import sys
 
@@ -204,6 +205,17 @@ def test_several_styles_by_pack_name(files, tmp_path, monkeypatch):
     assert summary["inputs"]["style_pack"] == ["warm", "cool"]
     assert summary["inputs"]["style_map"] == [str(tmp_path / n / f"{n}_sem.png") for n in ("warm", "cool")]
     assert summary["options"]["style_weight"] == 7.0  # the first pack's recommendation wins
+
+
+def test_the_cache_folder_is_the_sessions_own():
+    # conftest redirects DOODLE_CACHE, XDG_CACHE_HOME and HOME: --weights auto never
+    # finds a developer's pretrained file, and nothing is written to their cache.
+    from conftest import PRIVATE_HOME
+
+    from doodle import weights
+
+    assert weights.cache_dir().is_relative_to(PRIVATE_HOME)
+    assert weights.cache_dir({"HOME": os.environ["HOME"]}).is_relative_to(PRIVATE_HOME)
 
 
 # `doodle plan` takes the arguments of `doodle paint`, with the same meaning: both go
