@@ -55,8 +55,8 @@ def format_pack(pack: packs.Pack) -> str:
 def styles_command() -> None:
     """List the style packs with their colour legends.
 
-    Packs are folders under $DOODLE_STYLES (default: the styles/ folder of this
-    repository). Paint a doodle in a pack's legend colours, then give the pack's
+    Packs are folders under $DOODLE_STYLES (default: the packs installed with
+    doodle, or the styles/ folder of a checkout). Paint a doodle in a pack's legend colours, then give the pack's
     name instead of a style image.
     """
     ctx = click.get_current_context()
@@ -66,8 +66,9 @@ def styles_command() -> None:
     except DoodleError as e:
         _fail(ctx, e)
         return
-    if not found:
-        click.echo(f"no style packs in {root}")
+    if not found:  # a broken install or a wrong $DOODLE_STYLES, not an empty listing
+        _fail(ctx, DoodleError(f"no style packs in {root}.",
+                               "Set DOODLE_STYLES to a folder of packs, or reinstall doodle."))
         return
     click.echo("\n\n".join(format_pack(p) for p in found))
 

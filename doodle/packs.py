@@ -1,6 +1,6 @@
 """Style packs: ready-made style images with their semantic maps and a colour legend.
 
-A pack is a folder ``styles/NAME/`` holding the style image, its map and a
+A pack is a folder ``styles/NAME/`` (installed as ``doodle/styles/NAME/``) holding the style image, its map and a
 ``style.toml``::
 
     name = "meadow"
@@ -22,6 +22,7 @@ image. This module only discovers and parses packs; it never loads the images.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 from pathlib import Path
 from typing import Any, Collection, NamedTuple
@@ -57,11 +58,28 @@ class Pack:
 
 
 def styles_dir() -> Path:
-    """Where packs live: ``$DOODLE_STYLES`` if set, else the repository's ``styles/``."""
+    """Where packs live: ``$DOODLE_STYLES`` if set, else the packs installed with doodle
+    (package data ``doodle/styles``), else the checkout's ``styles/`` beside the package."""
     env = os.environ.get("DOODLE_STYLES")
     if env:
         return Path(env).expanduser()
+    installed = _installed_styles()
+    if installed is not None:
+        return installed
     return Path(__file__).resolve().parent.parent / "styles"
+
+
+def _installed_styles() -> Path | None:
+    """The packs a wheel or a non-editable install carries (setup.cfg maps the repository's
+    ``styles/`` to the package ``doodle.styles``), or None in a checkout, which has none."""
+    try:
+        folder = importlib.resources.files("doodle") / "styles"
+    except (ModuleNotFoundError, TypeError):  # doodle imported from somewhere without a spec
+        return None
+    # Packs are read as files (Path, glob): only an unpacked install can serve them.
+    if isinstance(folder, Path) and folder.is_dir():
+        return folder
+    return None
 
 
 def _normalise_hex(key: str, where: str) -> str:

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -166,3 +171,48 @@ def test_cli_check_accepts_a_pack_name(monkeypatch):
     assert result.exit_code == 1 and "#e04030" in result.output  # rocks: not in a meadow
     result = runner.invoke(check_command, ["no_such_pack", str(SAMPLES / "coffee_sem.png")])
     assert result.exit_code == 2 and "neither a file nor a style pack" in result.output
+
+
+def test_cli_styles_without_packs_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOODLE_STYLES", str(tmp_path))  # a folder without packs
+    result = CliRunner().invoke(styles_command)
+    assert result.exit_code == 1
+    assert result.output.startswith("doodle: error: no style packs in") and len(result.output.splitlines()) == 1
+
+
+# --- installed packs -------------------------------------------------------------
+
+
+def _build_wheel(tmp_path: Path) -> Path:
+    """A wheel built from a copy of the sources (so the checkout gets no build/ folder)."""
+    src = tmp_path / "src"
+    for name in ("doodle", "styles"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+                           str(src)], capture_output=True, text=True)
+    if proc.returncode != 0 and "setuptools" in proc.stderr and "matching distribution" in proc.stderr:
+        pytest.skip("pip cannot fetch setuptools to build a wheel here")
+    assert proc.returncode == 0, proc.stderr
+    [wheel] = (tmp_path / "dist").glob("doodle-*.whl")
+    return wheel
+
+
+def test_a_wheel_carries_the_packs_and_finds_them(tmp_path, monkeypatch):
+    wheel = _build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        z.extractall(tmp_path / "site")
+    for pack in committed_packs():
+        for path in (pack.folder / "style.toml", pack.image, pack.map):
+            assert f"doodle/styles/{pack.folder.name}/{path.name}" in names
+    # Installed, away from the checkout: packs.py finds them through importlib.resources.
+    monkeypatch.delenv("DOODLE_STYLES", raising=False)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    code = "from doodle import packs; print(packs.styles_dir()); print(*(p.name for p in packs.list_packs()))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    folder, names_found = proc.stdout.splitlines()
+    assert Path(folder) == tmp_path / "site" / "doodle" / "styles"
+    assert names_found.split() == pack_ids()
