@@ -495,8 +495,31 @@ def _setup_jax(device: str, compile_cache: bool) -> None:
         import jax
 
         jax.config.update("jax_platforms", "cpu")
+    _check_jax_starts()
     if compile_cache:
         _enable_compile_cache()
+
+
+def _check_jax_starts() -> None:
+    """Start JAX's backends now, so a platform that cannot start is one line.
+
+    ``JAX_PLATFORMS=cuda`` on a machine without CUDA makes JAX raise a bare
+    AssertionError (an unknown name, a RuntimeError) from deep inside its first
+    computation. Named by the user, it is bad input (exit 2); otherwise the machine
+    failed (exit 1).
+    """
+    import jax
+
+    try:
+        jax.devices()
+    except (RuntimeError, AssertionError) as e:
+        named = os.environ.get("JAX_PLATFORMS")
+        if named:
+            raise InputError(f"JAX cannot start the platform JAX_PLATFORMS={named!r} names on this machine"
+                             + (f" ({e})" if str(e) else ""),
+                             "Unset JAX_PLATFORMS, set it to cpu, or give --device cpu.") from None
+        raise DoodleError(f"JAX could not start: {e or type(e).__name__}.",
+                          "Check the JAX installation, or give --device cpu.") from None
 
 
 def _check_paint_outputs(options: Options, info: RunInfo, reporter: Reporter) -> None:
@@ -617,6 +640,11 @@ def plan_command(**kw) -> None:
     defaults = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
     try:
         _refuse_overwriting_inputs(kw)  # as `paint` does: the same arguments mean the same
+        if kw["device"] == "cpu":
+            import jax
+
+            jax.config.update("jax_platforms", "cpu")
+        _check_jax_starts()  # the planner asks JAX for its devices
         prepared = prepare(kw, defaults, kw["output"])
         options = api.extractor_defaults(prepared.options, prepared.problem)
         run_plan = api.make_plan(prepared.problem, None, options)

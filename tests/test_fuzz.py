@@ -17,6 +17,7 @@ import bz2
 import io
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -655,3 +656,30 @@ def test_odd_styles_really_paint(files, tmp_path, monkeypatch, capsys, name):
     assert_contract(code, out, err, 0)
     assert iio.imread(tmp_path / "o.png").shape == (32, 32, 3)
     assert_no_temporaries(tmp_path)
+
+
+def _fake_paint(tmp_path: Path, files: Path, env: dict, *extra) -> subprocess.CompletedProcess:
+    args = ["paint", "--style", files / "style.png", "--map", files / "doodle_sem.png", "-o", tmp_path / "o.png",
+            "--iterations", "1", "--phases", "1", "--weights", "builtin", "--no-compile-cache", "-q", *extra]
+    return subprocess.run([sys.executable, "-c", FAKE_PAINTER, *map(str, args)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+NO_CUDA = shutil.which("nvidia-smi") is None
+
+
+@pytest.mark.parametrize("platforms,extra,expected", [
+    pytest.param("cuda", [], 2, marks=pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")),
+    ("nosuch", [], 2),
+    ("cuda,rocm", [], 2) if NO_CUDA else pytest.param("x", [], 2, marks=pytest.mark.skip(reason="CUDA here")),
+    ("cuda", ["--device", "cpu"], 0),  # --device cpu wins over the environment
+])
+def test_jax_platforms_that_cannot_start_are_one_line(files, tmp_path, platforms, extra, expected):
+    env = _environment("none", tmp_path)
+    env.update(JAX_PLATFORMS=platforms, DOODLE_CACHE=str(tmp_path / "cache"))
+    (tmp_path / "o.png").write_bytes(PREVIOUS)
+    proc = _fake_paint(tmp_path, files, env, *extra)
+    assert_contract(proc.returncode, proc.stdout, proc.stderr, expected)
+    if expected:
+        assert "JAX_PLATFORMS" in proc.stderr
+        assert (tmp_path / "o.png").read_bytes() == PREVIOUS
