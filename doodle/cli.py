@@ -466,7 +466,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     output = kw["output"]
     info.inputs = {"style": kw["style"], "style_pack": None, "style_map": kw["style_map"] or None,
                    "content": kw["content"], "map": kw["target_map"]}
-    _setup_jax(kw["device"], kw["compile_cache"])  # before prepare: loading maps may run JAX
+    _setup_jax(kw["device"], kw["compile_cache"], reporter)  # before prepare: loading maps may run JAX
     prepared = prepare(kw, defaults, output, reporter.notice)
     problem, options = prepared.problem, prepared.options
     info.inputs = prepared.inputs
@@ -489,14 +489,21 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     return EXIT_OK
 
 
-def _setup_jax(device: str, compile_cache: bool) -> None:
-    """JAX settings that must precede its first computation."""
+def _setup_jax(device: str, compile_cache: bool, reporter: Optional[Reporter] = None) -> None:
+    """JAX settings that must precede its first computation; a cache folder that
+    cannot keep anything is said once, and the compiled programs are not kept."""
+    from doodle import weights
+
     if device == "cpu":
         import jax
 
         jax.config.update("jax_platforms", "cpu")
     _check_jax_starts()
-    if compile_cache:
+    problem = weights.cache_problem()
+    if problem is not None and reporter is not None:
+        reporter.warning(f"{problem}; painting without a cache (the built-in weights' calibration and compiled "
+                         "programs are not kept). Set DOODLE_CACHE to a writable folder.")
+    if compile_cache and problem is None:
         _enable_compile_cache()
 
 

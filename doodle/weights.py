@@ -232,6 +232,30 @@ def cache_dir(env: Optional[Mapping[str, str]] = None) -> Path:
     return home / ".cache" / "doodle"
 
 
+def cache_problem(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Why :func:`cache_dir` cannot keep anything (None when it can): it, or a folder
+    above it, is a file; the nearest existing folder is read-only; or it lies in a
+    HOME that does not exist (a daemon's or a container's unset home).
+
+    Painting does not need the cache, so the CLI warns and paints on; but JAX, told
+    to keep compiled programs there, would print a warning for every program.
+    """
+    env = os.environ if env is None else env
+    folder = cache_dir(env)
+    home = env.get("HOME")
+    if not env.get("DOODLE_CACHE") and not env.get("XDG_CACHE_HOME") and home and not os.path.isdir(home):
+        return f"the cache folder {str(folder)!r} is in HOME {home!r}, which does not exist"
+    existing = folder
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"is under {str(existing)!r}, a file"
+        return f"the cache folder {str(folder)!r} {where}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the cache folder {str(folder)!r} is not writable"
+    return None
+
+
 def builtin_extractor(last: str = "5_4", cache: Optional[PathLike] = None) -> "Extractor":
     """:func:`doodle.extractor.builtin`, its calibration means kept in the cache folder.
 

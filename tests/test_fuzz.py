@@ -628,15 +628,21 @@ ROOT_USER = not hasattr(os, "geteuid") or os.geteuid() == 0  # root writes anywh
                                   pytest.param("cache-read-only", marks=pytest.mark.skipif(ROOT_USER, reason="root")),
                                   "no-home", "home-missing"])
 def test_a_broken_cache_folder_still_paints(files, tmp_path, kind):
+    """Warned once, painted anyway, and none of JAX's per-program warnings about a
+    compilation cache it cannot write (the compile cache is on: the default)."""
     env = _environment(kind, tmp_path)
     out = tmp_path / "o.png"
     args = ["paint", "--style", files / "style.png", "--map", files / "doodle_sem.png", "-o", out,
-            "--iterations", "1", "--phases", "1", "--weights", "builtin", "-q"]
+            "--iterations", "1", "--phases", "1", "--weights", "builtin", "--output-size", "32x32"]
     proc = subprocess.run([sys.executable, "-c", FAKE_PAINTER, *map(str, args)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     try:
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert all(line.startswith("doodle: ") for line in lines), proc.stderr  # no JAX warnings
+        warnings = [line for line in lines if line.startswith("doodle: warning: ")]
+        assert len(warnings) == (0 if kind == "no-home" else 1), proc.stderr  # no HOME: the password database's
         assert iio.imread(out)[0, 0].tolist() == [99, 99, 99]
     finally:
         if kind == "cache-read-only":
@@ -683,3 +689,22 @@ def test_jax_platforms_that_cannot_start_are_one_line(files, tmp_path, platforms
     if expected:
         assert "JAX_PLATFORMS" in proc.stderr
         assert (tmp_path / "o.png").read_bytes() == PREVIOUS
+
+
+@pytest.mark.parametrize("kind,fragment", [
+    ("file", "is a file"), ("under-file", "a file"), ("missing-home", "does not exist"), ("fresh", None),
+    ("read-only", "is not writable"),
+])
+def test_cache_problem_says_why(tmp_path, monkeypatch, kind, fragment):
+    from doodle import weights
+
+    (tmp_path / "f").write_text("")
+    env = {"file": {"DOODLE_CACHE": str(tmp_path / "f")},
+           "under-file": {"DOODLE_CACHE": str(tmp_path / "f" / "doodle")},
+           "missing-home": {"HOME": str(tmp_path / "nobody")},
+           "fresh": {"DOODLE_CACHE": str(tmp_path / "new" / "deep")},
+           "read-only": {"DOODLE_CACHE": str(tmp_path / "ro")}}[kind]
+    if kind == "read-only":  # as root nothing is read-only: say the folder is
+        monkeypatch.setattr(weights.os, "access", lambda path, mode: False)
+    problem = weights.cache_problem(env)
+    assert problem is None if fragment is None else fragment in problem
