@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import bz2
 import collections
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import http.client
 import importlib
@@ -46,7 +48,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Collection, Mapping, 
 import numpy as np
 
 from doodle import vgg
-from doodle.errors import InputError
+from doodle.errors import DoodleError, InputError, WriteError
 
 if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for jax
     from doodle.extractor import Extractor
@@ -1506,12 +1508,36 @@ def import_weights(
         source_format=loaded.format,
     )
     cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot use the cache folder {str(cache)!r}: {e.strerror or e}.",
+                         "Set DOODLE_CACHE, or give --cache-dir, to a writable folder.") from None
     out = cache / _imported_name(path)
     tmp = out.with_name(out.name + ".tmp")
-    write_safetensors(tmp, export_tensors(loaded.params, float16=float16), meta)
-    os.replace(tmp, out)
+    try:
+        write_safetensors(tmp, export_tensors(loaded.params, float16=float16), meta)
+        os.replace(tmp, out)
+    except BaseException as e:  # a full disk, a read-only folder, Ctrl-C: no half-written .tmp stays
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(e, OSError):
+            raise _cache_write_error(out, e) from None
+        raise
     return out
+
+
+# Errors that say the disk, not the folder the user chose, is the trouble (exit 1).
+_DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _cache_write_error(out: Path, e: OSError) -> DoodleError:
+    """A full disk is a runtime failure (exit 1); a folder doodle may not write, bad input (exit 2)."""
+    if e.errno in _DISK_ERRNOS:
+        return WriteError(f"cannot write {str(out)!r}: {e.strerror or e}; nothing was imported.",
+                          "Free some space, or import into another --cache-dir.", path=str(out))
+    return InputError(f"cannot write {str(out)!r}: {e.strerror or e}; nothing was imported.",
+                      "Set DOODLE_CACHE, or give --cache-dir, to a writable folder.")
 
 
 # ---------------------------------------------------------------------------------

@@ -708,3 +708,63 @@ def test_cache_problem_says_why(tmp_path, monkeypatch, kind, fragment):
         monkeypatch.setattr(weights.os, "access", lambda path, mode: False)
     problem = weights.cache_problem(env)
     assert problem is None if fragment is None else fragment in problem
+
+
+# --- `doodle weights import` into a cache that cannot take it -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def vgg_file(tmp_path_factory) -> Path:
+    """A complete VGG19 in doodle's layout (zeros, float16: 40 MB), importable."""
+    from doodle import vgg, weights
+
+    tensors = {}
+    for name, _, cin, cout in vgg.LAYERS:
+        tensors[f"conv{name}.kernel"] = np.zeros((3, 3, cin, cout), np.float16)
+        tensors[f"conv{name}.bias"] = np.zeros(cout, np.float16)
+    path = tmp_path_factory.mktemp("vgg") / "zeros.safetensors"
+    weights.write_safetensors(path, tensors, {})
+    return path
+
+
+def _failing_write(error: int):
+    """write_safetensors that writes half its file, then fails with ``error``."""
+    def write(path, tensors, metadata):
+        Path(path).write_bytes(b"half a file")
+        raise OSError(error, os.strerror(error))
+    return write
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("cache-is-a-file", 2), ("cache-under-a-file", 2), ("cache-dir-under-a-file", 2),
+    ("disk-full", 1), ("quota", 1), ("read-only", 2), ("interrupted", 130),
+])
+def test_weights_import_into_a_cache_that_cannot_take_it(vgg_file, tmp_path, monkeypatch, capsys, case, expected):
+    import errno
+
+    from doodle import weights
+
+    (tmp_path / "f").write_text("")
+    cache = tmp_path / "cache"
+    args = ["weights", "import", vgg_file, "--float16"]
+    if case == "cache-is-a-file":
+        monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "f"))
+    elif case == "cache-under-a-file":
+        monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "f" / "doodle"))
+    elif case == "cache-dir-under-a-file":
+        args += ["--cache-dir", tmp_path / "f" / "doodle"]
+    else:
+        args += ["--cache-dir", cache]
+        error = {"disk-full": errno.ENOSPC, "quota": errno.EDQUOT, "read-only": errno.EROFS}.get(case)
+        if error is not None:
+            monkeypatch.setattr(weights, "write_safetensors", _failing_write(error))
+        else:  # Ctrl-C in the middle of the write
+            def interrupted(path, tensors, metadata):
+                Path(path).write_bytes(b"half")
+                raise KeyboardInterrupt
+            monkeypatch.setattr(weights, "write_safetensors", interrupted)
+    code, out, err = entry(monkeypatch, capsys, *args)
+    assert_contract(code, out, err, expected)
+    if cache.exists():
+        assert not list(cache.iterdir()), list(cache.iterdir())  # no .tmp, nothing half-imported
+    assert (tmp_path / "f").read_text() == ""
