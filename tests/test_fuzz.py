@@ -768,3 +768,17 @@ def test_weights_import_into_a_cache_that_cannot_take_it(vgg_file, tmp_path, mon
     if cache.exists():
         assert not list(cache.iterdir()), list(cache.iterdir())  # no .tmp, nothing half-imported
     assert (tmp_path / "f").read_text() == ""
+
+
+@pytest.mark.parametrize("extra", [1, 2**20, 0xFFFFFFFF])
+def test_zip_members_declaring_more_than_any_vgg19_tensor_are_refused_unread(tmp_path, monkeypatch, capsys, extra):
+    """The bound is the largest VGG19 tensor: a member declaring more is refused from
+    its header, before a byte is inflated (a 1 GiB bomb took 2.2 GB of memory)."""
+    from doodle import weights
+
+    size = min(weights._ZIP_MAX_MEMBER + extra, 0xFFFFFFFF)
+    path = tmp_path / "bomb.pth"
+    path.write_bytes(_patch_zip(_torch_zip(), size=size))
+    code, out, err = entry(monkeypatch, capsys, "weights", "info", path)
+    assert_contract(code, out, err, 2)
+    assert f"declares {size:,} bytes" in err
