@@ -466,7 +466,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     output = kw["output"]
     info.inputs = {"style": kw["style"], "style_pack": None, "style_map": kw["style_map"] or None,
                    "content": kw["content"], "map": kw["target_map"]}
-    _setup_jax(kw["device"], kw["compile_cache"])  # before prepare: loading maps may run JAX
+    _setup_jax(kw["device"], kw["compile_cache"], reporter)  # before prepare: loading maps may run JAX
     prepared = prepare(kw, defaults, output, reporter.notice)
     problem, options = prepared.problem, prepared.options
     info.inputs = prepared.inputs
@@ -489,14 +489,44 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     return EXIT_OK
 
 
-def _setup_jax(device: str, compile_cache: bool) -> None:
-    """JAX settings that must precede its first computation."""
+def _setup_jax(device: str, compile_cache: bool, reporter: Optional[Reporter] = None) -> None:
+    """JAX settings that must precede its first computation; a cache folder that
+    cannot keep anything is said once, and the compiled programs are not kept."""
+    from doodle import weights
+
     if device == "cpu":
         import jax
 
         jax.config.update("jax_platforms", "cpu")
-    if compile_cache:
+    _check_jax_starts()
+    problem = weights.cache_problem()
+    if problem is not None and reporter is not None:
+        reporter.warning(f"{problem}; painting without a cache (the built-in weights' calibration and compiled "
+                         "programs are not kept). Set DOODLE_CACHE to a writable folder.")
+    if compile_cache and problem is None:
         _enable_compile_cache()
+
+
+def _check_jax_starts() -> None:
+    """Start JAX's backends now, so a platform that cannot start is one line.
+
+    ``JAX_PLATFORMS=cuda`` on a machine without CUDA makes JAX raise a bare
+    AssertionError (an unknown name, a RuntimeError) from deep inside its first
+    computation. Named by the user, it is bad input (exit 2); otherwise the machine
+    failed (exit 1).
+    """
+    import jax
+
+    try:
+        jax.devices()
+    except (RuntimeError, AssertionError) as e:
+        named = os.environ.get("JAX_PLATFORMS")
+        if named:
+            raise InputError(f"JAX cannot start the platform JAX_PLATFORMS={named!r} names on this machine"
+                             + (f" ({e})" if str(e) else ""),
+                             "Unset JAX_PLATFORMS, set it to cpu, or give --device cpu.") from None
+        raise DoodleError(f"JAX could not start: {e or type(e).__name__}.",
+                          "Check the JAX installation, or give --device cpu.") from None
 
 
 def _check_paint_outputs(options: Options, info: RunInfo, reporter: Reporter) -> None:
@@ -617,6 +647,11 @@ def plan_command(**kw) -> None:
     defaults = {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
     try:
         _refuse_overwriting_inputs(kw)  # as `paint` does: the same arguments mean the same
+        if kw["device"] == "cpu":
+            import jax
+
+            jax.config.update("jax_platforms", "cpu")
+        _check_jax_starts()  # the planner asks JAX for its devices
         prepared = prepare(kw, defaults, kw["output"])
         options = api.extractor_defaults(prepared.options, prepared.problem)
         run_plan = api.make_plan(prepared.problem, None, options)

@@ -314,6 +314,11 @@ class Reporter:
             self.break_line()
             self._write(f"doodle: {text}\n")
 
+    def warning(self, text: str) -> None:
+        """Something is wrong but the run goes on (``doodle: warning: …``); not shown
+        with --quiet, like any other message but an error."""
+        self.notice(f"warning: {text}")
+
     def _bar(self, p: Any, tail: str) -> None:
         prefix = f"phase {p.phase}/{p.phases}  {_size(p.shape)}  "
         count = f" {p.iteration:>{len(str(p.iterations))}}/{p.iterations}  "

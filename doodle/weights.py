@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import bz2
 import collections
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import http.client
 import importlib
@@ -46,7 +48,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Collection, Mapping, 
 import numpy as np
 
 from doodle import vgg
-from doodle.errors import InputError
+from doodle.errors import DoodleError, InputError, WriteError
 
 if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for jax
     from doodle.extractor import Extractor
@@ -230,6 +232,30 @@ def cache_dir(env: Optional[Mapping[str, str]] = None) -> Path:
         return Path(env["XDG_CACHE_HOME"]).expanduser() / "doodle"
     home = Path(env["HOME"]) if env.get("HOME") else Path.home()
     return home / ".cache" / "doodle"
+
+
+def cache_problem(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Why :func:`cache_dir` cannot keep anything (None when it can): it, or a folder
+    above it, is a file; the nearest existing folder is read-only; or it lies in a
+    HOME that does not exist (a daemon's or a container's unset home).
+
+    Painting does not need the cache, so the CLI warns and paints on; but JAX, told
+    to keep compiled programs there, would print a warning for every program.
+    """
+    env = os.environ if env is None else env
+    folder = cache_dir(env)
+    home = env.get("HOME")
+    if not env.get("DOODLE_CACHE") and not env.get("XDG_CACHE_HOME") and home and not os.path.isdir(home):
+        return f"the cache folder {str(folder)!r} is in HOME {home!r}, which does not exist"
+    existing = folder
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"is under {str(existing)!r}, a file"
+        return f"the cache folder {str(folder)!r} {where}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the cache folder {str(folder)!r} is not writable"
+    return None
 
 
 def builtin_extractor(last: str = "5_4", cache: Optional[PathLike] = None) -> "Extractor":
@@ -1482,12 +1508,36 @@ def import_weights(
         source_format=loaded.format,
     )
     cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot use the cache folder {str(cache)!r}: {e.strerror or e}.",
+                         "Set DOODLE_CACHE, or give --cache-dir, to a writable folder.") from None
     out = cache / _imported_name(path)
     tmp = out.with_name(out.name + ".tmp")
-    write_safetensors(tmp, export_tensors(loaded.params, float16=float16), meta)
-    os.replace(tmp, out)
+    try:
+        write_safetensors(tmp, export_tensors(loaded.params, float16=float16), meta)
+        os.replace(tmp, out)
+    except BaseException as e:  # a full disk, a read-only folder, Ctrl-C: no half-written .tmp stays
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(e, OSError):
+            raise _cache_write_error(out, e) from None
+        raise
     return out
+
+
+# Errors that say the disk, not the folder the user chose, is the trouble (exit 1).
+_DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _cache_write_error(out: Path, e: OSError) -> DoodleError:
+    """A full disk is a runtime failure (exit 1); a folder doodle may not write, bad input (exit 2)."""
+    if e.errno in _DISK_ERRNOS:
+        return WriteError(f"cannot write {str(out)!r}: {e.strerror or e}; nothing was imported.",
+                          "Free some space, or import into another --cache-dir.", path=str(out))
+    return InputError(f"cannot write {str(out)!r}: {e.strerror or e}; nothing was imported.",
+                      "Set DOODLE_CACHE, or give --cache-dir, to a writable folder.")
 
 
 # ---------------------------------------------------------------------------------
