@@ -274,4 +274,4 @@ WITH_MAPS = TermDefaults(distribution_weight=25.0, color_weight=100.0)
 # Texture synthesis and plain transfer: the terms are all that stops a collapse onto
 # a few patches, and in plain transfer they pull the colours from the photo's to the
 # style's against the heavy content term.
-WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=300.0)
+WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0)
