@@ -30,6 +30,7 @@ import pytest
 
 from doodle import cli
 
+from console import entry
 from images import write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,14 +40,6 @@ PREVIOUS = b"previous painting, must survive every failure"
 # --- the harness -----------------------------------------------------------------
 
 
-def entry(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """``doodle ARGS`` through the console entry point: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["doodle", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_:
-        cli.entry()
-    out, err = capsys.readouterr()
-    code = exit_.value.code
-    return (0 if code is None else code), out, err
 
 
 def stand_in_painter(monkeypatch, extractor: bool = True) -> list:

@@ -18,6 +18,7 @@ import pytest
 
 from doodle import cli
 
+from console import entry
 from images import write_inputs
 
 
@@ -31,14 +32,6 @@ def files(tmp_path_factory):
     return d
 
 
-def entry(monkeypatch, capsys, *args):
-    """``doodle ARGS`` through the console entry point: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["doodle", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_:
-        cli.entry()
-    out, err = capsys.readouterr()
-    code = exit_.value.code
-    return (0 if code is None else code), out, err
 
 
 def one_line(err, fragment=""):
