@@ -19,8 +19,8 @@ from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
 from doodle.options import BUILTIN, PRETRAINED, Options, validate
-from doodle.problem import (Problem, content_layers_of, has_maps, parents_of, terms_of, resize, style_layers_of, style_size,
-                            styles_of)
+from doodle.problem import (Problem, content_layers_of, content_weight_of, has_maps, parents_of, resize,
+                            style_layers_of, style_size, styles_of, terms_of)
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 
@@ -462,13 +462,11 @@ def extractor_defaults(options: Options, problem: Problem) -> Options:
     layers, content, distribution and colour weights) filled in as the run will,
     without loading any weights."""
     kind = BUILTIN if _uses_builtin(options) else PRETRAINED
-    maps = has_maps(problem, options)
     distribution_weight, color_weight = terms_of(options, problem)
-    content_weight = kind.content_weight_with_maps if maps else kind.content_weight
     return options.replace(
-        style_layers=tuple(options.style_layers or kind.style_layers),
+        style_layers=style_layers_of(options, kind),
         content_layers=tuple(options.content_layers or kind.content_layers),
-        content_weight=content_weight if options.content_weight is None else options.content_weight,
+        content_weight=content_weight_of(options, problem, kind),
         distribution_weight=distribution_weight, color_weight=color_weight)
 
 

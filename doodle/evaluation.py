@@ -51,6 +51,7 @@ class EvalConfig:
 def eval_config(extractor: Extractor, options: Options, problem: Problem, phase: Phase) -> EvalConfig:
     """The static part of a phase's evaluation."""
     style_layers = style_layers_of(options, extractor)
+    distribution_weight, color_weight = terms_of(options, problem)
     return EvalConfig(
         style_layers=style_layers,
         content_layers=content_layers_of(options, problem, extractor),
@@ -63,8 +64,8 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         semantic_weight=options.semantic_weight,
         variety=options.variety,
         occurrence=options.occurrence,
-        distribution_weight=terms_of(options, problem)[0],
-        color_weight=terms_of(options, problem)[1],
+        distribution_weight=distribution_weight,
+        color_weight=color_weight,
         preprocess=extractor.preprocess,
     )
 

@@ -16,8 +16,8 @@ from doodle import distribution, patches, vgg
 from doodle.extractor import Extractor
 from doodle.options import Options
 from doodle.planner import scaled
-from doodle.problem import (Problem, content_layers_of, has_maps, terms_of, palette_of, resize, semantic_channels,
-                            style_layers_of, style_maps_of, styles_of)
+from doodle.problem import (Problem, content_layers_of, has_maps, palette_of, resize, semantic_channels,
+                            style_layers_of, style_maps_of, styles_of, terms_of)
 
 
 class Phase(NamedTuple):

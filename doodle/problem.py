@@ -14,7 +14,11 @@ import numpy as np
 
 from doodle import vgg
 from doodle.extractor import Extractor
-from doodle.options import WITH_MAPS, WITHOUT_MAPS, Options
+from doodle.options import WITH_MAPS, WITHOUT_MAPS, ExtractorDefaults, Options
+
+# What the default layers and content weight are read from: the run's extractor, or,
+# before any weights are loaded (doodle plan), the defaults of its kind.
+Defaults = Union[Extractor, ExtractorDefaults]
 
 
 class Problem(NamedTuple):
@@ -86,12 +90,12 @@ def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
     return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
 
 
-def style_layers_of(options: Options, extractor: Optional[Extractor]) -> tuple[str, ...]:
+def style_layers_of(options: Options, extractor: Optional[Defaults]) -> tuple[str, ...]:
     """The style layers in use: the user's, or the extractor's default."""
     return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
 
 
-def content_weight_of(options: Options, problem: Problem, extractor: Optional[Extractor]) -> float:
+def content_weight_of(options: Options, problem: Problem, extractor: Optional[Defaults]) -> float:
     """The content weight in use: the user's, or the extractor's default for the mode
     (semantic transfer, where maps guide the painting, or plain transfer)."""
     if options.content_weight is not None:
@@ -107,7 +111,7 @@ def terms_of(options: Options, problem: Problem) -> tuple[float, float]:
             mode.color_weight if options.color_weight is None else options.color_weight)
 
 
-def content_layers_of(options: Options, problem: Problem, extractor: Optional[Extractor]) -> tuple[str, ...]:
+def content_layers_of(options: Options, problem: Problem, extractor: Optional[Defaults]) -> tuple[str, ...]:
     """Content layers in use (the user's, or the extractor's default): none without a
     content image or with weight 0."""
     if problem.content is None or content_weight_of(options, problem, extractor) == 0:

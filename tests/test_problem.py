@@ -48,3 +48,17 @@ def test_no_content_layers_without_a_content_image_or_weight():
     assert content_layers_of(Options(), _problem(maps=False, content=False), ex) == ()
     assert content_layers_of(Options(content_weight=0.0), _problem(maps=False), ex) == ()
     assert content_layers_of(Options(), _problem(maps=False), ex) == BUILTIN.content_layers
+
+
+@pytest.mark.parametrize("maps", [True, False])
+def test_the_plan_fills_in_what_the_run_will_use(maps):
+    # doodle plan resolves the defaults without loading weights; it must agree with
+    # what a run with the built-in extractor resolves.
+    from doodle import api
+
+    options, problem, ex = Options(weights="builtin"), _problem(maps=maps), _extractor(BUILTIN)
+    filled = api.extractor_defaults(options, problem)
+    assert filled.content_weight == content_weight_of(options, problem, ex)
+    assert (filled.distribution_weight, filled.color_weight) == terms_of(options, problem)
+    assert filled.style_layers == BUILTIN.style_layers
+    assert filled.content_layers == BUILTIN.content_layers
