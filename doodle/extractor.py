@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from doodle import vgg
-from doodle.options import BUILTIN, PRETRAINED
+from doodle.options import BUILTIN, PRETRAINED, ExtractorDefaults
 
 Params = Mapping[str, Mapping[str, Any]]
 
@@ -85,16 +85,23 @@ def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, la
     """
     names = vgg.LAYER_NAMES[: vgg.LAYER_NAMES.index(last) + 1]
     params, means = _builtin_params(seed, activation, names, tuple(calibration)[: len(names)])
+    return with_defaults(params, vgg.Preprocess(), "built-in", BUILTIN, pretrained=False, calibration=means)
+
+
+def with_defaults(params: Params, preprocess: vgg.Preprocess, name: str, defaults: ExtractorDefaults, *,
+                  pretrained: bool, calibration: tuple[float, ...] = ()) -> Extractor:
+    """An Extractor whose default layers and weights are those of its kind
+    (:data:`doodle.options.PRETRAINED` or :data:`doodle.options.BUILTIN`)."""
     return Extractor(
         params=params,
-        preprocess=vgg.Preprocess(),
-        name="built-in",
-        style_layers=BUILTIN.style_layers,
-        pretrained=False,
-        content_layers=BUILTIN.content_layers,
-        content_weight=BUILTIN.content_weight,
-        content_weight_with_maps=BUILTIN.content_weight_with_maps,
-        calibration=means,
+        preprocess=preprocess,
+        name=name,
+        style_layers=defaults.style_layers,
+        pretrained=pretrained,
+        content_layers=defaults.content_layers,
+        content_weight=defaults.content_weight,
+        content_weight_with_maps=defaults.content_weight_with_maps,
+        calibration=calibration,
     )
 
 

@@ -689,7 +689,7 @@ def test_jax_platforms_that_cannot_start_are_one_line(files, tmp_path, platforms
     ("read-only", "is not writable"),
 ])
 def test_cache_problem_says_why(tmp_path, monkeypatch, kind, fragment):
-    from doodle import weights
+    from doodle import cache
 
     (tmp_path / "f").write_text("")
     env = {"file": {"DOODLE_CACHE": str(tmp_path / "f")},
@@ -698,8 +698,8 @@ def test_cache_problem_says_why(tmp_path, monkeypatch, kind, fragment):
            "fresh": {"DOODLE_CACHE": str(tmp_path / "new" / "deep")},
            "read-only": {"DOODLE_CACHE": str(tmp_path / "ro")}}[kind]
     if kind == "read-only":  # as root nothing is read-only: say the folder is
-        monkeypatch.setattr(weights.os, "access", lambda path, mode: False)
-    problem = weights.cache_problem(env)
+        monkeypatch.setattr(cache.os, "access", lambda path, mode: False)
+    problem = cache.cache_problem(env)
     assert problem is None if fragment is None else fragment in problem
 
 
@@ -735,7 +735,7 @@ def _failing_write(error: int):
 def test_weights_import_into_a_cache_that_cannot_take_it(vgg_file, tmp_path, monkeypatch, capsys, case, expected):
     import errno
 
-    from doodle import weights
+    from doodle.weights import importing
 
     (tmp_path / "f").write_text("")
     cache = tmp_path / "cache"
@@ -750,12 +750,12 @@ def test_weights_import_into_a_cache_that_cannot_take_it(vgg_file, tmp_path, mon
         args += ["--cache-dir", cache]
         error = {"disk-full": errno.ENOSPC, "quota": errno.EDQUOT, "read-only": errno.EROFS}.get(case)
         if error is not None:
-            monkeypatch.setattr(weights, "write_safetensors", _failing_write(error))
+            monkeypatch.setattr(importing, "write_safetensors", _failing_write(error))
         else:  # Ctrl-C in the middle of the write
             def interrupted(path, tensors, metadata):
                 Path(path).write_bytes(b"half")
                 raise KeyboardInterrupt
-            monkeypatch.setattr(weights, "write_safetensors", interrupted)
+            monkeypatch.setattr(importing, "write_safetensors", interrupted)
     code, out, err = entry(monkeypatch, capsys, *args)
     assert_contract(code, out, err, expected)
     if cache.exists():
@@ -767,9 +767,9 @@ def test_weights_import_into_a_cache_that_cannot_take_it(vgg_file, tmp_path, mon
 def test_zip_members_declaring_more_than_any_vgg19_tensor_are_refused_unread(tmp_path, monkeypatch, capsys, extra):
     """The bound is the largest VGG19 tensor: a member declaring more is refused from
     its header, before a byte is inflated (a 1 GiB bomb took 2.2 GB of memory)."""
-    from doodle import weights
+    from doodle.weights import pytorch
 
-    size = min(weights._ZIP_MAX_MEMBER + extra, 0xFFFFFFFF)
+    size = min(pytorch.ZIP_MAX_MEMBER + extra, 0xFFFFFFFF)
     path = tmp_path / "bomb.pth"
     path.write_bytes(_patch_zip(_torch_zip(), size=size))
     code, out, err = entry(monkeypatch, capsys, "weights", "info", path)

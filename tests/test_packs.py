@@ -207,6 +207,9 @@ def test_a_wheel_carries_the_packs_and_finds_them(tmp_path, monkeypatch):
     for pack in committed_packs():
         for path in (pack.folder / "style.toml", pack.image, pack.map):
             assert f"doodle/styles/{pack.folder.name}/{path.name}" in names
+    # setup.cfg lists packages one by one: a subpackage left out would be missing here.
+    for module in (REPO / "doodle").rglob("*.py"):
+        assert module.relative_to(REPO).as_posix() in names, module
     # Installed, away from the checkout: packs.py finds them through importlib.resources.
     monkeypatch.delenv("DOODLE_STYLES", raising=False)
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))

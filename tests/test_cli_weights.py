@@ -1,0 +1,56 @@
+"""``doodle weights`` (doodle/cli_weights.py): list, info, import, download."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from click.testing import CliRunner
+
+from doodle import weights
+from doodle.cli_weights import weights as weights_cli
+from doodle.weights import catalog
+from weight_files import lasagne_bytes, torch_state, write_torch_zip
+from weight_refs import oihw_weights
+from weight_server import serving, source
+
+
+@pytest.fixture
+def server():
+    with serving() as s:
+        yield s
+
+
+def test_cli_list_info_import_and_errors(tmp_path):
+    runner = CliRunner()
+    cache = tmp_path / "cache"
+    res = runner.invoke(weights_cli, ["list", "--cache-dir", str(cache)])
+    assert res.exit_code == 0, res.output
+    for src in weights.SOURCES:
+        assert src.name in res.output
+    assert "not downloaded" in res.output and "built-in" in res.output
+
+    path = write_torch_zip(tmp_path / "vgg19-d01eb7cb.pth", *torch_state(oihw_weights()))
+    res = runner.invoke(weights_cli, ["info", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "torch" in res.stdout and "caffe" in res.stdout and "1_1,1_2,2_1" in res.stdout
+
+    res = runner.invoke(weights_cli, ["import", str(path), "--cache-dir", str(cache)])
+    assert res.exit_code == 2 and res.stderr.startswith("doodle: error: layer conv2_2 is missing")
+
+    for args in (["info", "nonesuch"], ["download", "nonesuch"], ["info", "torchvision", "--cache-dir", str(cache)],
+                 ["info", str(tmp_path / "missing.pth")]):
+        res = runner.invoke(weights_cli, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert res.stderr.startswith("doodle: error:") and res.stdout == ""
+
+
+def test_cli_download(tmp_path, server, monkeypatch):
+    data = lasagne_bytes(tmp_path)
+    src = source(server, data, name="local", sha256=hashlib.sha256(data).hexdigest())
+    monkeypatch.setattr(catalog, "SOURCES", (src,))  # where sources() reads it
+    res = CliRunner().invoke(weights_cli, ["download", "local", "--cache-dir", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(tmp_path / "c" / "vgg19_conv.pkl.bz2")
+    assert "verified: sha256" in res.stderr
+    res = CliRunner().invoke(weights_cli, ["list", "--cache-dir", str(tmp_path / "c")])
+    assert str(tmp_path / "c" / "vgg19_conv.pkl.bz2") in res.output
