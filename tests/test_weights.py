@@ -32,7 +32,7 @@ import pytest
 from click.testing import CliRunner
 
 from doodle import vgg, weights
-from doodle.cli_weights import weights as weights_cli
+from doodle.cli.weights import weights as weights_cli
 from doodle.errors import InputError
 
 SMALL = ("conv1_1", "conv1_2", "conv2_1")
