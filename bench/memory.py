@@ -37,7 +37,7 @@ y, x = np.mgrid[0:h, 0:w]
 style = np.clip(128 + 60 * np.sin(x / 7.0)[..., None] + rng.normal(0, 30, (h, w, 3)), 0, 255).astype(np.uint8)
 sem = np.zeros((h, w, 3), np.uint8); sem[: h // 2] = (255, 0, 0); sem[h // 2:] = (0, 0, 255)
 doodle = sem[::-1].copy()
-opts = Options(iterations=2, phases=1, style_layers=layers, random_seed=0, device=device)
+opts = Options.of(iterations=2, phases=1, style_layers=layers, random_seed=0, device=device)
 problem = api.build_problem(style, style_map=sem, target_map=doodle, options=opts)
 extractor = builtin()
 plan = api.make_plan(problem, extractor, opts)

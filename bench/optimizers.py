@@ -67,7 +67,7 @@ def main() -> None:
     args = p.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     style, style_map, doodle, name = case("auto")
-    options = Options(iterations=args.evaluations, phases=2, random_seed=0, output_size=(w, h))
+    options = Options.of(iterations=args.evaluations, phases=2, random_seed=0, output_size=(w, h))
     problem = api.build_problem(style, style_map=style_map, target_map=doodle, options=options)
     extractor = builtin()
     print(f"case {name} {w}x{h}, {args.evaluations} evaluations per phase, matching every evaluation")

@@ -182,7 +182,7 @@ def paint(case: Case, options: Options, scale: float, out: Path, extractor) -> f
         size = (round(w * scale), round(h * scale))
     elif size is not None:
         size = (round(size[0] * scale), round(size[1] * scale))
-    opts = options.replace(random_seed=1, output_size=size or options.output_size)
+    opts = options.replace(random_seed=1, output_size=size or options.painting.output_size)
     if case.seed_range:
         opts = opts.replace(seed_range=case.seed_range)
     kw = {}
@@ -255,7 +255,7 @@ def main(argv=None) -> None:
             overrides[key] = value
         if isinstance(overrides[key], list):
             overrides[key] = tuple(overrides[key])
-    options = Options(weights="builtin").replace(**overrides)
+    options = Options.of(weights="builtin").replace(**overrides)
     extractor = weights.resolve("builtin")
     wanted = set(args.cases.split(","))
     todo = [c for c in cases(out_dir) if "all" in wanted or c.name in wanted or c.kind in wanted]

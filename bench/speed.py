@@ -124,7 +124,7 @@ def quality(extractor, options, problem, image):
                                                           problem.style_map.shape[:2]), vgg.downscale(layer))
             out_l, sty_l = patches.label_pair(np.asarray(phase.target_sem[layer]), np.asarray(style_sem), palette)
             acc = float(np.mean(sty_l[np.asarray(ev.matching.index[layer])] == out_l))
-        result[layer] = (acc, float(ev.terms[f"style {layer}"]) / options.style_weight)
+        result[layer] = (acc, float(ev.terms[f"style {layer}"]) / options.painting.style_weight)
     return result
 
 
@@ -153,13 +153,13 @@ def main() -> None:
     p.add_argument("--size", default="512x384")
     p.add_argument("--iterations", type=int, default=100)
     p.add_argument("--phases", type=int, default=3)
-    p.add_argument("--match-every", type=int, default=Options().match_every)
+    p.add_argument("--match-every", type=int, default=Options().painting.match_every)
     p.add_argument("--case", default="auto", choices=["auto", "coastline", "meadow"])
     p.add_argument("--no-breakdown", action="store_true")
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--exhaustive", action="store_true", help="search every layer's whole bank (no propagation)")
     p.add_argument("--soft-labels", action="store_true", help="no hard label restriction")
-    p.add_argument("--stall-tolerance", type=float, default=Options().stall_tolerance)
+    p.add_argument("--stall-tolerance", type=float, default=Options().painting.stall_tolerance)
     p.add_argument("--image", help="where to write the painting [/tmp/bench_speed_CASE_WxH.png]")
     p.add_argument("--scaling", help="comma-separated sizes, e.g. 256x256,512x512,1024x1024")
     args = p.parse_args()
@@ -169,15 +169,15 @@ def main() -> None:
     w, h = (int(v) for v in args.size.split("x"))
     style, style_map, doodle, name = case(args.case)
     start = time.perf_counter()
-    options = Options(iterations=args.iterations, phases=args.phases, match_every=args.match_every,
+    options = Options.of(iterations=args.iterations, phases=args.phases, match_every=args.match_every,
                       random_seed=0, output_size=(w, h), propagate=not args.exhaustive,
                       hard_labels=not args.soft_labels, stall_tolerance=args.stall_tolerance)
     problem = api.build_problem(style, style_map=style_map, target_map=doodle, options=options)
     extractor = builtin()
     flops = matmul_gflops()
     print(f"case {name} {w}x{h}, iterations {args.iterations}, match_every {args.match_every}, "
-          f"propagate {options.propagate}, hard_labels {options.hard_labels}, "
-          f"stall_tolerance {options.stall_tolerance:g}, device {jax.devices()[0].platform}, "
+          f"propagate {options.painting.propagate}, hard_labels {options.painting.hard_labels}, "
+          f"stall_tolerance {options.painting.stall_tolerance:g}, device {jax.devices()[0].platform}, "
           f"matmul {flops:.0f} GFLOP/s", flush=True)
     stamps: dict[int, list[float]] = {}
     first: dict[int, float] = {}

@@ -3,7 +3,7 @@
 Semantic Style Transfer (Champandard 2016) on neural patches (Li & Wand 2016), in JAX.
 
     from doodle import paint, Options
-    image = paint("Monet.jpg", map="coastline_sem.png", options=Options(iterations=50))
+    image = paint("Monet.jpg", map="coastline_sem.png", options=Options.of(iterations=50))
 """
 from doodle.errors import DivergenceError, DoodleError, InputError
 from doodle.options import Options

@@ -14,7 +14,7 @@ from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence, Un
 import jax
 import numpy as np
 
-from doodle import color, imaging, packs, planner, synthesis, vgg
+from doodle import cache, color, imaging, packs, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
@@ -64,8 +64,8 @@ def check_options(options: Options) -> None:
     :class:`~doodle.errors.OptionError` naming the field (:func:`doodle.options.validate`),
     or an unknown layer."""
     validate(options)
-    for field, layers in (("style_layers", options.style_layers or ()),
-                          ("content_layers", options.content_layers or ())):
+    for field, layers in (("style_layers", options.painting.style_layers or ()),
+                          ("content_layers", options.painting.content_layers or ())):
         for layer in layers:
             if layer not in vgg.CHANNELS:
                 raise OptionError(field, f"has an unknown layer {layer!r}.",
@@ -92,7 +92,7 @@ def build_problem(
 
     (a) style + style map + target map: doodle → painting; (b) the same plus
     content: semantic style transfer; (c) style + content: plain style transfer;
-    (d) style alone: texture synthesis at ``options.output_size``.
+    (d) style alone: texture synthesis at ``options.painting.output_size``.
     ``style`` may be a list of several styles whose patches are pooled; then
     ``style_map`` is None or a list in the same order (None entries: the map beside
     that style). ``target_map_hint`` names the file a missing target map was
@@ -100,7 +100,7 @@ def build_problem(
     ``notice`` hears about doodle colours the style maps lack.
     """
     check_options(options)
-    if options.preserve_colors and content is None:
+    if options.painting.preserve_colors and content is None:
         raise InputError("--preserve-colors needs a content image.", "Pass --content, or drop --preserve-colors.")
     styles = _many(style)
     if not styles:
@@ -110,29 +110,29 @@ def build_problem(
         raise InputError(f"{len(given_maps)} style maps for {len(styles)} styles.",
                          "Give one --style-map per --style, in the same order, or none to use the maps beside them.")
     style_imgs = [_load(s, "style") for s in styles]
-    smaps = [_load(m if m is not None else find_map(s, options.semantic_ext), "style map")
+    smaps = [_load(m if m is not None else find_map(s, options.painting.semantic_ext), "style map")
              for s, m in zip(styles, given_maps)]
     content_img = _load(content, "content")
     if target_map is None and content is not None:
-        target_map = find_map(content, options.semantic_ext)
+        target_map = find_map(content, options.painting.semantic_ext)
     tmap = _load(target_map, "map")
     seed_img = _load(seed, "seed")
     for style_img, smap in zip(style_imgs, smaps):
         _same_size(style_img, smap, "style")
     _same_size(content_img, tmap, "content")
-    if options.semantic_weight > 0:
+    if options.painting.semantic_weight > 0:
         with_map = [m for m in smaps if m is not None]
         if with_map and tmap is None:
             where = target_map_hint or (
-                str(imaging.semantic_path(content, options.semantic_ext)) if isinstance(content, (str, os.PathLike))
-                else "a map given with --map")
+                str(imaging.semantic_path(content, options.painting.semantic_ext))
+                if isinstance(content, (str, os.PathLike)) else "a map given with --map")
             raise InputError(
                 f"the style has a semantic map ({with_map[0].name}) but the output has none.",
                 f"Draw one in the same colours and save it as {where}, or pass --semantic-weight 0.",
             )
         if tmap is not None and len(with_map) < len(smaps):
             i = next(i for i, m in enumerate(smaps) if m is None)
-            where = (str(imaging.semantic_path(styles[i], options.semantic_ext))
+            where = (str(imaging.semantic_path(styles[i], options.painting.semantic_ext))
                      if isinstance(styles[i], (str, os.PathLike)) else "--style-map")
             which = "the style" if len(styles) == 1 else f"the style {style_imgs[i].name}"
             raise InputError(
@@ -152,19 +152,19 @@ def build_problem(
         size = content_arr.shape[:2]
     elif tmap_arr is not None:
         size = tmap_arr.shape[:2]
-    elif options.output_size is not None:
-        size = (options.output_size[1], options.output_size[0])
+    elif options.painting.output_size is not None:
+        size = (options.painting.output_size[1], options.painting.output_size[0])
     else:
         size = style_imgs[0].array.shape[:2]
-    if options.output_size is not None:
-        size = (options.output_size[1], options.output_size[0])
+    if options.painting.output_size is not None:
+        size = (options.painting.output_size[1], options.painting.output_size[0])
         if content_arr is not None:
             content_arr = np.asarray(resize(content_arr, size))
         if tmap_arr is not None:
             tmap_arr = resize_map(tmap_arr, size)
-    if options.seed not in ("auto", "noise", "content") and seed_img is None:
-        seed_img = _load(options.seed, "seed")
-    if options.seed == "content" and content_arr is None:
+    if options.painting.seed not in ("auto", "noise", "content") and seed_img is None:
+        seed_img = _load(options.painting.seed, "seed")
+    if options.painting.seed == "content" and content_arr is None:
         raise InputError("--seed content needs a content image.", "Pass --content, or use --seed noise.")
     single = len(styles) == 1
     return Problem(
@@ -231,7 +231,7 @@ def _target_map(target_map: Optional[ImageLike], content: Optional[ImageLike], o
     doodle of ``coast.png`` is ``coast_sem.png`` beside it, when it exists."""
     if target_map is not None or content is not None or output in (None, "-"):
         return target_map, ""
-    beside = imaging.semantic_path(output, options.semantic_ext)
+    beside = imaging.semantic_path(output, options.painting.semantic_ext)
     hint = f"{beside} (beside the output) or pass --map"
     return (str(beside) if beside.exists() else None), hint
 
@@ -241,7 +241,8 @@ def _style_map_sources(styles: "packs.Styles", problem: Problem, options: Option
     if problem.style_map is None:
         given = tuple(styles.maps) if any(m is not None for m in styles.maps) else None
         return styles.maps[0] if single else given
-    found = [m if m is not None else find_map(s, options.semantic_ext) for s, m in zip(styles.images, styles.maps)]
+    found = [m if m is not None else find_map(s, options.painting.semantic_ext)
+             for s, m in zip(styles.images, styles.maps)]
     found = [str(f) if f is not None and not isinstance(f, np.ndarray) else None for f in found]
     return found[0] if single else found
 
@@ -309,29 +310,29 @@ def resize_map(map_rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 
 
 def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s: None) -> Extractor:
-    """The extractor ``options.weights`` names: "builtin", "auto", a source name or a path.
+    """The extractor ``options.painting.weights`` names: "builtin", "auto", a source name or a path.
 
     "auto" takes a cached pretrained VGG19 when there is one, else the built-in
     extractor, with a notice saying how to get full quality.
     """
     from doodle import weights
 
-    if options.weights == "auto" and _uses_builtin(options):
+    if options.painting.weights == "auto" and _uses_builtin(options):
         notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
                "doodle weights download neural-doodle")
     # A built-in network is built only as deep as this run reads (the weights are the same).
-    layers = tuple(options.style_layers or BUILTIN.style_layers) + tuple(options.content_layers or
+    layers = tuple(options.painting.style_layers or BUILTIN.style_layers) + tuple(options.painting.content_layers or
                                                                          BUILTIN.content_layers)
-    return weights.resolve(options.weights, last=vgg.deepest(layers))
+    return weights.resolve(options.painting.weights, last=vgg.deepest(layers))
 
 
 def _uses_builtin(options: Options) -> bool:
-    """Whether ``options.weights`` means the built-in extractor ("auto" with no
+    """Whether ``options.painting.weights`` means the built-in extractor ("auto" with no
     pretrained file cached), decided without loading anything."""
     from doodle import weights
 
-    return options.weights == "builtin" or (
-        options.weights == "auto" and weights.find_cached(weights.cache_dir()) is None)
+    return options.painting.weights == "builtin" or (
+        options.painting.weights == "auto" and weights.find_cached(cache.cache_dir()) is None)
 
 
 def paint(
@@ -357,10 +358,10 @@ def paint(
       content: a content image for style transfer, or None.
       map: the doodle (or the content's map); default for content:
         ``<content>_sem.png`` if it exists.
-      seed: a starting image (path or array); default per ``options.seed``.
+      seed: a starting image (path or array); default per ``options.painting.seed``.
       options: everything else; see :class:`doodle.Options`.
       extractor: reuse a loaded extractor across calls (painting a batch compiles
-        once per shape); default from ``options.weights``.
+        once per shape); default from ``options.painting.weights``.
       callback: receives a :class:`doodle.synthesis.Progress` after every evaluation.
       notice: receives one-line notices meant for the user (a doodle colour the
         style map lacks, say).
@@ -381,16 +382,17 @@ def paint_problem(
     """:func:`paint` for a problem :func:`build_problem` already made (its maps
     conformed): plan, paint, re-plan on out-of-memory; (H, W, 3) uint8."""
     colour_source = None
-    if options.preserve_colors:  # paint the luminance, then give it the content's colours back
+    if options.painting.preserve_colors:  # paint the luminance, then give it the content's colours back
         colour_source = problem.content
         problem = luminance_problem(problem)
     if extractor is None:
         extractor = resolve_extractor(options, notice)
-    random_seed = options.random_seed if options.random_seed is not None else secrets.randbits(31)
-    planner.select_device(options.device)  # InputError for --device gpu without a GPU
-    budgets = planner.budgets(options.device, options.max_memory)
-    slice_budget = options.match_memory
-    prefer = options.device
+    random_seed = (options.painting.random_seed if options.painting.random_seed is not None
+                   else secrets.randbits(31))
+    planner.select_device(options.resources.device)  # InputError for --device gpu without a GPU
+    budgets = planner.budgets(options.resources.device, options.resources.max_memory)
+    slice_budget = options.resources.match_memory
+    prefer = options.resources.device
     while True:
         run_plan = make_plan(problem, extractor, options, budgets, prefer, slice_budget)
         try:
@@ -410,12 +412,12 @@ def paint_problem(
                 raise
             # Re-plan with smaller slices, then on the CPU, then give up: an
             # out-of-memory is never reported as divergence (neural-doodle#57).
-            if slice_budget > 16 * 2**20 and options.slices is None:
+            if slice_budget > 16 * 2**20 and options.resources.slices is None:
                 slice_budget //= 4
                 notice(f"out of memory: retrying with matching slices of {slice_budget // 2**20} MiB")
-            elif prefer != "cpu" and "cpu" in planner.budgets("cpu", options.max_memory):
+            elif prefer != "cpu" and "cpu" in planner.budgets("cpu", options.resources.max_memory):
                 prefer = "cpu"
-                budgets = planner.budgets("cpu", options.max_memory)
+                budgets = planner.budgets("cpu", options.resources.max_memory)
                 notice("out of memory on the GPU: retrying on the CPU")
             else:
                 largest = planner.largest_fitting(problem.size, style_size(problem), *_layers(extractor, options,
@@ -465,7 +467,7 @@ def extractor_defaults(options: Options, problem: Problem) -> Options:
     distribution_weight, color_weight = terms_of(options, problem)
     return options.replace(
         style_layers=style_layers_of(options, kind),
-        content_layers=tuple(options.content_layers or kind.content_layers),
+        content_layers=tuple(options.painting.content_layers or kind.content_layers),
         content_weight=content_weight_of(options, problem, kind),
         distribution_weight=distribution_weight, color_weight=color_weight)
 
@@ -475,13 +477,14 @@ def make_plan(problem: Problem, extractor: Extractor, options: Options,
               slice_budget: Optional[int] = None) -> planner.Plan:
     """The memory plan of a problem; InputError (exit 2) when nothing fits, naming what would."""
     if budgets is None:
-        budgets = planner.budgets(options.device, options.max_memory)
+        budgets = planner.budgets(options.resources.device, options.resources.max_memory)
     style_layers, content_layers, semantic = _layers(extractor, options, problem)
     try:
         return planner.plan(problem.size, style_size(problem), style_layers, content_layers, semantic,
-                            options.phases, budgets, prefer or options.device, options.slices,
-                            slice_budget=slice_budget or options.match_memory,
-                            propagated=[l for l, _ in parents_of(tuple(style_layers), options.propagate)])
+                            options.painting.phases, budgets, prefer or options.resources.device,
+                            options.resources.slices,
+                            slice_budget=slice_budget or options.resources.match_memory,
+                            propagated=[l for l, _ in parents_of(tuple(style_layers), options.painting.propagate)])
     except planner.DoesNotFit as e:
         hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."
                 if e.largest else "Use a smaller --output-size, or raise --max-memory.")

@@ -1,125 +1,264 @@
 """The one source of defaults: :class:`Options`, passed down explicitly.
 
+Options are frozen dataclasses, one per concern; :class:`Options` holds one of each:
+
+- :class:`PaintingOptions` (``options.painting``): everything that can change the
+  picture. The loss weights and layers, the matching (``cache``, ``match_every``,
+  ``propagate``, ``hard_labels``), the schedule (``phases``, ``iterations``, the
+  stall rule), the start (``seed``, ``seed_range``, ``random_seed``), the output's
+  size and colours, and two that name inputs: ``weights`` (which network sees the
+  images) and ``semantic_ext`` (which file is a map). The same painting options and
+  the same input files paint the same picture, up to floating-point rounding
+  between devices.
+- :class:`ResourceOptions` (``options.resources``): where a painting runs and how
+  much memory it may plan for: ``device``, ``max_memory``, ``slices``,
+  ``match_memory``. They change how the work is split, not the result: matching in
+  any number of slices is the same exhaustive search.
+- :class:`ReportingOptions` (``options.reporting``): what is told and kept along the
+  way: ``print_every``, ``save_every``, ``frames_dir``. They never change the picture.
+
+The rule is "can it change the picture?": if so the field is painting's, even when,
+like ``weights``, it names a file.
+
+Every field name is unique across the concerns, so :meth:`Options.of` and
+:meth:`Options.replace` take the flat names (``Options.of(style_weight=50,
+device="cpu", print_every=0)``) and route each to its concern; :meth:`Options.flat`
+gives them back as one dict. Each field's ``metadata["help"]`` is its ``--help``
+text: the command line's flags are built from these fields (:mod:`doodle.cli.options`).
+
 Defaults follow alexjc/neural-doodle's command line unless a comment says why not.
-The CLI reads its option defaults from here.
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import numbers
 import os
-from typing import Optional
+from typing import Any, Optional
 
 from doodle.errors import OptionError
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
-    """How to paint. Every field has the reference's default unless noted."""
+class ExtractorDefaults:
+    """What the fields of :class:`PaintingOptions` left at None mean for one kind of extractor."""
 
-    # Weight of the content loss (MSE of features at `content_layers`); None: the
-    # extractor's default for the run's mode (ExtractorDefaults below).
-    content_weight: Optional[float] = None
-    # Layers whose features the content loss compares; None: the extractor's default
-    # (4_2 for both).
-    content_layers: Optional[tuple[str, ...]] = None
-    # Keep the content's colours (needs a content image): paint the luminance of the
-    # style and content only, then put the content's chroma back on the painted
-    # luminance (Gatys et al. 2016, "Preserving color in neural artistic style
-    # transfer"). Not in the reference.
-    preserve_colors: bool = False
-    # Weight of the MRF style loss, applied to each style layer.
-    style_weight: float = 25.0
-    # Layers whose patches are matched; None: the extractor's default
-    # (pretrained VGG19: 3_1,4_1 as the reference; built-in: 2_1,3_1,4_1).
-    style_layers: Optional[tuple[str, ...]] = None
-    # Weight of the distribution term at each style layer: each region of the
-    # painting must hold the whole distribution of the style region's features
-    # (sliced Wasserstein, doodle/distribution.py), not only its nearest patches.
-    # 0 paints with nearest patches alone, as the reference, and collapses textures.
-    # None: the default for the run's mode (WITH_MAPS or WITHOUT_MAPS below).
-    distribution_weight: Optional[float] = None
-    # Weight of the same term on the pixels' colours: each region takes the colours
-    # of its style region, in their proportions. None: the mode's default.
-    color_weight: Optional[float] = None
-    # Weight of the semantic map in patch matching (the reference's --semantic-weight).
-    semantic_weight: float = 10.0
-    # Weight of the total-variation smoothness term.
-    smoothness: float = 1.0
-    # Bias against reusing the same style patches (0 = plain nearest neighbour).
-    variety: float = 0.0
-    # Penalty on style patches taken more often than their fair share at the last
-    # matching (Zhou et al. 2023, "Guided Correspondence"), so that a region uses
-    # its style region's patches evenly; 0: plain nearest neighbours.
-    occurrence: float = 0.0
-    # Match patches once per phase instead of at every evaluation (faster, blurrier).
-    cache: bool = False
-    # Re-match patches every N evaluations, reusing the matches in between. The
-    # reference matched at every evaluation (1); matching dominates an evaluation's
-    # cost, and on the Coastline doodle at 256×192 every 4th gave the same picture
-    # and a lower final loss in 58 % of the time (bench/RESULTS.md).
-    match_every: int = 4
-    # Match style layers finer than relu3_1 (2_1, 1_1…) by refining the next deeper
-    # style layer's matches in a 3×3 window instead of searching the whole bank. The
-    # exhaustive search at relu2_1 costs 16× the pixel pairs of relu3_1 (~26 s per
-    # matching at 512×384 on two cores); the reference searched every layer
-    # (bench/RESULTS.md has the comparison). relu3_1 and deeper are always exhaustive.
-    propagate: bool = True
-    # With flat-colour maps, a patch only takes style patches whose centre has its
-    # own map colour (the reference only biased matching towards it, through
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+    content_weight: float  # plain style transfer (no semantic maps)
+    content_weight_with_maps: float  # semantic style transfer: the maps carry the layout
+
+
+# Pretrained VGG19: the reference's defaults.
+PRETRAINED = ExtractorDefaults(style_layers=("3_1", "4_1"), content_layers=("4_2",), content_weight=10.0,
+                               content_weight_with_maps=10.0)
+# The built-in random extractor. relu2_1 is added to the style layers: measured to
+# sharpen its paintings (its deeper random features alone are too unspecific to carry
+# brush strokes). Its random relu4_2 carries less of a photo's layout than pretrained
+# VGG19's: at the reference's content weight (10) plain transfer lost the photo, so
+# plain transfer takes 100. With semantic maps the map already holds the photo's
+# layout, and at 100 the content term kept the photo's colours against the style's
+# (a red saucer stayed red where the style's crockery is white): the reference's 10.
+# The figures are in bench/RESULTS.md.
+BUILTIN = ExtractorDefaults(style_layers=("2_1", "3_1", "4_1"), content_layers=("4_2",), content_weight=100.0,
+                            content_weight_with_maps=10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TermDefaults:
+    """What ``distribution_weight`` and ``color_weight`` left at None mean in one mode."""
+
+    distribution_weight: float
+    color_weight: float
+
+
+# Doodles and semantic transfer: the maps already spread the matches over the style's
+# regions, and heavier terms cost texture-by-numbers label accuracy.
+WITH_MAPS = TermDefaults(distribution_weight=25.0, color_weight=100.0)
+# Texture synthesis and plain transfer: the terms are all that stops a collapse onto
+# a few patches, and in plain transfer they pull the colours from the photo's to the
+# style's against the heavy content term.
+WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0)
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def _option(default: Any, help: str) -> Any:  # noqa: A002 - click's word for it
+    """A field with its one-line description (``metadata["help"]``, the ``--help`` text)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _layers(kind: ExtractorDefaults, field: str) -> str:
+    return ",".join(getattr(kind, field))
+
+
+@dataclasses.dataclass(frozen=True)
+class PaintingOptions:
+    """Everything that can change the picture. Every field has the reference's default unless noted."""
+
+    # (width, height); None: the content's or doodle map's size (the style's for
+    # texture synthesis).
+    output_size: Optional[tuple[int, int]] = _option(None, "WIDTHxHEIGHT of the output, e.g. 512x384.")
+    # The reference's convention: Monet.jpg -> Monet_sem.png.
+    semantic_ext: str = _option("_sem.png", "Suffix of semantic maps.")
+    # Paint the luminance of the style and content only, then put the content's chroma
+    # back on the painted luminance (Gatys et al. 2016, "Preserving color in neural
+    # artistic style transfer"). Not in the reference.
+    preserve_colors: bool = _option(
+        False, "Keep the content's colours: transfer the style's luminance only (needs --content).")
+    # The MSE of features at `content_layers`; None: the extractor's default for the
+    # run's mode (ExtractorDefaults above).
+    content_weight: Optional[float] = _option(
+        None, f"Weight of the content loss [default: {PRETRAINED.content_weight:g} pretrained; "
+        f"built-in {BUILTIN.content_weight:g}, or {BUILTIN.content_weight_with_maps:g} with maps].")
+    # None: the extractor's default (4_2 for both).
+    content_layers: Optional[tuple[str, ...]] = _option(
+        None, f"Layers of the content loss [default: {_layers(PRETRAINED, 'content_layers')} pretrained; "
+        f"{_layers(BUILTIN, 'content_layers')} built-in].")
+    # The MRF style loss, applied to each style layer.
+    style_weight: float = _option(25.0, "Weight of the style loss (per layer).")
+    # The layers whose patches are matched; None: the extractor's default.
+    style_layers: Optional[tuple[str, ...]] = _option(
+        None, f"Layers matched for style [default: {_layers(PRETRAINED, 'style_layers')} pretrained; "
+        f"{_layers(BUILTIN, 'style_layers')} built-in].")
+    # The reference's --semantic-weight.
+    semantic_weight: float = _option(10.0, "Weight of the semantic maps in matching; 0 ignores maps.")
+    # The total-variation smoothness term.
+    smoothness: float = _option(1.0, "Weight of the total-variation smoothing.")
+    # A bias against reusing the same style patches (0 = plain nearest neighbour).
+    variety: float = _option(0.0, "Bias towards using more of the style's patches.")
+    # Style patches taken more often than their fair share at the last matching are
+    # penalised (Zhou et al. 2023, "Guided Correspondence"), so that a region uses its
+    # style region's patches evenly.
+    occurrence: float = _option(
+        0.0, "Penalty on style patches used more than their fair share (0: plain nearest patches).")
+    # Each region of the painting must hold the whole distribution of the style
+    # region's features (sliced Wasserstein, doodle/distribution.py), not only its
+    # nearest patches. 0 paints with nearest patches alone, as the reference, and
+    # collapses textures. None: the default for the run's mode (WITH_MAPS or
+    # WITHOUT_MAPS above).
+    distribution_weight: Optional[float] = _option(
+        None, "Weight of each region's feature distribution, per style layer; 0: nearest patches only "
+        f"[default: {WITH_MAPS.distribution_weight:g} with maps, {WITHOUT_MAPS.distribution_weight:g} without].")
+    # The same term on the pixels' colours: each region takes the colours of its style
+    # region, in their proportions. None: the mode's default.
+    color_weight: Optional[float] = _option(
+        None, "Weight of each region's colour distribution "
+        f"[default: {WITH_MAPS.color_weight:g} with maps, {WITHOUT_MAPS.color_weight:g} without].")
+    # Matching once per phase instead of at every evaluation is faster, and blurrier.
+    cache: bool = _option(False, "Match patches once per phase.")
+    # Matches are reused in between. The reference matched at every evaluation (1);
+    # matching dominates an evaluation's cost, and on the Coastline doodle at 256×192
+    # every 4th gave the same picture and a lower final loss in much less time
+    # (bench/RESULTS.md).
+    match_every: int = _option(4, "Re-match patches every N evaluations (higher is faster).")
+    # Style layers finer than relu3_1 (2_1, 1_1…) are matched by refining the next
+    # deeper style layer's matches in a 3×3 window instead of searching the whole bank.
+    # The exhaustive search at relu2_1 costs 16× the pixel pairs of relu3_1; the
+    # reference searched every layer (bench/RESULTS.md has the comparison). relu3_1
+    # and deeper are always exhaustive.
+    propagate: bool = _option(
+        True, "Match layers finer than 3_1 by refining the next deeper layer's matches "
+        "(fast), or search their whole bank (the reference; slow).")
+    # With flat-colour maps, a patch only takes style patches whose centre has its own
+    # map colour (the reference only biased matching towards it, through
     # `semantic_weight`). Maps with many colours (> 64, not flat) are not restricted.
-    hard_labels: bool = True
-    # End a phase early once L-BFGS has all but stalled: when the lowest loss measured
+    hard_labels: bool = _option(True, "With flat-colour maps, match only patches of the same map colour.")
+    # A phase ends early once L-BFGS has all but stalled: when the lowest loss measured
     # at a fresh matching in the last `stall_window` evaluations improved by less than
     # this fraction on the lowest before them (0: run every evaluation, as the
     # reference did). The log says when a phase ends early. 2 %, not 1 %: with the
     # distribution terms the loss keeps creeping down long after the picture has
     # settled (the regions' colour distances moved by under 1 on the Coastline doodle
     # between 2 % and 1 %, for a third more evaluations; bench/RESULTS.md).
-    stall_tolerance: float = 0.02
-    # Evaluations over which a stall is judged.
-    stall_window: int = 10
-    # Number of resolutions, coarse to fine, each half the size of the next.
-    phases: int = 3
-    # L-BFGS function evaluations per phase (the reference's maxfun).
-    iterations: int = 100
-    # First phase's starting image: "noise", "content", an image path, or "auto": the
-    # content image where there is one, else noise. The reference started from noise
-    # always; from noise the built-in extractor's content term could not bring a
-    # photo's layout back (bench/RESULTS.md), and a photo is the start every current
-    # tool of this kind takes (STROTSS, NNST).
-    seed: str = "auto"
-    # Range of the uniform noise seed, in [0, 255].
-    seed_range: tuple[float, float] = (16.0, 240.0)
-    # Makes a run reproducible; None draws a fresh seed (reported in the log).
-    random_seed: Optional[int] = None
-    # (width, height) of the output; None: the content's or doodle map's size
-    # (the style's for texture synthesis).
-    output_size: Optional[tuple[int, int]] = None
-    # Number of slices the style patch bank is matched in; None: planned from the
-    # memory budget (the reference's --slices defaulted to 2 and needed hand-tuning).
-    slices: Optional[int] = None
-    # Bytes one matching slice may use at most when `slices` is None.
-    match_memory: int = 512 * 2**20
-    # Cap on the memory a run may plan for, in bytes; None: what the device has free.
-    max_memory: Optional[int] = None
-    # "auto", "cpu" or "gpu".
-    device: str = "auto"
-    # Suffix of the semantic map beside an image: Monet.jpg -> Monet_sem.png.
-    semantic_ext: str = "_sem.png"
-    # Weights: "auto" (a cached pretrained VGG19, else built-in), "builtin", or a path.
-    weights: str = "auto"
-    # Log every N iterations (0: only phase summaries).
-    print_every: int = 10
-    # Save a frame every N iterations into `frames_dir` (0: never).
-    save_every: int = 0
-    # Where frames go.
-    frames_dir: str = "frames"
+    stall_tolerance: float = _option(
+        0.02, "End a phase early when its loss (measured at each re-matching) improved by less than this "
+        "fraction over --stall-window evaluations (0: never).")
+    stall_window: int = _option(10, "Evaluations over which --stall-tolerance is judged.")
+    # Each resolution is half the size of the next.
+    phases: int = _option(3, "Resolutions, coarse to fine.")
+    # L-BFGS function evaluations (the reference's maxfun).
+    iterations: int = _option(100, "Evaluations per phase.")
+    # The first phase's starting image. The reference started from noise always; from
+    # noise the built-in extractor's content term could not bring a photo's layout back
+    # (bench/RESULTS.md), and a photo is the start every current tool of this kind
+    # takes (STROTSS, NNST).
+    seed: str = _option(
+        "auto", "Start from noise, content, or an image path; auto: content when there is one, else noise.")
+    # The uniform noise seed's range, in [0, 255].
+    seed_range: tuple[float, float] = _option((16.0, 240.0), "Range of the noise seed.")
+    # None draws a fresh seed (reported in the log).
+    random_seed: Optional[int] = _option(None, "Make the run reproducible.")
+    # "auto": a cached pretrained VGG19, else the built-in random one.
+    weights: str = _option("auto", "auto, builtin, a known source name, or a weights file.")
 
-    def replace(self, **changes) -> "Options":
-        """A copy with ``changes`` applied."""
-        return dataclasses.replace(self, **changes)
+
+@dataclasses.dataclass(frozen=True)
+class ResourceOptions:
+    """Where a painting runs and how much memory it plans for; never what it paints."""
+
+    # None: planned from the memory budget (the reference's --slices defaulted to 2
+    # and needed hand-tuning).
+    slices: Optional[int] = _option(None, "Match the style bank in N slices [default: auto].")
+    # "auto": a GPU when JAX sees one, else the CPU.
+    device: str = _option("auto", "Where to paint: auto (a GPU when there is one), cpu or gpu.")
+    # In bytes; None: what the device has free.
+    max_memory: Optional[int] = _option(None, "Cap the memory planned for, e.g. 8G or 512M [default: what is free].")
+    # In bytes, when `slices` is None. A library option: the command line has no flag
+    # for it (--max-memory caps the whole plan).
+    match_memory: int = _option(512 * 2**20, "Cap on the memory of one matching slice when --slices is not given.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportingOptions:
+    """What a painting tells and keeps along the way; never what it paints."""
+
+    print_every: int = _option(
+        10, "Log every N iterations (plain lines when stderr is not a terminal, and --log-json); "
+        "0: phase summaries only. A terminal gets a progress bar.")
+    save_every: int = _option(0, "Save a frame every N iterations (0: never).")
+    frames_dir: str = _option("frames", "Where --save-every writes.")
+
+
+# The concerns, in order, by the name Options holds each under.
+CONCERNS: dict[str, type] = {"painting": PaintingOptions, "resources": ResourceOptions,
+                             "reporting": ReportingOptions}
+# Each field's flat name -> the concern that holds it.
+CONCERN_OF: dict[str, str] = {f.name: concern for concern, cls in CONCERNS.items()
+                              for f in dataclasses.fields(cls)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How to paint: one frozen dataclass per concern. ``Options()`` is every default;
+    :meth:`of` and :meth:`replace` take the fields by their flat names."""
+
+    painting: PaintingOptions = dataclasses.field(default_factory=PaintingOptions)
+    resources: ResourceOptions = dataclasses.field(default_factory=ResourceOptions)
+    reporting: ReportingOptions = dataclasses.field(default_factory=ReportingOptions)
+
+    @classmethod
+    def of(cls, **fields: Any) -> "Options":
+        """The defaults with ``fields`` (flat names: ``style_weight=50, device="cpu"``) set."""
+        return cls().replace(**fields)
+
+    def replace(self, **changes: Any) -> "Options":
+        """A copy with ``changes`` applied, each a field's flat name (or a concern's
+        name and a whole dataclass). TypeError naming a key that is neither."""
+        whole = {k: changes.pop(k) for k in list(changes) if k in CONCERNS}
+        by_concern: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            if name not in CONCERN_OF:
+                close = difflib.get_close_matches(name, CONCERN_OF, n=1)
+                raise TypeError(f"Options has no field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "."))
+            by_concern.setdefault(CONCERN_OF[name], {})[name] = value
+        for concern, fields in by_concern.items():
+            whole[concern] = dataclasses.replace(whole.get(concern, getattr(self, concern)), **fields)
+        return dataclasses.replace(self, **whole)
+
+    def flat(self) -> dict[str, Any]:
+        """Every field by its flat name, concern by concern (the JSON log's "options")."""
+        return {name: getattr(getattr(self, concern), name) for name, concern in CONCERN_OF.items()}
 
 
 DEFAULTS = Options()
@@ -135,7 +274,6 @@ MAX_EVERY = 2**31 - 1  # --print-every and --save-every (0: never)
 MAX_SLICES = 2**20
 MAX_SEED = 2**32 - 1  # jax.random.PRNGKey folds larger seeds onto smaller ones
 MAX_MEMORY = 2**60  # bytes
-DEVICES = ("auto", "cpu", "gpu")
 WEIGHTS = ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
            "distribution_weight", "color_weight")
 
@@ -167,33 +305,34 @@ def validate(options: Options) -> None:
     everything, so a NaN weight would otherwise slip past "must not be negative"
     and paint as if it were 0.
     """
+    painting, resources, reporting = options.painting, options.resources, options.reporting
     for field in WEIGHTS:
-        value = getattr(options, field)
+        value = getattr(painting, field)
         if value is not None:  # None: the default for the run's extractor and mode
             _number(field, value, 0.0, MAX_WEIGHT)
-    _number("stall_tolerance", options.stall_tolerance, 0.0, 1.0,
+    _number("stall_tolerance", painting.stall_tolerance, 0.0, 1.0,
             "Use e.g. 0.01 (1 %), or 0 to run every evaluation.")
-    if options.stall_tolerance >= 1:
-        raise OptionError("stall_tolerance", f"must be below 1, got {options.stall_tolerance:g}.",
+    if painting.stall_tolerance >= 1:
+        raise OptionError("stall_tolerance", f"must be below 1, got {painting.stall_tolerance:g}.",
                           "Use e.g. 0.01 (1 %), or 0 to run every evaluation.")
-    _integer("iterations", options.iterations, 1, MAX_COUNT, "Use e.g. 100.")
-    _integer("phases", options.phases, 1, MAX_PHASES, "Use e.g. 3.")
-    _integer("match_every", options.match_every, 1, MAX_COUNT, "Use e.g. 4.")
-    _integer("stall_window", options.stall_window, 1, MAX_COUNT, "Use e.g. 10.")
-    _integer("print_every", options.print_every, 0, MAX_EVERY, "Use e.g. 10, or 0 for phase summaries only.")
-    _integer("save_every", options.save_every, 0, MAX_EVERY, "Use e.g. 10, or 0 to save no frames.")
-    _integer("match_memory", options.match_memory, 1, MAX_MEMORY)
-    if options.slices is not None:
-        _integer("slices", options.slices, 1, MAX_SLICES)
-    if options.random_seed is not None:
-        _integer("random_seed", options.random_seed, 0, MAX_SEED, f"Use a number from 0 to {MAX_SEED}.")
-    if options.max_memory is not None:
-        _integer("max_memory", options.max_memory, 1, MAX_MEMORY, "Use e.g. 8G or 512M.")
-    _seed_range(options.seed_range)
-    _output_size(options.output_size)
-    if options.device not in DEVICES:
-        raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {options.device!r}.")
-    _semantic_ext(options.semantic_ext)
+    _integer("iterations", painting.iterations, 1, MAX_COUNT, "Use e.g. 100.")
+    _integer("phases", painting.phases, 1, MAX_PHASES, "Use e.g. 3.")
+    _integer("match_every", painting.match_every, 1, MAX_COUNT, "Use e.g. 4.")
+    _integer("stall_window", painting.stall_window, 1, MAX_COUNT, "Use e.g. 10.")
+    _integer("print_every", reporting.print_every, 0, MAX_EVERY, "Use e.g. 10, or 0 for phase summaries only.")
+    _integer("save_every", reporting.save_every, 0, MAX_EVERY, "Use e.g. 10, or 0 to save no frames.")
+    _integer("match_memory", resources.match_memory, 1, MAX_MEMORY)
+    if resources.slices is not None:
+        _integer("slices", resources.slices, 1, MAX_SLICES)
+    if painting.random_seed is not None:
+        _integer("random_seed", painting.random_seed, 0, MAX_SEED, f"Use a number from 0 to {MAX_SEED}.")
+    if resources.max_memory is not None:
+        _integer("max_memory", resources.max_memory, 1, MAX_MEMORY, "Use e.g. 8G or 512M.")
+    _seed_range(painting.seed_range)
+    _output_size(painting.output_size)
+    if resources.device not in DEVICES:
+        raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {resources.device!r}.")
+    _semantic_ext(painting.semantic_ext)
 
 
 def _seed_range(seed_range) -> None:
@@ -233,45 +372,3 @@ def _semantic_ext(ext) -> None:
         raise OptionError("semantic_ext", "must be a non-empty suffix.", hint)
     if any(c in ext for c in ("/", os.sep, os.altsep or "/", "\0")):
         raise OptionError("semantic_ext", f"{ext!r} must be a file name's ending, without a folder.", hint)
-
-
-@dataclasses.dataclass(frozen=True)
-class ExtractorDefaults:
-    """What the fields of :class:`Options` left at None mean for one kind of extractor."""
-
-    style_layers: tuple[str, ...]
-    content_layers: tuple[str, ...]
-    content_weight: float  # plain style transfer (no semantic maps)
-    content_weight_with_maps: float  # semantic style transfer: the maps carry the layout
-
-
-# Pretrained VGG19: the reference's defaults.
-PRETRAINED = ExtractorDefaults(style_layers=("3_1", "4_1"), content_layers=("4_2",), content_weight=10.0,
-                               content_weight_with_maps=10.0)
-# The built-in random extractor. relu2_1 is added to the style layers: measured to
-# sharpen its paintings (its deeper random features alone are too unspecific to carry
-# brush strokes). Its random relu4_2 carries less of a photo's layout than pretrained
-# VGG19's: at the reference's content weight (10) plain transfer lost the photo, so
-# plain transfer takes 100. With semantic maps the map already holds the photo's
-# layout, and at 100 the content term kept the photo's colours against the style's
-# (a red saucer stayed red where the style's crockery is white): the reference's 10.
-# The figures are in bench/RESULTS.md.
-BUILTIN = ExtractorDefaults(style_layers=("2_1", "3_1", "4_1"), content_layers=("4_2",), content_weight=100.0,
-                            content_weight_with_maps=10.0)
-
-
-@dataclasses.dataclass(frozen=True)
-class TermDefaults:
-    """What ``distribution_weight`` and ``color_weight`` left at None mean in one mode."""
-
-    distribution_weight: float
-    color_weight: float
-
-
-# Doodles and semantic transfer: the maps already spread the matches over the style's
-# regions, and heavier terms cost texture-by-numbers label accuracy.
-WITH_MAPS = TermDefaults(distribution_weight=25.0, color_weight=100.0)
-# Texture synthesis and plain transfer: the terms are all that stops a collapse onto
-# a few patches, and in plain transfer they pull the colours from the photo's to the
-# style's against the heavy content term.
-WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0)

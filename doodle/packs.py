@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Collection, NamedTuple
 
 from doodle.errors import InputError
-from doodle.options import Options
+from doodle.options import CONCERN_OF, DEFAULTS, Options
 
 try:
     import tomllib
@@ -216,9 +216,8 @@ def as_pack(style: Any) -> Pack | None:
 
 def _recommend(options: Options, pack: Pack, unset: set[str]) -> Options:
     """``options`` with ``pack``'s recommendations for the fields still in ``unset``."""
-    fields = {f.name for f in dataclasses.fields(Options)}
     changes = {k: tuple(v) if isinstance(v, list) else v for k, v in pack.options.items()
-               if k in fields and k in unset}
+               if k in CONCERN_OF and k in unset}
     return options.replace(**changes)
 
 
@@ -237,8 +236,8 @@ def resolve_styles(style: Any, style_map: Any, options: Options,
                          "Give one --style-map per --style, in the same order, or none to use the maps beside them.")
     maps = given or [None] * len(images)
     if unset is None:
-        defaults = Options()
-        unset = {f.name for f in dataclasses.fields(Options) if getattr(options, f.name) == getattr(defaults, f.name)}
+        given, defaults = options.flat(), DEFAULTS.flat()
+        unset = {name for name, value in given.items() if value == defaults[name]}
     unset = set(unset)
     names: list[str | None] = []
     for i, image in enumerate(images):

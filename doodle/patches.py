@@ -315,7 +315,7 @@ _PATCH_OFFSETS = tuple((dy, dx) for dy in range(3) for dx in range(3))
 _STYLE_OFFSETS = tuple((ey, ex) for ey in range(-1, 4) for ex in range(-1, 4))
 _WINDOW = ((0, 0),) + tuple((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0))
 # Output patches propagate scores at once: their gathered pixels stay in cache on a CPU
-# (bench/propagate.py: 128 is the fastest there; on an H200 it costs 3 ms a matching).
+# (bench/propagate.py: 128 is the fastest there, and costs a GPU little; bench/RESULTS.md).
 WINDOW_CHUNK = 128
 _WINDOW_PAIRS = np.array([i * len(_STYLE_OFFSETS) + _STYLE_OFFSETS.index((ay + dy, ax + dx))
                           for ay, ax in _WINDOW for i, (dy, dx) in enumerate(_PATCH_OFFSETS)], np.int32)
@@ -333,15 +333,14 @@ def propagate(
 ) -> jax.Array:
     """Matches at a fine layer refined from a coarser layer's, in a 3×3 window.
 
-    The exhaustive search costs (H·W)²·D: at relu2_1 of a 512×384 image it is 16×
-    the pixel pairs of relu3_1 and ~26 s per matching on two CPU cores, more than
-    everything else in an evaluation together. Instead each output patch here
-    starts from where its parent patch (the one at the coarser layer covering its
-    centre) was matched, moved by the same sub-pixel offset (the coarse-to-fine
-    correspondence of PatchMatch-style pyramids, Barnes et al. 2009), and takes the
-    best of the 9 style patches around that start. Li & Wand and the reference
-    search every layer exhaustively; this departs from them for layers finer than
-    relu3_1 only (see ``Options.propagate``).
+    The exhaustive search costs (H·W)²·D: at relu2_1 it is 16× the pixel pairs of
+    relu3_1, more than everything else in an evaluation together (bench/RESULTS.md).
+    Instead each output patch here starts from where its parent patch (the one at
+    the coarser layer covering its centre) was matched, moved by the same sub-pixel
+    offset (the coarse-to-fine correspondence of PatchMatch-style pyramids, Barnes
+    et al. 2009), and takes the best of the 9 style patches around that start. Li &
+    Wand and the reference search every layer exhaustively; this departs from them
+    for layers finer than relu3_1 only (see ``PaintingOptions.propagate``).
 
     Args:
       out: (H, W, D) float32, this layer's output after :func:`normalise_output`.
@@ -392,7 +391,7 @@ def propagate(
         # Every pixel pair of a patch's 3×3 and its window's 5×5 (225 dot products, of
         # which the 9 candidates use 81): one batched matmul over data that stays in
         # cache. Materialising the 25 gathered (P, D) arrays whole made this memory-bound
-        # (0.67 s at relu2_1 of a 512×384 image on 2 cores; chunked, 0.17–0.31 s).
+        # (bench/RESULTS.md has the timings).
         pairs = jnp.einsum("cid,cjd->cij", flat_out[o0[:, None] + out_offsets[None, :]],
                            flat_style[s0[:, None] + style_offsets[None, :]], preferred_element_type=jnp.float32)
         return jnp.take(pairs.reshape(chunk, -1), _WINDOW_PAIRS, axis=1).reshape(chunk, 9, 9).sum(-1)

@@ -48,7 +48,7 @@ def prepare_phase(
     # [({layer: raw (hs, ws, C), RGB: image}, {layer: normalised}, {layer: pooled map or None, RGB: map})]
     per_style = [
         _style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
-                    scaled(image.shape[:2], scale), style_layers, options.semantic_weight)
+                    scaled(image.shape[:2], scale), style_layers, options.painting.semantic_weight)
         for image, sem in zip(styles_of(problem), style_maps_of(problem))
     ]
     tsem, tsem_full = _target_side(problem.target_map, out_hw, style_layers) if semantic else ({}, None)
@@ -61,10 +61,10 @@ def prepare_phase(
             rows = slice_rows[layer]
         else:
             # Without a plan: the user's slice count, or one slice per 8 style rows.
-            rows = -(-(f.shape[0] - 2) // options.slices) if options.slices else 8
+            rows = -(-(f.shape[0] - 2) // options.resources.slices) if options.resources.slices else 8
         banks[layer] = patches.make_bank(normed.array, rows, normed.valid)
         raw[layer] = f
-        if palette is not None and options.hard_labels:
+        if palette is not None and options.painting.hard_labels:
             smap = patches.pool([sm[layer] for _, _, sm in per_style]).array
             pair = patches.label_pair(np.asarray(tsem[layer]), np.asarray(smap), palette, normed.valid)
             labels[layer] = jax.device_put(pair)

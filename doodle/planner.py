@@ -163,7 +163,7 @@ def plan_phase(
     """Plan one phase: the first device in preference order whose budget it fits.
 
     ``propagated`` layers are matched by refining a coarser layer's matches
-    (``Options.propagate``): no slices, a window transient instead.
+    (``PaintingOptions.propagate``): no slices, a window transient instead.
     ``budgets`` maps "gpu"/"cpu" to bytes available; ``prefer`` is "auto" (GPU
     first), "gpu" or "cpu". With ``slices`` the user's slice count is kept as is;
     otherwise a slice is as large as fits, but at most ``slice_budget`` bytes (larger

@@ -33,7 +33,7 @@ class Problem(NamedTuple):
       target_map: (H, W, 3) uint8 map of the output (the doodle), or None.
       size: (H, W) of the output.
       seed: (H', W', 3) starting image, resized to the first phase; None: use
-        ``Options.seed`` ("auto", "noise" or "content").
+        ``PaintingOptions.seed`` ("auto", "noise" or "content").
     """
 
     style: Union[np.ndarray, tuple[np.ndarray, ...]]
@@ -59,7 +59,7 @@ def style_maps_of(problem: Problem) -> tuple[Optional[np.ndarray], ...]:
 
 def has_maps(problem: Problem, options: Options) -> bool:
     """Whether matching uses semantic maps: every style and the output have one, weight > 0."""
-    return (problem.target_map is not None and options.semantic_weight > 0
+    return (problem.target_map is not None and options.painting.semantic_weight > 0
             and all(m is not None for m in style_maps_of(problem)))
 
 
@@ -92,14 +92,15 @@ def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
 
 def style_layers_of(options: Options, extractor: Optional[Defaults]) -> tuple[str, ...]:
     """The style layers in use: the user's, or the extractor's default."""
-    return tuple(options.style_layers) if options.style_layers else tuple(extractor.style_layers)
+    return (tuple(options.painting.style_layers) if options.painting.style_layers
+            else tuple(extractor.style_layers))
 
 
 def content_weight_of(options: Options, problem: Problem, extractor: Optional[Defaults]) -> float:
     """The content weight in use: the user's, or the extractor's default for the mode
     (semantic transfer, where maps guide the painting, or plain transfer)."""
-    if options.content_weight is not None:
-        return options.content_weight
+    if options.painting.content_weight is not None:
+        return options.painting.content_weight
     return extractor.content_weight_with_maps if has_maps(problem, options) else extractor.content_weight
 
 
@@ -107,8 +108,9 @@ def terms_of(options: Options, problem: Problem) -> tuple[float, float]:
     """(distribution weight, colour weight) in use: the user's, or the mode's default
     (:data:`doodle.options.WITH_MAPS` or ``WITHOUT_MAPS``)."""
     mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
-    return (mode.distribution_weight if options.distribution_weight is None else options.distribution_weight,
-            mode.color_weight if options.color_weight is None else options.color_weight)
+    return (mode.distribution_weight if options.painting.distribution_weight is None
+            else options.painting.distribution_weight,
+            mode.color_weight if options.painting.color_weight is None else options.painting.color_weight)
 
 
 def content_layers_of(options: Options, problem: Problem, extractor: Optional[Defaults]) -> tuple[str, ...]:
@@ -116,7 +118,8 @@ def content_layers_of(options: Options, problem: Problem, extractor: Optional[De
     content image or with weight 0."""
     if problem.content is None or content_weight_of(options, problem, extractor) == 0:
         return ()
-    return tuple(options.content_layers) if options.content_layers else tuple(extractor.content_layers)
+    return (tuple(options.painting.content_layers) if options.painting.content_layers
+            else tuple(extractor.content_layers))
 
 
 MAX_FLAT_COLOURS = 64  # more colours than this and a map is not flat: no regions

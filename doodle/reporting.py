@@ -161,8 +161,8 @@ def summary_record(info: RunInfo, phases: Sequence[Mapping[str, Any]], exit_stat
         "output": info.output,
         "animation": info.animation,
         "inputs": dict(info.inputs),
-        "options": dataclasses.asdict(options) if options is not None else None,
-        "random_seed": options.random_seed if options is not None else None,
+        "options": options.flat() if options is not None else None,
+        "random_seed": options.painting.random_seed if options is not None else None,
         "device": info.device,
         "extractor": info.extractor,
         "phases": [dict(p) for p in phases],  # size, iterations, seconds, final loss
@@ -264,7 +264,7 @@ class Reporter:
     """Turns Progress events into stderr lines, a JSON log, frames, and a last image.
 
     On a terminal: one progress bar per phase, redrawn in place (phase, iteration,
-    loss, s/it, ETA). Otherwise: a plain line every ``options.print_every``
+    loss, s/it, ETA). Otherwise: a plain line every ``options.reporting.print_every``
     iterations. ``quiet`` silences both (the JSON log and frames are unaffected).
     """
 
@@ -364,7 +364,7 @@ class Reporter:
             self._first = p.seconds
         if self.phases:
             self.phases[-1].update(iterations=p.iteration, seconds=round(p.seconds, 3), loss=float(p.loss))
-        logged = should_log(p.iteration, p.iterations, self.options.print_every)
+        logged = should_log(p.iteration, p.iterations, self.options.reporting.print_every)
         rate = seconds_per_iteration(p.seconds, p.iteration, self._first)
         if not self.quiet:
             if self.tty:
@@ -381,11 +381,11 @@ class Reporter:
         if logged and self.log is not None:
             self.log.iteration(p)
         frame = None
-        every = self.options.save_every
+        every = self.options.reporting.save_every
         if every and p.iteration % every == 0:
             frame = to_uint8(p.image)
             name = f"{self.stem}-p{p.phase}-{p.iteration:04d}.png"
-            self.write_frame(Path(self.options.frames_dir) / name, frame)
+            self.write_frame(Path(self.options.reporting.frames_dir) / name, frame)
         if self.animation is not None:
             self.animation.offer(p, frame)
 

@@ -60,11 +60,11 @@ def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, ke
     """The first phase's starting image, (h, w, 3) float32 in [0, 255]."""
     if problem.seed is not None:
         return resize(problem.seed, hw)
-    if options.seed == "content" or (options.seed == "auto" and problem.content is not None):
+    if options.painting.seed == "content" or (options.painting.seed == "auto" and problem.content is not None):
         if problem.content is None:
             raise ValueError("seed 'content' needs a content image")
         return resize(problem.content, hw)
-    lo, hi = options.seed_range
+    lo, hi = options.painting.seed_range
     return jax.random.uniform(key, hw + (3,), jnp.float32, lo, hi)
 
 
@@ -93,20 +93,20 @@ def synthesize(
     vgg.check_layers(style_layers + content_layers)
     need = vgg.min_side(style_layers + content_layers)
     x = None
-    for i in range(options.phases):
-        scale = 1.0 / 2 ** (options.phases - 1 - i)
+    for i in range(options.painting.phases):
+        scale = 1.0 / 2 ** (options.painting.phases - 1 - i)
         hw = scaled(problem.size, scale)
         # Every style must hold patches at this scale: the smallest one decides.
         smallest = min((s.shape[:2] for s in styles_of(problem)), key=min)
         style_hw = scaled(smallest, scale)
         if min(hw + style_hw) < need:
-            if i == options.phases - 1:
+            if i == options.painting.phases - 1:
                 raise PhaseTooSmall(
                     f"the output ({problem.size[1]}×{problem.size[0]}) or style "
                     f"({smallest[1]}×{smallest[0]}) is too small: layer "
                     f"{vgg.deepest(style_layers + content_layers)} needs images of at least {need}×{need} pixels"
                 )
-            callback(Progress("skipped", i + 1, options.phases, 0, options.iterations, hw,
+            callback(Progress("skipped", i + 1, options.painting.phases, 0, options.painting.iterations, hw,
                               message=f"phase {i + 1} at {hw[1]}×{hw[0]} is smaller than {need}×{need}: skipped"))
             continue
         key, sub, phase_key = jax.random.split(key, 3)
@@ -135,29 +135,29 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
     config = eval_config(extractor, options, problem, phase)
     consts = constants(extractor, phase)
     state, matching = fresh(config, x, phase)
-    base = dict(phase=i + 1, phases=options.phases, iterations=options.iterations, shape=hw)
+    base = dict(phase=i + 1, phases=options.painting.phases, iterations=options.painting.iterations, shape=hw)
     callback(Progress("phase", iteration=0, image=x, **base))
     # A matching at the start before the first evaluation, where the first evaluation
     # needs one: the distribution targets are assigned from its pixels, and the
     # reference matches twice on the first evaluation with variety, so that the bias
     # has a history to work from.
-    first_matches = not phase.dist or options.variety > 0
-    if phase.dist or options.variety > 0:
+    first_matches = not phase.dist or options.painting.variety > 0
+    if phase.dist or options.painting.variety > 0:
         ev = iterate(config, consts, hw, state, matching, True, False, False)[1]
         matching = reassign(ev.matching, ev.pixels, phase)
 
     good = x
     loss = math.nan
-    stall = Stall(options.stall_tolerance, options.stall_window)
+    stall = Stall(options.painting.stall_tolerance, options.painting.stall_window)
     pending = None  # (iteration, state, evaluation, matched) dispatched but not yet reported
-    done_at, message = options.iterations, ""
+    done_at, message = options.painting.iterations, ""
     retargeted = False  # whether the distribution targets moved since the last evaluation
     # Each step is dispatched before the previous one's loss is read, so a GPU never
     # idles while the host converts numbers and calls back (one step of lag).
-    for it in range(1, options.iterations + 2):
-        if it <= options.iterations:
+    for it in range(1, options.painting.iterations + 2):
+        if it <= options.painting.iterations:
             match = (it == 1 and first_matches) or (
-                it > 1 and not options.cache and (it - 1) % max(1, options.match_every) == 0)
+                it > 1 and not options.painting.cache and (it - 1) % max(1, options.painting.match_every) == 0)
             state, ev = iterate(config, consts, hw, state, matching, match, it > 1, not retargeted)
             matching = ev.matching
             retargeted = bool(match and phase.dist)
@@ -165,7 +165,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
                 matching = reassign(matching, ev.pixels, phase)
             # Losses the stall rule compares: those at a fresh matching (with --cache the
             # objective never changes, so every one).
-            at_matching = match or it == 1 or options.cache
+            at_matching = match or it == 1 or options.painting.cache
         if pending is not None:
             k, st, pev, matched = pending
             loss = float(pev.loss)
@@ -178,13 +178,13 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             good = st.x.reshape(hw + (3,))
             callback(Progress("iteration", iteration=k, loss=loss, terms={n: float(v) for n, v in pev.terms.items()},
                               seconds=time.perf_counter() - start, image=good, **base))
-            if stall.update(k, loss, matched) and k < options.iterations:
+            if stall.update(k, loss, matched) and k < options.painting.iterations:
                 done_at = k
-                message = (f"phase {i + 1} stopped after {k} of {options.iterations} evaluations: the loss "
-                           f"improved by less than {100 * options.stall_tolerance:g}% over the last "
-                           f"{options.stall_window}")
+                message = (f"phase {i + 1} stopped after {k} of {options.painting.iterations} evaluations: the loss "
+                           f"improved by less than {100 * options.painting.stall_tolerance:g}% over the last "
+                           f"{options.painting.stall_window}")
                 break
-        pending = (it, state, ev, at_matching) if it <= options.iterations else None
+        pending = (it, state, ev, at_matching) if it <= options.painting.iterations else None
     callback(Progress("done", iteration=done_at, loss=loss, message=message,
                       seconds=time.perf_counter() - start, image=good, **base))
     return good

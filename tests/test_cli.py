@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from doodle import cli
+from doodle import cli, reporting
 
 from images import swapped_doodle, two_textures, write_inputs
 
@@ -145,7 +145,7 @@ def test_interrupt_saves_current_image_exit_130(files, tmp_path, monkeypatch):
             if p.iteration == 2:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.Reporter, "__call__", interrupt)
+    monkeypatch.setattr(reporting.Reporter, "__call__", interrupt)
     code, text = run("--style", str(files / "plain.png"), "--output-size", "32x32", "-o", str(out), *QUICK)
     assert code == 130, text
     assert seen == [1, 2]

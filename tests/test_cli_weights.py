@@ -1,4 +1,4 @@
-"""``doodle weights`` (doodle/cli_weights.py): list, info, import, download."""
+"""``doodle weights`` (doodle/cli/weights.py): list, info, import, download."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from doodle import weights
-from doodle.cli_weights import weights as weights_cli
+from doodle.cli.weights import weights as weights_cli
 from doodle.weights import catalog
 from weight_files import lasagne_bytes, torch_state, write_torch_zip
 from weight_refs import oihw_weights

@@ -106,13 +106,13 @@ def test_library_errors_name_the_field():
 
     validate(Options())
     with pytest.raises(OptionError, match="option semantic_weight must be a finite number") as e:
-        validate(Options(semantic_weight=float("nan")))
+        validate(Options.of(semantic_weight=float("nan")))
     assert e.value.field == "semantic_weight"
     assert str(e.value.as_flag()).startswith("--semantic-weight must be a finite number")
     with pytest.raises(OptionError, match="output_size"):
-        validate(Options(output_size=(0, 10)))
+        validate(Options.of(output_size=(0, 10)))
     with pytest.raises(OptionError, match="iterations must be a whole number"):
-        validate(Options(iterations=2.5))
+        validate(Options.of(iterations=2.5))
 
 
 # --- output paths, checked before painting ----------------------------------------

@@ -62,7 +62,7 @@ def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     style = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
     content = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
     problem = Problem(style, None, content, None, (24, 24))
-    options = Options(style_layers=("2_1", "3_1"), content_layers=("2_2",), smoothness=0.1)
+    options = Options.of(style_layers=("2_1", "3_1"), content_layers=("2_2",), smoothness=0.1)
     phase = prepare_phase(problem, builtin_extractor, options, 1.0, (24, 24), key=jax.random.PRNGKey(0))
     assert phase.dist  # the distribution terms are part of the loss checked here
     evaluate = make_evaluate(builtin_extractor, options, problem, phase)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from doodle import api, maps
-from doodle.cli_maps import check_command, segment_command
+from doodle.cli.maps import check_command, segment_command
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)

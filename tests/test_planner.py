@@ -86,7 +86,7 @@ def _problem():
 
 def test_smaller_slices_give_the_same_matches_and_image(builtin_extractor):
     problem = _problem()
-    opts = Options(iterations=6, phases=1, random_seed=0, match_every=1)
+    opts = Options.of(iterations=6, phases=1, random_seed=0, match_every=1)
     one = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=1)
     many = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=7)
     assert [lp.slices for lp in many.phases[0].layers] != [lp.slices for lp in one.phases[0].layers]
@@ -107,7 +107,7 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
 
     monkeypatch.setattr(synthesis, "synthesize", flaky)
     style, sem = two_textures(40)
-    image = api.paint(style, style_map=sem, map=swapped_doodle(32), options=Options(iterations=2, phases=1),
+    image = api.paint(style, style_map=sem, map=swapped_doodle(32), options=Options.of(iterations=2, phases=1),
                       extractor=builtin_extractor, notice=notices.append)
     assert image.shape == (32, 32, 3) and image.dtype == np.uint8
     assert len(calls) == 2 and "out of memory" in notices[0]
@@ -115,7 +115,7 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
 
 def test_refused_before_it_starts_with_exit_2_message(builtin_extractor):
     style, _ = two_textures(40)
-    opts = Options(iterations=1, phases=1, max_memory=planner.CPU_BASELINE + 2**20, output_size=(640, 480))
+    opts = Options.of(iterations=1, phases=1, max_memory=planner.CPU_BASELINE + 2**20, output_size=(640, 480))
     with pytest.raises(InputError, match="does not fit in memory"):
         api.paint(style, options=opts.replace(semantic_weight=0.0), extractor=builtin_extractor)
 

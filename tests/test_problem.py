@@ -23,10 +23,10 @@ def test_term_weights_follow_the_mode():
     assert terms_of(Options(), _problem(maps=True)) == (WITH_MAPS.distribution_weight, WITH_MAPS.color_weight)
     assert terms_of(Options(), _problem(maps=False)) == (WITHOUT_MAPS.distribution_weight, WITHOUT_MAPS.color_weight)
     # Maps given but switched off by the semantic weight: the mode without maps.
-    off = Options(semantic_weight=0.0)
+    off = Options.of(semantic_weight=0.0)
     assert terms_of(off, _problem(maps=True)) == (WITHOUT_MAPS.distribution_weight, WITHOUT_MAPS.color_weight)
     # The user's values win in either mode, 0 included.
-    mine = Options(distribution_weight=0.0, color_weight=7.0)
+    mine = Options.of(distribution_weight=0.0, color_weight=7.0)
     assert terms_of(mine, _problem(maps=True)) == terms_of(mine, _problem(maps=False)) == (0.0, 7.0)
 
 
@@ -35,7 +35,7 @@ def test_content_weight_follows_the_extractor_and_the_mode(kind):
     ex = _extractor(kind)
     assert content_weight_of(Options(), _problem(maps=False), ex) == kind.content_weight
     assert content_weight_of(Options(), _problem(maps=True), ex) == kind.content_weight_with_maps
-    assert content_weight_of(Options(content_weight=3.0), _problem(maps=True), ex) == 3.0
+    assert content_weight_of(Options.of(content_weight=3.0), _problem(maps=True), ex) == 3.0
 
 
 def test_the_builtin_extractor_weighs_content_more_without_maps():
@@ -46,7 +46,7 @@ def test_the_builtin_extractor_weighs_content_more_without_maps():
 def test_no_content_layers_without_a_content_image_or_weight():
     ex = _extractor(BUILTIN)
     assert content_layers_of(Options(), _problem(maps=False, content=False), ex) == ()
-    assert content_layers_of(Options(content_weight=0.0), _problem(maps=False), ex) == ()
+    assert content_layers_of(Options.of(content_weight=0.0), _problem(maps=False), ex) == ()
     assert content_layers_of(Options(), _problem(maps=False), ex) == BUILTIN.content_layers
 
 
@@ -56,9 +56,9 @@ def test_the_plan_fills_in_what_the_run_will_use(maps):
     # what a run with the built-in extractor resolves.
     from doodle import api
 
-    options, problem, ex = Options(weights="builtin"), _problem(maps=maps), _extractor(BUILTIN)
+    options, problem, ex = Options.of(weights="builtin"), _problem(maps=maps), _extractor(BUILTIN)
     filled = api.extractor_defaults(options, problem)
-    assert filled.content_weight == content_weight_of(options, problem, ex)
-    assert (filled.distribution_weight, filled.color_weight) == terms_of(options, problem)
-    assert filled.style_layers == BUILTIN.style_layers
-    assert filled.content_layers == BUILTIN.content_layers
+    assert filled.painting.content_weight == content_weight_of(options, problem, ex)
+    assert (filled.painting.distribution_weight, filled.painting.color_weight) == terms_of(options, problem)
+    assert filled.painting.style_layers == BUILTIN.style_layers
+    assert filled.painting.content_layers == BUILTIN.content_layers

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from doodle import cli, reporting
+from doodle.cli import runtime
 from doodle.errors import DivergenceError
 from doodle.options import Options
 from doodle.synthesis import Progress
@@ -99,7 +100,7 @@ def events(phases=((16, 16), (32, 32)), iterations=4):
 
 def test_progress_bar_on_a_terminal(tmp_path):
     stream = io.StringIO()
-    reporter = reporting.Reporter(Options(print_every=1), stream=stream, tty=True)
+    reporter = reporting.Reporter(Options.of(print_every=1), stream=stream, tty=True)
     for p in events():
         reporter(p)
     reporter.notice("wrote o.png")
@@ -273,7 +274,7 @@ def test_animation_must_be_a_gif(files, tmp_path):
 
 def test_gif_frames_are_all_the_output_size():
     animation = reporting.Animation(every=2)
-    reporter = reporting.Reporter(Options(print_every=2), stream=io.StringIO(), tty=False, animation=animation)
+    reporter = reporting.Reporter(Options.of(print_every=2), stream=io.StringIO(), tty=False, animation=animation)
     for p in events(phases=((8, 12), (16, 24)), iterations=4):
         reporter(p)
     assert [f.shape for f in animation.frames] == [(8, 12, 3)] * 2 + [(16, 24, 3)] * 2
@@ -302,8 +303,8 @@ def _fake_paint(fail):
     """An api.paint_problem that reports one evaluation, then fails with ``fail``."""
     def paint(problem, options, *, callback, **kw):
         image = np.full((32, 32, 3), 99.0, np.float32)
-        callback(Progress("phase", 1, 1, 0, options.iterations, (32, 32), image=image))
-        callback(Progress("iteration", 1, 1, 1, options.iterations, (32, 32), loss=5.0, image=image))
+        callback(Progress("phase", 1, 1, 0, options.painting.iterations, (32, 32), image=image))
+        callback(Progress("iteration", 1, 1, 1, options.painting.iterations, (32, 32), loss=5.0, image=image))
         if fail == "diverge":
             raise DivergenceError("the optimisation diverged.", image=image)
         raise KeyboardInterrupt
@@ -393,7 +394,7 @@ def test_compile_cache_follows_doodle_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(jax.config, "update", lambda name, value: seen.__setitem__(name, value))
     monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "c"))
     monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", raising=False)
-    cli._enable_compile_cache()
+    runtime.enable_compile_cache()
     assert seen["jax_compilation_cache_dir"] == str(tmp_path / "c" / "jax")
     assert seen["jax_persistent_cache_min_compile_time_secs"] == 0.0
 
@@ -461,7 +462,7 @@ def test_paint_twice_reuses_compilation(files, builtin_extractor):
     if not jitted:
         pytest.skip("this JAX does not expose the jitted functions' cache sizes")
     style, style_map = iio.imread(files / "style.png"), files / "style_sem.png"
-    options = Options(iterations=2, phases=1, random_seed=1, style_layers=("1_1",))
+    options = Options.of(iterations=2, phases=1, random_seed=1, style_layers=("1_1",))
     first = api.paint(style, style_map=style_map, map=files / "doodle_sem.png", options=options,
                       extractor=builtin_extractor)
     sizes = {name: fn._cache_size() for name, fn in jitted.items()}

@@ -12,7 +12,7 @@ from doodle.problem import Problem, palette_of, parents_of, semantic_channels, s
 
 from images import flat_and_stripes, swapped_doodle, two_textures
 
-FAST = Options(iterations=30, phases=1, random_seed=0)
+FAST = Options.of(iterations=30, phases=1, random_seed=0)
 
 
 def _paint(extractor, options, target_map=True, seed=0):

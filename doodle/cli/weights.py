@@ -1,36 +1,18 @@
 """``doodle weights``: list, download, import and inspect pretrained VGG19 weights.
 
-Registered in the main CLI with ``main.add_command(weights)``. User errors print
-``doodle: error: …`` on stderr and exit with the error's code (2 for bad input).
+User errors print ``doodle: error: …`` on stderr and exit with the error's code (2
+for bad input), as in every command (:mod:`doodle.cli.errors`).
 """
 from __future__ import annotations
 
-import functools
-import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Optional
 
 import click
 
 from doodle import weights as w
-from doodle.errors import DoodleError, error_line
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _user_errors(func: F) -> F:
-    """Turn DoodleError into one line on stderr and its exit code (2 for InputError)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except DoodleError as exc:
-            click.echo(error_line(exc), err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
+from doodle.cli.errors import reports_errors
 
 
 def _cache(cache_dir: Optional[Path]) -> Path:
@@ -83,7 +65,7 @@ def weights() -> None:
 
 @weights.command("list")
 @cache_option
-@_user_errors
+@reports_errors
 def list_sources(cache_dir: Optional[Path]) -> None:
     """Known weight sources, and whether each is cached."""
     cache = _cache(cache_dir)
@@ -108,7 +90,7 @@ def list_sources(cache_dir: Optional[Path]) -> None:
 @weights.command("download")
 @click.argument("name")
 @cache_option
-@_user_errors
+@reports_errors
 def download(name: str, cache_dir: Optional[Path]) -> None:
     """Download the known weights NAME into the cache (resumable, verified)."""
     src = w.get_source(name)
@@ -134,7 +116,7 @@ def download(name: str, cache_dir: Optional[Path]) -> None:
     help="Input convention of FILE, when its format or name does not say.",
 )
 @cache_option
-@_user_errors
+@reports_errors
 def import_file(file: Path, float16: bool, convention: Optional[str], cache_dir: Optional[Path]) -> None:
     """Convert FILE to a compact conv-only safetensors in the cache."""
     out = w.import_weights(file, _cache(cache_dir), float16=float16, convention=convention)
@@ -144,7 +126,7 @@ def import_file(file: Path, float16: bool, convention: Optional[str], cache_dir:
 @weights.command("info")
 @click.argument("spec", metavar="FILE|NAME")
 @cache_option
-@_user_errors
+@reports_errors
 def info(spec: str, cache_dir: Optional[Path]) -> None:
     """What a weight file (or cached known weights) holds."""
     data = w.info(spec, _cache(cache_dir))

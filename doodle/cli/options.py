@@ -1,0 +1,189 @@
+"""The flags of ``doodle paint`` and ``doodle plan``, built from :mod:`doodle.options`.
+
+Each field of the Options dataclasses is the flag ``--field-name`` (its flat name,
+``_`` as ``-``), with the field's default and its ``metadata["help"]`` as help. The
+field's type gives click's: a float, a whole number, text, or for a boolean a flag
+(with an "off" spelling where :data:`OFF_FLAGS` names one). The fields click cannot
+parse are taken as text and parsed here (:data:`TEXT`), after click, so that a bad
+value is ``doodle: error: …`` and exit 2, as every other bad input is.
+
+The flags that name files (``--style``, ``--map``, ``-o``…) are no Options fields:
+they are declared here by hand (:data:`INPUTS`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Callable, Collection, Mapping, NamedTuple, Optional
+
+import click
+
+from doodle.errors import InputError, OptionError
+from doodle.options import CONCERN_OF, CONCERNS, DEVICES, Options
+
+# Boolean fields whose flag has an "off" spelling besides its name.
+OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": "--soft-labels"}
+# Fields a library user sets, with no flag: the matching slices' memory cap
+# (--max-memory caps the whole plan).
+LIBRARY_ONLY = ("match_memory",)
+CHOICES = {"device": DEVICES}
+
+
+def flag_of(field: str) -> str:
+    """``style_weight`` -> ``--style-weight``."""
+    return "--" + field.replace("_", "-")
+
+
+def parse_size(text: str, flag: str) -> tuple[int, int]:
+    """"512x384" -> (512, 384) as (width, height)."""
+    hint = f"Use e.g. {flag} 512x384."
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"{flag} {text!r} is not WIDTHxHEIGHT.", hint) from None
+    if w < 1 or h < 1:
+        raise InputError(f"{flag} {text!r} must be positive.", hint)
+    return w, h
+
+
+def parse_memory(text: str, flag: str) -> int:
+    """"8G" -> bytes."""
+    from doodle import planner
+
+    try:
+        return planner.parse_size(text)
+    except (ValueError, IndexError):
+        raise InputError(f"{flag} {text!r} is not a size.", f"Use e.g. {flag} 8G or 512M.") from None
+
+
+def parse_range(text: str, flag: str) -> tuple[float, float]:
+    """"16:240" -> (16.0, 240.0)."""
+    try:
+        lo, hi = (float(p) for p in text.split(":"))
+    except ValueError:
+        raise InputError(f"{flag} {text!r} is not LOW:HIGH.", f"Use e.g. {flag} 16:240.") from None
+    return lo, hi
+
+
+def parse_layers(text: str, flag: str) -> tuple[str, ...]:
+    """"3_1,4_1" (also "relu3_1", "conv4_1") -> ("3_1", "4_1")."""
+    from doodle import vgg
+
+    layers = []
+    for item in text.split(","):
+        name = item.strip().lower().removeprefix("relu").removeprefix("conv")
+        if name not in vgg.CHANNELS:
+            raise InputError(f"{flag}: unknown layer {item.strip()!r}.", f"Known layers: {','.join(vgg.LAYER_NAMES)}.")
+        layers.append(name)
+    if not layers:
+        raise InputError(f"{flag} is empty.", "Use e.g. 3_1,4_1.")
+    return tuple(layers)
+
+
+class Text(NamedTuple):
+    """A field given as text: how to read it, and how its default reads."""
+
+    parse: Callable[[str, str], Any]  # (text, flag) -> value; InputError naming the flag
+    show: Callable[[Any], str] = str
+    metavar: Optional[str] = None
+
+
+TEXT = {
+    "output_size": Text(parse_size),
+    "content_layers": Text(parse_layers),
+    "style_layers": Text(parse_layers),
+    "seed_range": Text(parse_range, show=lambda r: f"{r[0]:g}:{r[1]:g}"),
+    "max_memory": Text(parse_memory, metavar="SIZE"),
+}
+
+
+def _click_type(hint: Any) -> type:
+    """float, int or str for a field's type (``Optional[X]`` as X)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+    if base not in (float, int, str):
+        raise TypeError(f"no click type for {hint!r}: add the field to TEXT")
+    return base
+
+
+def field_option(field: dataclasses.Field, hint: Any) -> Callable:
+    """The click option of one Options field."""
+    flag, name = flag_of(field.name), field.name
+    kw: dict[str, Any] = {"default": field.default, "show_default": True, "help": field.metadata["help"]}
+    if hint is bool:
+        return click.option(f"{flag}/{OFF_FLAGS[name]}" if name in OFF_FLAGS else flag, name, is_flag=True, **kw)
+    if name in TEXT:
+        text = TEXT[name]
+        kw.update(type=str, metavar=text.metavar, default=None if field.default is None else text.show(field.default))
+    else:
+        kw["type"] = click.Choice(CHOICES[name]) if name in CHOICES else _click_type(hint)
+    return click.option(flag, name, **kw)
+
+
+def concern_options(concern: str) -> list[Callable]:
+    """The click options of every field of one concern that has a flag, in field order."""
+    cls = CONCERNS[concern]
+    hints = typing.get_type_hints(cls)
+    return [field_option(f, hints[f.name]) for f in dataclasses.fields(cls) if f.name not in LIBRARY_ONLY]
+
+
+# The inputs and output of a painting, before the Options flags.
+INPUTS = [
+    click.option("--style", "style", required=True, multiple=True,
+                 help="Style painting (its map: NAME_sem.png beside it), or a style pack's name. "
+                 "Repeat to pool the patches of several styles."),
+    click.option("--style-map", multiple=True,
+                 help="The style's semantic map, if not beside it; with several --style, one each, in order."),
+    click.option("--content", help="Content image for style transfer."),
+    click.option("--map", "target_map", help="The doodle, or the content's map; default: beside --content or --output."),
+    click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout."),
+]
+
+
+def _apply(options: list[Callable], f: Callable) -> Callable:
+    for option in reversed(options):  # so that --help lists them in this order
+        f = option(f)
+    return f
+
+
+def paint_options(f: Callable) -> Callable:
+    """The flags ``paint`` and ``plan`` share: the inputs, then every painting and
+    resource field's."""
+    return _apply(INPUTS + concern_options("painting") + concern_options("resources"), f)
+
+
+def reporting_options(f: Callable) -> Callable:
+    """The reporting fields' flags (``paint`` only: ``plan`` paints nothing)."""
+    return _apply(concern_options("reporting"), f)
+
+
+def defaulted(kw: Mapping[str, Any]) -> set[str]:
+    """The names of the current command's arguments left at their defaults."""
+    ctx = click.get_current_context()
+    return {k for k in kw if ctx.get_parameter_source(k) == click.core.ParameterSource.DEFAULT}
+
+
+def options_from(kw: Mapping[str, Any]) -> Options:
+    """The Options of a command's arguments: each field it has a flag for, parsed
+    (InputError naming the flag); the others at their defaults."""
+    values = {}
+    for name in CONCERN_OF:
+        if name in kw:
+            value = kw[name]
+            values[name] = TEXT[name].parse(value, flag_of(name)) if name in TEXT and value is not None else value
+    return Options.of(**values)
+
+
+def prepare(kw: Mapping[str, Any], defaults: Collection[str], output: Optional[str], notice=lambda s: None):
+    """:func:`doodle.api.prepare` for the arguments of ``paint`` or ``plan`` (the same
+    for both, so both accept the same inputs); errors name the flag, not the field."""
+    from doodle import api
+
+    options = options_from(kw)
+    try:
+        return api.prepare(kw["style"], style_map=kw["style_map"] or None, content=kw["content"],
+                           target_map=kw["target_map"], options=options, output=output, unset=defaults,
+                           notice=notice)
+    except OptionError as e:
+        raise e.as_flag() from None

@@ -1,0 +1,96 @@
+"""The command line's flags are built from the Options dataclasses: every field has
+its flag, with the field's default and help, and the flags users' scripts name stay."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from doodle import cli
+from doodle.cli.options import LIBRARY_ONLY, flag_of, options_from
+from doodle.cli.paint import paint
+from doodle.cli.plan import plan_command
+from doodle.options import CONCERN_OF, CONCERNS, DEFAULTS, Options, PaintingOptions
+
+# `doodle paint --help`'s flags before they were generated from Options (2026-11-30):
+# scripts name these, so none may go or change its spelling.
+PAINT_FLAGS = {
+    "--style", "--style-map", "--content", "--preserve-colors", "--map", "-o", "--output", "--output-size",
+    "--semantic-ext", "--content-weight", "--content-layers", "--style-weight", "--style-layers",
+    "--semantic-weight", "--smoothness", "--variety", "--occurrence", "--distribution-weight", "--color-weight",
+    "--cache", "--no-cache", "--match-every", "--propagate", "--exhaustive", "--hard-labels", "--soft-labels",
+    "--stall-tolerance", "--stall-window", "--phases", "--iterations", "--seed", "--seed-range", "--random-seed",
+    "--slices", "--weights", "--device", "--max-memory", "--print-every", "--save-every", "--frames-dir",
+    "--animation", "--log-json", "-q", "--quiet", "--compile-cache", "--no-compile-cache", "-h", "--help",
+}
+PLAN_FLAGS = PAINT_FLAGS - {"--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
+                            "--quiet", "--compile-cache", "--no-compile-cache"} | {"--json"}
+
+
+def help_flags(command: str) -> set[str]:
+    """The flags ``doodle COMMAND --help`` lists (its option lines' declarations)."""
+    text = CliRunner().invoke(cli.main, [command, "--help"]).output
+    flags = set()
+    for line in text.splitlines():
+        declared = re.match(r"  (-{1,2}[\w-]+(?:(?:, | / )-{1,2}[\w-]+)*)", line)
+        if declared:
+            flags.update(re.findall(r"-{1,2}[\w-]+", declared.group(1)))
+    return flags
+
+
+@pytest.mark.parametrize("command, before", [("paint", PAINT_FLAGS), ("plan", PLAN_FLAGS)])
+def test_help_lists_the_same_flags_as_before(command, before):
+    assert help_flags(command) == before
+
+
+def test_help_lists_a_flag_for_every_options_field():
+    paint_flags, plan_flags = help_flags("paint"), help_flags("plan")
+    assert LIBRARY_ONLY == ("match_memory",)  # the one field without a flag, on purpose
+    for name, concern in CONCERN_OF.items():
+        if name in LIBRARY_ONLY:
+            assert flag_of(name) not in paint_flags
+            continue
+        assert flag_of(name) in paint_flags, name
+        assert (flag_of(name) in plan_flags) == (concern != "reporting"), name  # plan paints nothing
+
+
+def test_every_field_has_help():
+    for cls in CONCERNS.values():
+        for field in dataclasses.fields(cls):
+            assert field.metadata.get("help", "").strip(), f"{cls.__name__}.{field.name} has no help"
+
+
+@pytest.mark.parametrize("command", [paint, plan_command])
+def test_flag_defaults_are_the_dataclass_defaults(command):
+    ctx = command.make_context(command.name, ["--style", "x.png"])
+    assert options_from(ctx.params) == DEFAULTS
+
+
+def test_flags_parse_into_their_concerns():
+    ctx = paint.make_context("paint", ["--style", "x.png", "--style-weight", "50", "--exhaustive",
+                                       "--seed-range", "0:255", "--output-size", "64x48", "--style-layers",
+                                       "relu3_1,4_1", "--device", "cpu", "--max-memory", "1G", "--print-every", "0"])
+    options = options_from(ctx.params)
+    assert options.painting == PaintingOptions(style_weight=50.0, propagate=False, seed_range=(0.0, 255.0),
+                                               output_size=(64, 48), style_layers=("3_1", "4_1"))
+    assert (options.resources.device, options.resources.max_memory) == ("cpu", 2**30)
+    assert options.reporting.print_every == 0
+
+
+def test_flat_names_route_to_their_concern():
+    options = Options.of(style_weight=3.0, device="cpu", print_every=0)
+    assert (options.painting.style_weight, options.resources.device, options.reporting.print_every) == (3.0, "cpu", 0)
+    assert options.replace(iterations=7).painting.iterations == 7
+    assert options.replace(iterations=7).resources == options.resources
+    assert Options.of(**options.flat()) == options
+    assert Options.of(resources=options.resources).resources.device == "cpu"
+    assert DEFAULTS == Options() and list(DEFAULTS.flat()) == list(CONCERN_OF)
+
+
+def test_an_unknown_field_is_named():
+    with pytest.raises(TypeError, match="'style_wieght'.*'style_weight'"):
+        Options.of(style_wieght=3.0)
+    with pytest.raises(TypeError, match="'bogus'"):
+        DEFAULTS.replace(bogus=1)
