@@ -125,47 +125,54 @@ def target(style: np.ndarray, style_labels: np.ndarray, labels: np.ndarray, dirs
     """The :class:`Target` of one layer from the style's (M, C) pixels and their (M,)
     labels, and the painting's (X,) labels, with (C, K) directions."""
     labels = np.asarray(labels, np.int32)
-    proj = np.asarray(dirs).T @ np.asarray(style, np.float32).T  # (K, M)
+    dirs = jax.device_put(np.asarray(dirs, np.float32))
+    proj = np.asarray(_project(jnp.asarray(style, jnp.float32), dirs))  # (K, M)
     q = quantiles(proj, np.asarray(style_labels), labels)
     order = np.argsort(labels, kind="stable").astype(np.int32)
     ends = np.cumsum(np.unique(labels, return_counts=True)[1])
     bounds = tuple(zip((0, *ends[:-1].tolist()), ends.tolist()))
-    return Target(jax.device_put(np.asarray(dirs)), jax.device_put(q), jax.device_put(labels), order, bounds)
+    return Target(dirs, jax.device_put(q), jax.device_put(labels), order, bounds)
 
 
-def _assign_host(pixels: np.ndarray, tgt: Target) -> tuple[np.ndarray, np.float32]:
-    dirs, q = np.asarray(tgt.directions), np.asarray(tgt.quantiles)
-    one = len(tgt.bounds) == 1
-    grouped = pixels if one else pixels[tgt.order]
-    proj = np.ascontiguousarray(dirs.T @ grouped.T)  # (K, X): each direction's values in a row
+# The projections and their way back are matrix products: compiled, so that they run on
+# XLA's threads. numpy's (OpenBLAS's) own thread pool, woken between two evaluations,
+# fights XLA's spinning threads for the cores, and on a busy two-core machine a
+# product that takes milliseconds took a large part of a second.
+@jax.jit
+def _project(pixels: jax.Array, dirs: jax.Array) -> jax.Array:
+    """(X, C) pixels, (C, K) directions -> (K, X): each direction's values in a row."""
+    return dirs.T @ pixels.T
+
+
+def _place_host(proj: np.ndarray, q: np.ndarray, tgt: Target) -> np.ndarray:
+    """(K, X) projections -> (K, X) assigned projections, in the pixels' order: along
+    each direction, a region's pixel of rank r takes the region's r-th quantile."""
     placed = np.empty_like(proj)
     rows = np.arange(len(proj))[:, None]
-    for start, end in tgt.bounds:
+    if len(tgt.bounds) == 1:
         # numpy's default (introsort, SIMD) argsort: 8× faster than its stable one.
-        rank = np.argsort(proj[:, start:end], axis=1)
-        placed[rows, start + rank] = q[:, start:end]
-    return _to_features(placed, dirs, None if one else tgt.order)
+        placed[rows, np.argsort(proj, axis=1)] = q
+        return placed
+    for start, end in tgt.bounds:
+        cols = tgt.order[start:end]
+        rank = np.argsort(proj[:, cols], axis=1)
+        placed[rows, cols[rank]] = q[:, start:end]
+    return placed
 
 
-def _to_features(placed, dirs, order):
+@jax.jit
+def _to_features(placed: jax.Array, dirs: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(K, X) assigned projections -> the (X, C) feature-space target and the offset."""
-    xp = jnp if isinstance(placed, jax.Array) else np
     c, k = dirs.shape
     m = k // c
-    grouped = placed.T @ (dirs.T / m)  # (X, C), rows contiguous
-    if order is None:
-        target = grouped
-    else:  # back to the pixels' order (host only: the device path never groups)
-        target = np.empty_like(grouped)
-        target[order] = grouped
-    x = grouped.shape[0]
-    offset = (xp.sum(placed * placed) - m * xp.sum(grouped * grouped)) / (k * x)
-    return target, xp.float32(offset) if xp is np else offset
+    target = placed.T @ (dirs.T / m)  # (X, C)
+    offset = (jnp.sum(placed * placed) - m * jnp.sum(target * target)) / (k * target.shape[0])
+    return target, offset
 
 
 @jax.jit
 def _assign_device(pixels: jax.Array, labels: jax.Array, dirs: jax.Array, q: jax.Array):
-    proj = dirs.T @ pixels.T  # (K, X)
+    proj = _project(pixels, dirs)  # (K, X)
     k, x = proj.shape
     keys = jnp.broadcast_to(labels[None, :], (k, x))
     iota = jax.lax.broadcasted_iota(jnp.int32, (k, x), 1)
@@ -173,7 +180,7 @@ def _assign_device(pixels: jax.Array, labels: jax.Array, dirs: jax.Array, q: jax
     _, _, perm = jax.lax.sort((keys, proj, iota), dimension=1, num_keys=2)
     rows = jax.lax.broadcasted_iota(jnp.int32, (k, x), 0)
     placed = jnp.zeros_like(proj).at[rows, perm].set(q)  # q's regions are in label order, like the sort's
-    return _to_features(placed, dirs, None)
+    return _to_features(placed, dirs)
 
 
 def assign(pixels: jax.Array, tgt: Target) -> Assigned:
@@ -191,8 +198,8 @@ def assign(pixels: jax.Array, tgt: Target) -> Assigned:
     """
     device = next(iter(pixels.devices()))
     if device.platform == "cpu":
-        t, offset = _assign_host(np.asarray(pixels), tgt)
-        return Assigned(*jax.device_put((t, offset), device))
+        placed = _place_host(np.asarray(_project(pixels, tgt.directions)), np.asarray(tgt.quantiles), tgt)
+        return Assigned(*_to_features(jax.device_put(placed, device), tgt.directions))
     return Assigned(*_assign_device(pixels, tgt.labels, tgt.directions, tgt.quantiles))
 
 

@@ -98,12 +98,21 @@ def _distributions(per_style, tsem, palette, out_hw, style_layers, weights, key)
             out_labels = distribution.labels_of(np.asarray(tsem[name]), palette)
         else:
             style_labels, out_labels = np.zeros(len(pixels), np.int32), np.zeros(h * w, np.int32)
-        # A generator per layer, from the run's key and the layer's name: the same
-        # directions whichever other layers are in use.
-        rng = np.random.default_rng([*seed.tolist(), *name.encode()])
         bases = distribution.RGB_BASES if name == distribution.RGB else 1
-        dist[name] = distribution.target(pixels, style_labels, out_labels, distribution.directions(rng, c, bases))
+        dirs = _directions(tuple(seed.tolist()), name, c, bases)
+        dist[name] = distribution.target(pixels, style_labels, out_labels, dirs)
     return dist
+
+
+@functools.lru_cache(maxsize=32)
+def _directions(seed: tuple, name: str, channels: int, bases: int) -> np.ndarray:
+    # A generator per layer, from the run's key and the layer's name: the same
+    # directions whichever other layers are in use. Kept for the next phase, which
+    # draws with the same key (a QR of a 512 × 512 matrix each phase, otherwise).
+    rng = np.random.default_rng([*seed, *name.encode()])
+    dirs = distribution.directions(rng, channels, bases)
+    dirs.flags.writeable = False  # shared by every phase that asks
+    return dirs
 
 
 # One compiled program each for a style's and the doodle's side of a phase: as eager

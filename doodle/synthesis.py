@@ -93,6 +93,9 @@ def synthesize(
     vgg.check_layers(style_layers + content_layers)
     need = vgg.min_side(style_layers + content_layers)
     x = None
+    # One key for the distribution terms' directions in every phase: each layer keeps
+    # its directions from phase to phase, so they are drawn once per run.
+    key, directions_key = jax.random.split(key)
     for i in range(options.painting.phases):
         scale = 1.0 / 2 ** (options.painting.phases - 1 - i)
         hw = scaled(problem.size, scale)
@@ -109,7 +112,7 @@ def synthesize(
             callback(Progress("skipped", i + 1, options.painting.phases, 0, options.painting.iterations, hw,
                               message=f"phase {i + 1} at {hw[1]}×{hw[0]} is smaller than {need}×{need}: skipped"))
             continue
-        key, sub, phase_key = jax.random.split(key, 3)
+        key, sub = jax.random.split(key)
         if x is None:
             x = initial_image(problem, options, hw, key=sub)
         else:
@@ -118,7 +121,7 @@ def synthesize(
         rows = plan.slice_rows(i + 1) if plan is not None else None
         device = _device(plan.phases[i].device) if plan is not None else None
         with jax.default_device(device) if device is not None else contextlib.nullcontext():
-            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, key=phase_key)
+            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, key=directions_key)
     return np.asarray(x)
 
 
