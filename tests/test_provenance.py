@@ -2,7 +2,6 @@
 fields, `doodle info`, and `doodle paint --like`."""
 import io
 import json
-import struct
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from doodle.cli.options import flag_arguments, options_from
 from doodle.cli.paint import paint
 from doodle.options import DEFAULTS, Options
 
-from images import write_inputs
+from images import png_chunks, without_timing, write_inputs
 
 QUICK = ["--iterations", "3", "--phases", "1", "--random-seed", "7", "-q"]
 
@@ -27,21 +26,6 @@ def record_and_timing():
         phases=[{"phase": 1, "size": [8, 6], "iterations": 3, "seconds": 1.25, "loss": 12.5, "completed": True}],
         seconds=2.0)
     return record, timing
-
-
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, body) of each chunk of a PNG."""
-    chunks, at = [], 8
-    while at < len(data):
-        (length,) = struct.unpack(">I", data[at:at + 4])
-        chunks.append((data[at + 4:at + 8], data[at + 8:at + 8 + length]))
-        at += 12 + length
-    return chunks
-
-
-def without_timing(data: bytes) -> list:
-    """A PNG's chunks, less the timing field (the one part that differs run to run)."""
-    return [c for c in png_chunks(data) if not (c[0] == b"tEXt" and c[1].startswith(b"doodle-timing\0"))]
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".gif"])
@@ -78,7 +62,8 @@ def test_flag_arguments_read_back_as_the_same_options():
     for name, value in options.flat().items():
         if value != defaults[name]:
             args += flag_arguments(name, value)
-    assert options_from(paint.make_context("paint", args).params) == options
+    ctx = paint.make_context("paint", args, help_option_names=["-h", "--help"])  # as under `doodle`
+    assert options_from(ctx.params) == options
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +115,19 @@ def test_info_on_an_image_without_a_record_is_one_line(tmp_path):
     code, text = run("info", str(tmp_path / "plain.png"))
     assert code == 2
     assert text.count("\n") == 1 and text.startswith("doodle: ") and "no doodle provenance" in text
+
+
+@pytest.mark.parametrize("name, content, fragment", [("missing.png", None, "does not exist"),
+                                                      ("corrupt.png", b"\x89PNG not really", "not a readable image"),
+                                                      ("folder", "dir", "is a folder")])
+def test_info_on_what_is_no_painting_is_one_line(tmp_path, name, content, fragment):
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    code, text = run("info", str(path))
+    assert code == 2 and text.count("\n") == 1 and text.startswith("doodle: ") and fragment in text, text
 
 
 def test_like_repaints_identical_pixels_and_bytes(painted):

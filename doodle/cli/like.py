@@ -71,7 +71,9 @@ def merge(command: click.Command, kw: Mapping[str, Any], defaults: Collection[st
 
     painting = kw["like"]
     record = read_record(painting)
-    ctx = command.make_context(command.name, arguments(record))
+    # Under the running command's context: a context of its own would make click cache
+    # the command's help option without the group's -h.
+    ctx = command.make_context(command.name, arguments(record), parent=click.get_current_context(silent=True))
     source = click.core.ParameterSource.DEFAULT
     from_record = {k for k in ctx.params if ctx.get_parameter_source(k) != source}
     merged = dict(kw)
@@ -81,7 +83,8 @@ def merge(command: click.Command, kw: Mapping[str, Any], defaults: Collection[st
     warnings = []
     for item, now in provenance.changed_inputs(record, set(ARGUMENT_OF) - unchecked):
         what = f"{item['role'].replace('_', ' ')} {item['path']!r}"
-        how = "is missing" if now is None else f"has changed (sha256 {now[:12]}…, painted with {item['sha256'][:12]}…)"
+        how = "is missing" if now is None else \
+            f"has changed (sha256 {now[:12]}…, painted with {item['sha256'][:12]}…)"
         if now is None:
             raise InputError(f"{what} {how} (read by {painting!r}).",
                              "Restore it, or give that input on the command line.")

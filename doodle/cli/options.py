@@ -157,8 +157,10 @@ def inputs(style_required: bool = True) -> list[Callable]:
         click.option("--style-map", multiple=True,
                      help="The style's semantic map, if not beside it; with several --style, one each, in order."),
         click.option("--content", help="Content image for style transfer."),
-        click.option("--map", "target_map", help="The doodle, or the content's map; default: beside --content or --output."),
-        click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout."),
+        click.option("--map", "target_map",
+                     help="The doodle, or the content's map; default: beside --content or --output."),
+        click.option("--output", "-o", default="output.png", show_default=True,
+                     help="Output image; '-' writes PNG to stdout."),
     ]
 
 

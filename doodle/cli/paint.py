@@ -160,7 +160,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     info.inputs = prepared.inputs
     info.options = reporter.options = options
     outputs.check_paint_outputs(options, info, reporter)
-    files = stamp.input_files(prepared.inputs, options) if options.reporting.metadata else None
+    files = stamp.input_records(prepared.inputs, options) if options.reporting.metadata else None
     extractor = api.resolve_extractor(options, reporter.notice)
     info.extractor = extractor.name
     device = planner.select_device(options.resources.device)

@@ -9,7 +9,7 @@ from doodle.options import Options
 from doodle.reporting import RunInfo
 
 
-def input_files(inputs: Mapping[str, Any], options: Options) -> list[dict]:
+def input_records(inputs: Mapping[str, Any], options: Options) -> list[dict]:
     """Each input file's record (size, sha256), taken before painting: a file that
     changes during a long painting is recorded as it was read."""
     from doodle import provenance
@@ -25,7 +25,7 @@ def fields(info: RunInfo, options: Options, files: Sequence[dict], extractor: An
 
     from doodle import __version__, provenance, weights
 
-    weights_file = weights.weights_file(options.painting.weights) if extractor.pretrained else None
+    weights_file = weights.weights_file(options.painting.weights)
     if options.painting.weights == "auto":  # what it found, so that a repainting finds the same
         options = options.replace(weights=str(weights_file) if weights_file is not None else "builtin")
     record, timing = provenance.build(

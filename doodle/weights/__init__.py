@@ -64,5 +64,6 @@ __all__ = [
     "download", "export_tensors", "file_digests", "find_cached", "get_source", "import_weights", "info", "load",
     "load_file", "metadata_for", "params_from_doodle", "params_from_lasagne", "params_from_torch",
     "parse_safetensors_header", "read_keras_h5", "read_lasagne_pkl", "read_npz", "read_safetensors", "read_torch",
-    "read_weights", "resolve", "resolve_path", "sources", "to_extractor", "validate", "weights_file", "write_safetensors",
+    "read_weights", "resolve", "resolve_path", "sources", "to_extractor", "validate", "weights_file",
+    "write_safetensors",
 ]
