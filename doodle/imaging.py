@@ -12,6 +12,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Mapping, Optional
 
 import imageio.v3 as iio
 import numpy as np
@@ -55,6 +56,11 @@ def to_uint8(image) -> np.ndarray:
 
 def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
     """Read ``path`` as (H, W, 3) uint8 RGB; InputError naming the file otherwise."""
+    return decode_image(read_file(path, what), f"{what} {str(path)!r}")
+
+
+def read_file(path: str | os.PathLike, what: str = "image") -> bytes:
+    """The bytes of the regular file ``path``; InputError naming it otherwise."""
     p = Path(path)
     _check_name(p, what)
     kind = _kind(p, what)
@@ -66,10 +72,9 @@ def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
         raise InputError(f"{what} {str(p)!r} is not a regular file (a pipe or a device).",
                          "Save the image to a file and give that.")
     try:
-        data = p.read_bytes()
+        return p.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read {what} {str(p)!r}: {e.strerror}.") from None
-    return decode_image(data, f"{what} {str(p)!r}")
 
 
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
@@ -128,13 +133,17 @@ def semantic_path(image_path: str | os.PathLike, ext: str) -> Path:
     return p.with_name(p.stem + ext)
 
 
-def encode_image(image: np.ndarray, suffix: str) -> bytes:
-    """(H, W, 3) uint8 -> encoded bytes in the format of ``suffix`` (".png", ".jpg", …).
+def encode_image(image: np.ndarray, suffix: str, text: Optional[Mapping[str, str]] = None) -> bytes:
+    """(H, W, 3) uint8 -> encoded bytes in the format of ``suffix`` (".png", ".jpg", …),
+    carrying the ``text`` fields where the format has room (:mod:`doodle.image_text`).
 
     Always Pillow: left to choose, imageio picks its bundled legacy tifffile for
     ".tif", which fails writing to memory under numpy 2 (``ndarray.tostring``).
     """
+    from doodle import image_text
+
     kwargs = {"quality": 95} if suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+    kwargs.update(image_text.save_arguments(suffix, text or {}))
     return iio.imwrite("<bytes>", image, extension=suffix.lower(), plugin="pillow", **kwargs)
 
 
@@ -234,14 +243,15 @@ def _probe_file(folder: Path, name: str, what: str, target: Path) -> None:
     os.unlink(tmp)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write (H, W, 3) uint8 atomically: a temporary file beside ``path``, then rename.
+def write_image(path: str | os.PathLike, image: np.ndarray, text: Optional[Mapping[str, str]] = None) -> None:
+    """Write (H, W, 3) uint8 atomically (with ``text`` fields, see :func:`encode_image`):
+    a temporary file beside ``path``, then rename.
 
     A reader (a Makefile, an image viewer) never sees a half-written file, and an
     interrupted write leaves the previous file intact.
     """
     p = Path(path)
-    write_bytes(p, encode_image(image, p.suffix))
+    write_bytes(p, encode_image(image, p.suffix, text))
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -15,7 +15,8 @@ Options are frozen dataclasses, one per concern; :class:`Options` holds one of e
   ``match_memory``. They change how the work is split, not the result: matching in
   any number of slices is the same exhaustive search.
 - :class:`ReportingOptions` (``options.reporting``): what is told and kept along the
-  way: ``print_every``, ``save_every``, ``frames_dir``. They never change the picture.
+  way: ``print_every``, ``save_every``, ``frames_dir``, ``metadata`` (the provenance
+  record in the image's text field). They never change the picture.
 
 The rule is "can it change the picture?": if so the field is painting's, even when,
 like ``weights``, it names a file.
@@ -218,6 +219,11 @@ class ReportingOptions:
         "0: phase summaries only. A terminal gets a progress bar.")
     save_every: int = _option(0, "Save a frame every N iterations (0: never).")
     frames_dir: str = _option("frames", "Where --save-every writes.")
+    # The provenance record (doodle/provenance.py) in the image's text field: PNG
+    # tEXt chunks, Exif in JPEG, WebP and TIFF. `doodle info` reads it back.
+    metadata: bool = _option(
+        True, "Write how the painting was made (version, extractor, options, seed, inputs' sha256, losses) "
+        "into the image; `doodle info` reads it.")
 
 
 # The concerns, in order, by the name Options holds each under.

@@ -62,3 +62,20 @@ def flat_and_stripes(size=48, seed=0):
     style = np.clip(np.where((x < size // 2)[..., None], flat, stripes), 0, 255).astype(np.uint8)
     half = size // 2
     return style, style[:, :half].reshape(-1, 3).mean(0), style[:, half:].reshape(-1, 3).mean(0)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, body) of each chunk of a PNG."""
+    import struct
+
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at:at + 4])
+        chunks.append((data[at + 4:at + 8], data[at + 8:at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
+def without_timing(data: bytes) -> list:
+    """A PNG's chunks, less the timing field (the one part that differs run to run)."""
+    return [c for c in png_chunks(data) if not (c[0] == b"tEXt" and c[1].startswith(b"doodle-timing\0"))]

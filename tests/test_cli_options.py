@@ -25,8 +25,12 @@ PAINT_FLAGS = {
     "--slices", "--weights", "--device", "--max-memory", "--print-every", "--save-every", "--frames-dir",
     "--animation", "--log-json", "-q", "--quiet", "--compile-cache", "--no-compile-cache", "-h", "--help",
 }
+# Added since, deliberately (issue 17, provenance): the reporting field `metadata`'s
+# flags, and paint's own --like and --allow-changed-inputs.
+PAINT_FLAGS |= {"--metadata", "--no-metadata", "--like", "--allow-changed-inputs"}
 PLAN_FLAGS = PAINT_FLAGS - {"--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
-                            "--quiet", "--compile-cache", "--no-compile-cache"} | {"--json"}
+                            "--quiet", "--compile-cache", "--no-compile-cache", "--metadata", "--no-metadata",
+                            "--like", "--allow-changed-inputs"} | {"--json"}
 
 
 def help_flags(command: str) -> set[str]:

@@ -1,7 +1,7 @@
 """The ``doodle`` command line (click only: parsing, printing, exit codes).
 
 One module per subcommand (``paint``, ``plan``, ``styles``, ``maps``: check and
-segment, ``weights``); their flags come from :mod:`doodle.cli.options`, their error
+segment, ``weights``, ``info``); their flags come from :mod:`doodle.cli.options`, their error
 lines and exit codes from :mod:`doodle.cli.errors`.
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ COMMANDS = (
     ("doodle.cli.maps", "check_command"),
     ("doodle.cli.maps", "segment_command"),
     ("doodle.cli.weights", "weights"),
+    ("doodle.cli.info", "info_command"),
 )
 for _module, _name in COMMANDS:
     main.add_command(getattr(importlib.import_module(_module), _name))

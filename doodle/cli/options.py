@@ -8,7 +8,7 @@ parse are taken as text and parsed here (:data:`TEXT`), after click, so that a b
 value is ``doodle: error: …`` and exit 2, as every other bad input is.
 
 The flags that name files (``--style``, ``--map``, ``-o``…) are no Options fields:
-they are declared here by hand (:data:`INPUTS`).
+they are declared here by hand (:func:`inputs`).
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from doodle.errors import InputError, OptionError
 from doodle.options import CONCERN_OF, CONCERNS, DEVICES, Options
 
 # Boolean fields whose flag has an "off" spelling besides its name.
-OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": "--soft-labels"}
+OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": "--soft-labels",
+             "metadata": "--no-metadata"}
 # Fields a library user sets, with no flag: the matching slices' memory cap
 # (--max-memory caps the whole plan).
 LIBRARY_ONLY = ("match_memory",)
@@ -89,13 +90,31 @@ class Text(NamedTuple):
     metavar: Optional[str] = None
 
 
+def number_text(x: Any) -> str:
+    """A number as short text that reads back as the same number (25.0 -> "25")."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
+
+
 TEXT = {
-    "output_size": Text(parse_size),
-    "content_layers": Text(parse_layers),
-    "style_layers": Text(parse_layers),
-    "seed_range": Text(parse_range, show=lambda r: f"{r[0]:g}:{r[1]:g}"),
+    "output_size": Text(parse_size, show=lambda s: f"{s[0]}x{s[1]}"),
+    "content_layers": Text(parse_layers, show=",".join),
+    "style_layers": Text(parse_layers, show=",".join),
+    "seed_range": Text(parse_range, show=lambda r: f"{number_text(r[0])}:{number_text(r[1])}"),
     "max_memory": Text(parse_memory, metavar="SIZE"),
 }
+
+
+def flag_arguments(name: str, value: Any) -> list[str]:
+    """The arguments that set field ``name`` to ``value`` (the inverse of
+    :func:`options_from`); [] for a value no flag gives (None: the default's meaning)."""
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return [flag_of(name) if value else OFF_FLAGS[name]]
+    if name in TEXT:
+        return [flag_of(name), TEXT[name].show(value)]
+    return [flag_of(name), number_text(value) if isinstance(value, float) else str(value)]
 
 
 def _click_type(hint: Any) -> type:
@@ -128,17 +147,21 @@ def concern_options(concern: str) -> list[Callable]:
     return [field_option(f, hints[f.name]) for f in dataclasses.fields(cls) if f.name not in LIBRARY_ONLY]
 
 
-# The inputs and output of a painting, before the Options flags.
-INPUTS = [
-    click.option("--style", "style", required=True, multiple=True,
-                 help="Style painting (its map: NAME_sem.png beside it), or a style pack's name. "
-                 "Repeat to pool the patches of several styles."),
-    click.option("--style-map", multiple=True,
-                 help="The style's semantic map, if not beside it; with several --style, one each, in order."),
-    click.option("--content", help="Content image for style transfer."),
-    click.option("--map", "target_map", help="The doodle, or the content's map; default: beside --content or --output."),
-    click.option("--output", "-o", default="output.png", show_default=True, help="Output image; '-' writes PNG to stdout."),
-]
+def inputs(style_required: bool = True) -> list[Callable]:
+    """The inputs and output of a painting, before the Options flags (``paint --like``
+    takes its styles from a painting, so there --style is not required)."""
+    return [
+        click.option("--style", "style", required=style_required, multiple=True,
+                     help="Style painting (its map: NAME_sem.png beside it), or a style pack's name. "
+                     "Repeat to pool the patches of several styles."),
+        click.option("--style-map", multiple=True,
+                     help="The style's semantic map, if not beside it; with several --style, one each, in order."),
+        click.option("--content", help="Content image for style transfer."),
+        click.option("--map", "target_map",
+                     help="The doodle, or the content's map; default: beside --content or --output."),
+        click.option("--output", "-o", default="output.png", show_default=True,
+                     help="Output image; '-' writes PNG to stdout."),
+    ]
 
 
 def _apply(options: list[Callable], f: Callable) -> Callable:
@@ -147,10 +170,13 @@ def _apply(options: list[Callable], f: Callable) -> Callable:
     return f
 
 
-def paint_options(f: Callable) -> Callable:
+def paint_options(f: Optional[Callable] = None, *, style_required: bool = True) -> Callable:
     """The flags ``paint`` and ``plan`` share: the inputs, then every painting and
-    resource field's."""
-    return _apply(INPUTS + concern_options("painting") + concern_options("resources"), f)
+    resource field's. ``@paint_options`` or ``@paint_options(style_required=False)``."""
+    def apply(f: Callable) -> Callable:
+        return _apply(inputs(style_required) + concern_options("painting") + concern_options("resources"), f)
+
+    return apply if f is None else apply(f)
 
 
 def reporting_options(f: Callable) -> Callable:

@@ -98,23 +98,25 @@ def _check_animation(path: str) -> None:
     imaging.check_writable(path)
 
 
-def save_outputs(output: str, image, animation: Optional[str], reporter: Reporter) -> None:
-    """The image (to ``output``, "-" being stdout) and then the --animation GIF."""
+def save_outputs(output: str, image, animation: Optional[str], reporter: Reporter,
+                 text: Optional[Mapping[str, str]] = None) -> None:
+    """The image (to ``output``, "-" being stdout; with the ``text`` fields where its
+    format has room) and then the --animation GIF."""
     from doodle import imaging
 
-    _save(output, image)
+    _save(output, image, text)
     frames = reporter.animation
     if animation is not None and frames is not None:
         frames.finish(image)
         imaging.write_bytes(animation, frames.encode(image.shape[:2]))
 
 
-def _save(output: str, image) -> None:
+def _save(output: str, image, text: Optional[Mapping[str, str]]) -> None:
     from doodle import imaging
 
     if output == "-":
         try:
-            sys.stdout.buffer.write(imaging.encode_image(image, ".png"))
+            sys.stdout.buffer.write(imaging.encode_image(image, ".png", text))
             sys.stdout.buffer.flush()
         except (OSError, ValueError, AttributeError) as e:  # the reader left (EPIPE), a full disk…
             silence_stdout()
@@ -122,4 +124,4 @@ def _save(output: str, image) -> None:
             raise WriteError(f"cannot write the PNG to stdout: {reason}.",
                              "Check the command that reads doodle's output.", path="-") from None
     else:
-        imaging.write_image(output, image)
+        imaging.write_image(output, image, text)

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional
 
 import click
 
-from doodle.cli import log, outputs, runtime
+from doodle.cli import like, log, outputs, runtime, stamp
 from doodle.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, print_error
 from doodle.cli.options import defaulted, paint_options, prepare, reporting_options
 from doodle.cli.signals import Terminated, signals_as_interrupts
@@ -42,7 +42,11 @@ is saved).
 
 
 @click.command("paint", epilog=EPILOG)
-@paint_options
+@click.option("--like", metavar="PAINTING",
+              help="Repaint with a painting's settings and inputs (its provenance); flags given override them.")
+@click.option("--allow-changed-inputs", is_flag=True,
+              help="With --like: repaint even if an input's file changed since (its sha256 differs).")
+@paint_options(style_required=False)
 @reporting_options
 @click.option("--animation", metavar="FILE.gif",
               help="Also write a looping GIF of the painting forming: the --save-every frames, "
@@ -57,7 +61,18 @@ def paint(**kw) -> None:
 
     --style takes an image or the name of a style pack (see `doodle styles`).
     """
-    sys.exit(run_paint(kw, defaulted(kw)))
+    defaults = defaulted(kw)
+    if kw["like"]:
+        try:
+            kw, defaults, warnings = like.merge(paint, kw, defaults)
+        except InputError as e:
+            print_error(e)
+            sys.exit(e.exit_code)
+        for warning in [] if kw["quiet"] else warnings:
+            click.echo(f"doodle: warning: {warning}", err=True)
+    elif not kw["style"]:
+        raise click.UsageError("Missing option '--style' (or --like PAINTING).")
+    sys.exit(run_paint(kw, defaults))
 
 
 def run_paint(kw: Mapping[str, Any], defaults: set = frozenset()) -> int:
@@ -145,6 +160,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     info.inputs = prepared.inputs
     info.options = reporter.options = options
     outputs.check_paint_outputs(options, info, reporter)
+    files = stamp.input_records(prepared.inputs, options) if options.reporting.metadata else None
     extractor = api.resolve_extractor(options, reporter.notice)
     info.extractor = extractor.name
     device = planner.select_device(options.resources.device)
@@ -157,7 +173,8 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
                     f"random seed {seed}")
     image = api.paint_problem(problem, options, extractor=extractor, callback=reporter, notice=reporter.notice)
-    outputs.save_outputs(output, image, info.animation, reporter)
+    text = None if files is None else stamp.fields(info, options, files, extractor, reporter.phases)
+    outputs.save_outputs(output, image, info.animation, reporter, text)
     reporter.notice(f"wrote {output if output != '-' else 'PNG to stdout'}"
                     + (f" and {info.animation}" if info.animation else "")
                     + f" in {time.perf_counter() - info.started:.1f}s")

@@ -49,7 +49,7 @@ from doodle.weights.layout import (
     TORCH_INDICES, TORCH_KEYS, TORCHVISION, Params, PathLike, export_tensors, metadata_for, params_from_doodle,
     params_from_torch, validate,
 )
-from doodle.weights.loading import info, load, load_file, resolve, resolve_path, to_extractor
+from doodle.weights.loading import info, load, load_file, resolve, resolve_path, to_extractor, weights_file
 from doodle.weights.npz import read_npz
 from doodle.weights.pytorch import read_torch
 from doodle.weights.reading import Loaded, read_weights
@@ -64,5 +64,6 @@ __all__ = [
     "download", "export_tensors", "file_digests", "find_cached", "get_source", "import_weights", "info", "load",
     "load_file", "metadata_for", "params_from_doodle", "params_from_lasagne", "params_from_torch",
     "parse_safetensors_header", "read_keras_h5", "read_lasagne_pkl", "read_npz", "read_safetensors", "read_torch",
-    "read_weights", "resolve", "resolve_path", "sources", "to_extractor", "validate", "write_safetensors",
+    "read_weights", "resolve", "resolve_path", "sources", "to_extractor", "validate", "weights_file",
+    "write_safetensors",
 ]

@@ -78,6 +78,16 @@ def resolve(spec: str, cache: Optional[PathLike] = None, last: str = "5_4") -> "
     return load(spec, cache)
 
 
+def weights_file(spec: str, cache: Optional[PathLike] = None) -> Optional[Path]:
+    """The file :func:`resolve` reads for ``spec`` (for a painting's provenance); None
+    for the built-in network ("builtin", or "auto" with no pretrained file cached)."""
+    if spec == "builtin":
+        return None
+    if spec == "auto":
+        return find_cached(cache if cache is not None else cache_dir())
+    return resolve_path(spec, cache)[0]
+
+
 def info(spec: PathLike, cache: Optional[PathLike] = None) -> dict[str, Any]:
     """What a weight file (path or known source name) holds.
 

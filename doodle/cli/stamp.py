@@ -1,0 +1,35 @@
+"""What ``doodle paint`` stamps into its image: the provenance record
+(:mod:`doodle.provenance`) of this run, as the image's text fields."""
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+from doodle.options import Options
+from doodle.reporting import RunInfo
+
+
+def input_records(inputs: Mapping[str, Any], options: Options) -> list[dict]:
+    """Each input file's record (size, sha256), taken before painting: a file that
+    changes during a long painting is recorded as it was read."""
+    from doodle import provenance
+
+    return [provenance.file_record(role, path) for role, path in provenance.input_paths(inputs, options.painting.seed)]
+
+
+def fields(info: RunInfo, options: Options, files: Sequence[dict], extractor: Any,
+           phases: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The text fields of a finished painting. ``options``: the effective ones (the
+    random seed and size filled in); ``--weights auto`` is recorded as what it found."""
+    import jax
+
+    from doodle import __version__, provenance, weights
+
+    weights_file = weights.weights_file(options.painting.weights)
+    if options.painting.weights == "auto":  # what it found, so that a repainting finds the same
+        options = options.replace(weights=str(weights_file) if weights_file is not None else "builtin")
+    record, timing = provenance.build(
+        version=__version__, jax_version=jax.__version__, device=info.device or "",
+        extractor=provenance.extractor_record(extractor.name, weights_file), options=options.flat(),
+        inputs=files, phases=phases, seconds=time.perf_counter() - info.started)
+    return provenance.to_fields(record, timing)
