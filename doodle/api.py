@@ -77,6 +77,17 @@ def _many(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+class _Inputs(NamedTuple):
+    """What :func:`build_problem` loaded, before the maps are checked and sized."""
+
+    styles: list  # as given (paths or arrays), for messages naming a map's expected path
+    style_imgs: list[Loaded]
+    smaps: list[Optional[Loaded]]
+    content: Optional[Loaded]
+    tmap: Optional[Loaded]
+    seed: Optional[Loaded]
+
+
 def build_problem(
     style: Union[ImageLike, Sequence[ImageLike]],
     *,
@@ -102,6 +113,34 @@ def build_problem(
     check_options(options)
     if options.painting.preserve_colors and content is None:
         raise InputError("--preserve-colors needs a content image.", "Pass --content, or drop --preserve-colors.")
+    inputs = _load_inputs(style, style_map, content, target_map, seed, options)
+    smaps, tmap = _semantic_maps(inputs, content, options, target_map_hint)
+    content_arr = inputs.content.array if inputs.content is not None else None
+    tmap_arr = tmap.array if tmap is not None else None
+    smap_arrs = [m.array if m is not None else None for m in smaps]
+    if tmap_arr is not None:  # semantic: every style has a map too (checked above)
+        # At the maps' own sizes: snapping costs O(pixels), and --output-size may be large.
+        smap_arrs, tmap_arr = conform_maps(smap_arrs, tmap_arr, notice)
+    size, content_arr, tmap_arr = _sized(inputs.style_imgs[0].array, content_arr, tmap_arr, options)
+    seed_img = inputs.seed
+    if options.painting.seed not in ("auto", "noise", "content") and seed_img is None:
+        seed_img = _load(options.painting.seed, "seed")
+    if options.painting.seed == "content" and content_arr is None:
+        raise InputError("--seed content needs a content image.", "Pass --content, or use --seed noise.")
+    single = len(inputs.styles) == 1
+    return Problem(
+        style=inputs.style_imgs[0].array if single else tuple(s.array for s in inputs.style_imgs),
+        style_map=smap_arrs[0] if single else (tuple(smap_arrs) if smap_arrs[0] is not None else None),
+        content=content_arr,
+        target_map=tmap_arr,
+        size=tuple(size),
+        seed=seed_img.array if seed_img is not None else None,
+    )
+
+
+def _load_inputs(style, style_map, content, target_map, seed, options: Options) -> _Inputs:
+    """Every image and map read (the maps beside the style and the content found by
+    name), each map checked to be its image's size."""
     styles = _many(style)
     if not styles:
         raise InputError("no style given.", "Pass --style.")
@@ -120,61 +159,55 @@ def build_problem(
     for style_img, smap in zip(style_imgs, smaps):
         _same_size(style_img, smap, "style")
     _same_size(content_img, tmap, "content")
-    if options.painting.semantic_weight > 0:
-        with_map = [m for m in smaps if m is not None]
-        if with_map and tmap is None:
-            where = target_map_hint or (
-                str(imaging.semantic_path(content, options.painting.semantic_ext))
-                if isinstance(content, (str, os.PathLike)) else "a map given with --map")
-            raise InputError(
-                f"the style has a semantic map ({with_map[0].name}) but the output has none.",
-                f"Draw one in the same colours and save it as {where}, or pass --semantic-weight 0.",
-            )
-        if tmap is not None and len(with_map) < len(smaps):
-            i = next(i for i, m in enumerate(smaps) if m is None)
-            where = (str(imaging.semantic_path(styles[i], options.painting.semantic_ext))
-                     if isinstance(styles[i], (str, os.PathLike)) else "--style-map")
-            which = "the style" if len(styles) == 1 else f"the style {style_imgs[i].name}"
-            raise InputError(
-                f"the output has a semantic map ({tmap.name}) but {which} has none.",
-                f"Annotate the style in the same colours and save it as {where}.",
-            )
-    else:
-        smaps = [None] * len(styles)
-        tmap = None
-    content_arr = content_img.array if content_img is not None else None
-    tmap_arr = tmap.array if tmap is not None else None
-    smap_arrs = [m.array if m is not None else None for m in smaps]
-    if tmap_arr is not None:  # semantic: every style has a map too (checked above)
-        # At the maps' own sizes: snapping costs O(pixels), and --output-size may be large.
-        smap_arrs, tmap_arr = conform_maps(smap_arrs, tmap_arr, notice)
+    return _Inputs(styles, style_imgs, smaps, content_img, tmap, seed_img)
+
+
+def _semantic_maps(inputs: _Inputs, content, options: Options,
+                   target_map_hint: str) -> tuple[list[Optional[Loaded]], Optional[Loaded]]:
+    """The style maps and the target map the run uses: none at --semantic-weight 0,
+    else all of them (an InputError naming the file expected when one side lacks its map)."""
+    smaps, tmap = inputs.smaps, inputs.tmap
+    if options.painting.semantic_weight <= 0:
+        return [None] * len(inputs.styles), None
+    with_map = [m for m in smaps if m is not None]
+    if with_map and tmap is None:
+        where = target_map_hint or (
+            str(imaging.semantic_path(content, options.painting.semantic_ext))
+            if isinstance(content, (str, os.PathLike)) else "a map given with --map")
+        raise InputError(
+            f"the style has a semantic map ({with_map[0].name}) but the output has none.",
+            f"Draw one in the same colours and save it as {where}, or pass --semantic-weight 0.",
+        )
+    if tmap is not None and len(with_map) < len(smaps):
+        i = next(i for i, m in enumerate(smaps) if m is None)
+        styles = inputs.styles
+        where = (str(imaging.semantic_path(styles[i], options.painting.semantic_ext))
+                 if isinstance(styles[i], (str, os.PathLike)) else "--style-map")
+        which = "the style" if len(styles) == 1 else f"the style {inputs.style_imgs[i].name}"
+        raise InputError(
+            f"the output has a semantic map ({tmap.name}) but {which} has none.",
+            f"Annotate the style in the same colours and save it as {where}.",
+        )
+    return smaps, tmap
+
+
+def _sized(style: np.ndarray, content_arr: Optional[np.ndarray], tmap_arr: Optional[np.ndarray],
+           options: Options) -> tuple[tuple[int, int], Optional[np.ndarray], Optional[np.ndarray]]:
+    """The output's (H, W): --output-size, else the content's, the doodle's or the first
+    style's; the content and the doodle resized to it where --output-size is given."""
     if content_arr is not None:
         size = content_arr.shape[:2]
     elif tmap_arr is not None:
         size = tmap_arr.shape[:2]
-    elif options.painting.output_size is not None:
-        size = (options.painting.output_size[1], options.painting.output_size[0])
     else:
-        size = style_imgs[0].array.shape[:2]
+        size = style.shape[:2]
     if options.painting.output_size is not None:
         size = (options.painting.output_size[1], options.painting.output_size[0])
         if content_arr is not None:
             content_arr = np.asarray(resize(content_arr, size))
         if tmap_arr is not None:
             tmap_arr = resize_map(tmap_arr, size)
-    if options.painting.seed not in ("auto", "noise", "content") and seed_img is None:
-        seed_img = _load(options.painting.seed, "seed")
-    if options.painting.seed == "content" and content_arr is None:
-        raise InputError("--seed content needs a content image.", "Pass --content, or use --seed noise.")
-    single = len(styles) == 1
-    return Problem(
-        style=style_imgs[0].array if single else tuple(s.array for s in style_imgs),
-        style_map=smap_arrs[0] if single else (tuple(smap_arrs) if smap_arrs[0] is not None else None),
-        content=content_arr,
-        target_map=tmap_arr,
-        size=tuple(size),
-        seed=seed_img.array if seed_img is not None else None,
-    )
+    return size, content_arr, tmap_arr
 
 
 class Prepared(NamedTuple):

@@ -358,8 +358,26 @@ def propagate(
     Returns:
       (P,) int32 flat style patch indices, P = (H-2)·(W-2).
     """
-    h, w, _ = out.shape
-    p_rows, p_cols = h - 2, w - 2
+    ty, tx = _window_starts(out.shape[:2], bank, parent, parent_hw, parent_cols, factor)
+    scores = _window_scores(out, bank, ty, tx, chunk)
+    index = jnp.stack([(ty + ay) * bank.cols + (tx + ax) for ay, ax in _WINDOW], axis=1)
+    ok = jnp.ones(scores.shape, bool) if bank.valid is None else bank.valid[index]
+    if labels is not None:
+        out_labels, style_labels = labels
+        ok = ok & ((style_labels[index] == out_labels[:, None]) | (out_labels[:, None] < 0))
+    # The start is first: it wins ties, and is kept when no candidate is allowed
+    # (argmax of all -inf is 0).
+    ranked = jnp.where(ok, scores, -jnp.inf)
+    best = jnp.argmax(ranked, axis=1)
+    return jnp.take_along_axis(index, best[:, None], axis=1)[:, 0].astype(jnp.int32)
+
+
+def _window_starts(out_hw: tuple[int, int], bank: Bank, parent: jax.Array, parent_hw: tuple[int, int],
+                   parent_cols: int, factor: int) -> tuple[jax.Array, jax.Array]:
+    """Each output patch's window: the top-left (row, column) of its centre candidate,
+    (P,) int32 each, where its parent matched moved by its sub-pixel offset, kept one
+    patch inside the bank."""
+    h, w = out_hw
     hp, wp = parent_hw
     # Centres of this layer's output patches and of their parents.
     y = jnp.arange(1, h - 1)[:, None]
@@ -369,9 +387,16 @@ def propagate(
     matched = parent[(py - 1) * (wp - 2) + (px - 1)]
     sy = (matched // parent_cols + 1) * factor + (y - py * factor)
     sx = (matched % parent_cols + 1) * factor + (x - px * factor)
-    # Top-left of the window's centre candidate, kept one patch inside the bank.
     ty = jnp.clip(sy - 1, 1, bank.rows - 2).reshape(-1)
     tx = jnp.clip(sx - 1, 1, bank.cols - 2).reshape(-1)
+    return ty, tx
+
+
+def _window_scores(out: jax.Array, bank: Bank, ty: jax.Array, tx: jax.Array, chunk: int) -> jax.Array:
+    """(P, 9) float32: each output patch's correlation with the 9 candidates of its
+    window (in ``_WINDOW``'s order), ``chunk`` output patches at a time."""
+    h, w, _ = out.shape
+    p_rows, p_cols = h - 2, w - 2
     ws = bank.cols + 2
     n = p_rows * p_cols
     # Flat pixel index of each start's top-left in the style layer, and of each
@@ -396,17 +421,7 @@ def propagate(
                            flat_style[s0[:, None] + style_offsets[None, :]], preferred_element_type=jnp.float32)
         return jnp.take(pairs.reshape(chunk, -1), _WINDOW_PAIRS, axis=1).reshape(chunk, 9, 9).sum(-1)
 
-    scores = jax.lax.map(chunk_scores, (start, corner)).reshape(k * chunk, 9)[:n]
-    index = jnp.stack([(ty + ay) * bank.cols + (tx + ax) for ay, ax in _WINDOW], axis=1)
-    ok = jnp.ones(scores.shape, bool) if bank.valid is None else bank.valid[index]
-    if labels is not None:
-        out_labels, style_labels = labels
-        ok = ok & ((style_labels[index] == out_labels[:, None]) | (out_labels[:, None] < 0))
-    # The start is first: it wins ties, and is kept when no candidate is allowed
-    # (argmax of all -inf is 0).
-    ranked = jnp.where(ok, scores, -jnp.inf)
-    best = jnp.argmax(ranked, axis=1)
-    return jnp.take_along_axis(index, best[:, None], axis=1)[:, 0].astype(jnp.int32)
+    return jax.lax.map(chunk_scores, (start, corner)).reshape(k * chunk, 9)[:n]
 
 
 class Targets(NamedTuple):

@@ -150,7 +150,8 @@ def phase_fixed_bytes(
     for layer in content_layers:
         oh, ow = vgg.feature_size(*hw, layer)
         total += oh * ow * vgg.CHANNELS[layer] * F32
-    total += (2 * memory + 4) * hw[0] * hw[1] * 3 * F32  # L-BFGS history, x, grads
+    # L-BFGS history, x and grads, and the last point and gradient optax keeps.
+    total += (2 * memory + 6) * hw[0] * hw[1] * 3 * F32
     return int(total)
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from doodle import api, maps
+from doodle import api, maps, segment
 from doodle.cli.maps import check_command, segment_command
 
 RED = (255, 0, 0)
@@ -41,7 +41,7 @@ def colour_set(m: np.ndarray) -> set[tuple[int, int, int]]:
 
 
 def bfs_components(mask: np.ndarray) -> list[int]:
-    """Sizes of the 4-connected components of a bool mask (independent of maps.components)."""
+    """Sizes of the 4-connected components of a bool mask (independent of segment.components)."""
     h, w = mask.shape
     seen = np.zeros_like(mask)
     sizes = []
@@ -246,11 +246,11 @@ def test_segment_gives_exactly_k_connected_colours(k, noise):
     # Heavy noise leaves speckle after k-means and the majority filter: only the
     # merging of stray components makes each colour one or a few regions.
     img = blobs_image(noise=noise)
-    sem = maps.segment(img, k, seed=1)
+    sem = segment.segment(img, k, seed=1)
     assert sem.shape == img.shape and sem.dtype == np.uint8
     colours = colour_set(sem)
     assert len(colours) == k
-    assert colours <= {tuple(int(v) for v in c) for c in maps.SEGMENT_COLOURS}
+    assert colours <= {tuple(int(v) for v in c) for c in segment.SEGMENT_COLOURS}
     assert (0, 0, 0) not in colours
     area = sem.shape[0] * sem.shape[1]
     for c in colours:
@@ -262,8 +262,8 @@ def test_segment_gives_exactly_k_connected_colours(k, noise):
 
 def test_segment_follows_the_image_and_is_deterministic():
     img = blobs_image()
-    a = maps.segment(img, 4, seed=3)
-    assert np.array_equal(a, maps.segment(img, 4, seed=3))
+    a = segment.segment(img, 4, seed=3)
+    assert np.array_equal(a, segment.segment(img, 4, seed=3))
     # The green bottom band is one colour, distinct from the background's.
     assert len(colour_set(a[40:, 5:60])) == 1
     assert tuple(a[45, 30]) != tuple(a[20, 30])
@@ -271,23 +271,23 @@ def test_segment_follows_the_image_and_is_deterministic():
 
 def test_segment_of_noise_still_has_k_colours():
     img = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
-    assert len(colour_set(maps.segment(img, 5))) == 5
+    assert len(colour_set(segment.segment(img, 5))) == 5
     flat = np.full((10, 10, 3), 128, dtype=np.uint8)
-    assert len(colour_set(maps.segment(flat, 3))) == 3
+    assert len(colour_set(segment.segment(flat, 3))) == 3
 
 
 def test_segment_rejects_bad_k():
     img = blobs_image(8, 8)
     with pytest.raises(ValueError):
-        maps.segment(img, 0)
+        segment.segment(img, 0)
     with pytest.raises(ValueError):
-        maps.segment(img, len(maps.SEGMENT_COLOURS) + 1)
+        segment.segment(img, len(segment.SEGMENT_COLOURS) + 1)
 
 
 def test_components_agree_with_bfs():
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 3, (20, 25))
-    ids, n = maps.components(labels)
+    ids, n = segment.components(labels)
     expected = sum(len(bfs_components(labels == v)) for v in range(3))
     assert n == expected
     # Each id is a single label and a single connected piece.

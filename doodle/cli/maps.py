@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from doodle import maps, packs
+from doodle import maps, packs, segment
 from doodle.cli.errors import reports_errors
 from doodle.errors import InputError
 from doodle.imaging import check_writable, read_image, same_file, write_image
@@ -50,7 +50,7 @@ def check_command(style_map: str, doodle_map: str) -> None:
 
 @click.command("segment")
 @click.argument("style")
-@click.option("-k", "--regions", "k", type=click.IntRange(1, len(maps.SEGMENT_COLOURS)), default=4,
+@click.option("-k", "--regions", "k", type=click.IntRange(1, len(segment.SEGMENT_COLOURS)), default=4,
               show_default=True, help="Number of colours (regions) in the map.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the map [default: STYLE's name + _sem.png, beside it].")
@@ -72,7 +72,7 @@ def segment_command(style: str, k: int, output: Path | None, seed: int, force: b
         raise InputError(f"output {str(out)!r} is the image being segmented.", "Give -o another file name.")
     check_writable(out)
     try:
-        sem = maps.segment(image, k, seed=seed)
+        sem = segment.segment(image, k, seed=seed)
     except ValueError as e:  # more regions than pixels
         raise InputError(f"cannot segment {style!r}: {e}.") from None
     write_image(out, sem)
