@@ -171,12 +171,10 @@ class PaintingOptions:
     # reference did). The log says when a phase ends early. 2 %, not 1 %: with the
     # distribution terms the loss keeps creeping down long after the picture has
     # settled (the regions' colour distances moved by under 1 on the Coastline doodle
-    # between 2 % and 1 %, for a third more evaluations; bench/RESULTS.md). It is the
-    # final phase's: each coarser phase doubles it (4 %, 8 % with three phases), since a
-    # coarse phase only lays out the next, whose matching repaints its detail.
+    # between 2 % and 1 %, for a third more evaluations; bench/RESULTS.md).
     stall_tolerance: float = _option(
-        0.02, "End the final phase early when its loss (measured at each re-matching) improved by less than "
-        "this fraction over --stall-window evaluations; each coarser phase doubles it (0: never).")
+        0.02, "End a phase early when its loss (measured at each re-matching) improved by less than this "
+        "fraction over --stall-window evaluations (0: never).")
     stall_window: int = _option(10, "Evaluations over which --stall-tolerance is judged.")
     # Each resolution is half the size of the next.
     phases: int = _option(3, "Resolutions, coarse to fine.")

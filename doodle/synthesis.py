@@ -151,8 +151,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
 
     good = x
     loss = math.nan
-    tolerance = stall_tolerance_of(options, i)
-    stall = Stall(tolerance, options.painting.stall_window)
+    stall = Stall(options.painting.stall_tolerance, options.painting.stall_window)
     pending = None  # (iteration, state, evaluation, matched) dispatched but not yet reported
     done_at, message = options.painting.iterations, ""
     retargeted = False  # whether the distribution targets moved since the last evaluation
@@ -185,21 +184,13 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             if stall.update(k, loss, matched) and k < options.painting.iterations:
                 done_at = k
                 message = (f"phase {i + 1} stopped after {k} of {options.painting.iterations} evaluations: the loss "
-                           f"improved by less than {100 * tolerance:g}% over the last "
+                           f"improved by less than {100 * options.painting.stall_tolerance:g}% over the last "
                            f"{options.painting.stall_window}")
                 break
         pending = (it, state, ev, at_matching) if it <= options.painting.iterations else None
     callback(Progress("done", iteration=done_at, loss=loss, message=message,
                       seconds=time.perf_counter() - start, image=good, **base))
     return good
-
-
-def stall_tolerance_of(options: Options, phase: int) -> float:
-    """The stall tolerance of phase ``phase`` (0-based): ``stall_tolerance`` in the
-    final phase, doubled for each phase before it, up to 50 % (or the final phase's,
-    if that is more)."""
-    p = options.painting
-    return min(max(0.5, p.stall_tolerance), p.stall_tolerance * 2 ** (p.phases - 1 - phase))
 
 
 class Stall:

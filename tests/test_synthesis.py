@@ -123,16 +123,6 @@ def test_stall_compares_losses_at_matchings_only():
     assert not any(never.update(k, 1.0, True) for k in range(1, 11))
 
 
-def test_coarser_phases_stall_at_a_looser_tolerance():
-    of = synthesis.stall_tolerance_of
-    three = Options.of(phases=3, stall_tolerance=0.02)
-    assert [of(three, i) for i in range(3)] == pytest.approx([0.08, 0.04, 0.02])
-    assert [of(three.replace(stall_tolerance=0.0), i) for i in range(3)] == [0.0, 0.0, 0.0]  # 0: never
-    many = Options.of(phases=8, stall_tolerance=0.02)
-    assert of(many, 0) == 0.5 and of(many, 7) == 0.02  # capped, never below the final phase's
-    assert of(Options.of(phases=2, stall_tolerance=0.7), 0) == 0.7
-
-
 def test_stall_looks_at_the_lowest_loss_of_a_window():
     """Losses at matchings that alternate high and low (the occurrence penalty; these
     are the meadow texture's, matching every 4th evaluation) while the lows still fall
