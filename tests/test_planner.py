@@ -157,3 +157,70 @@ def test_plan_command_refuses_what_cannot_fit():
     assert "largest output that fits" in result.output and "--output-size" in result.output
     result = _plan_cli("--max-memory", "lots")
     assert result.exit_code == 2 and "not a size" in result.output
+
+
+def _activations_by_hand(h, w, blocks_to, remat=False, kept=()):
+    """VGG19's activations up to the end of ``blocks_to`` (a {block: convs} dict),
+    conv out + ReLU out per layer, written out independently of the planner."""
+    channels = {1: 64, 2: 128, 3: 256, 4: 512}
+    per_block, inputs, fh, fw = {}, h * w * 3 * 4, h, w
+    for block, convs in blocks_to.items():
+        if block > 1:
+            inputs += (fh // 2) * (fw // 2) * channels[block - 1] * 4
+            fh, fw = fh // 2, fw // 2
+        per_block[block] = convs * 2 * fh * fw * channels[block] * 4
+    if not remat:
+        return h * w * 3 * 4 + sum(per_block.values())
+    return inputs + sum(kept) + max(per_block.values())
+
+
+def test_fixed_bytes_count_every_term_by_hand():
+    # 64×48 output and style, style layers 2_1,3_1,4_1, no content, semantic maps.
+    h, w, k = 48, 64, planner.MAP_CHANNELS
+    params = sum((9 * cin + 1) * cout * 4 for cin, cout in [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256),
+                                                             (256, 256), (256, 256), (256, 256), (256, 512)])
+    acts = _activations_by_hand(h, w, {1: 2, 2: 2, 3: 4, 4: 1})
+    banks = 0
+    for (fh, fw), c in [((24, 32), 128), ((12, 16), 256), ((6, 8), 512)]:
+        banks += fh * fw * c * 4 + (fh + 2) * fw * (c + k) * 4 + 2 * fh * fw * (c + k) * 4 + 2 * fh * fw * c * 4
+    colour = (3 * 5 + 3) * h * w * 4
+    lbfgs = (2 * 5 + 6) * h * w * 3 * 4
+    expected = params + planner.ACTIVATION_FACTOR * acts + banks + colour + lbfgs
+    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True) == int(expected)
+    # Rematerialised: block inputs, the three style layers, and block 1's activations.
+    kept = [24 * 32 * 128 * 4, 12 * 16 * 256 * 4, 6 * 8 * 512 * 4]
+    acts_remat = _activations_by_hand(h, w, {1: 2, 2: 2, 3: 4, 4: 1}, remat=True, kept=kept)
+    assert acts_remat < acts
+    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True, remat=True) == int(
+        expected - planner.ACTIVATION_FACTOR * (acts - acts_remat))
+
+
+def test_the_peak_is_baseline_fixed_and_the_largest_slice():
+    p = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}, propagated=("2_1",),
+                     remat="off").phases[0]
+    fixed = planner.phase_fixed_bytes((384, 512), (384, 512), LAYERS, (), True)
+    worst = max(lp.slice_bytes for lp in p.layers)
+    assert p.peak_bytes == int(fixed + planner.CPU_BASELINE + planner.SLICE_FACTOR * worst)
+    # Another style layer adds; exhaustive matching never takes less (both slices capped here).
+    shallow = planner.plan((384, 512), (384, 512), ("3_1", "4_1"), (), True, 1, {"cpu": 64 * GIB}).phases[0]
+    exhaustive = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}).phases[0]
+    assert shallow.peak_bytes < p.peak_bytes <= exhaustive.peak_bytes
+
+
+def test_remat_predicts_less_and_auto_takes_it_only_when_memory_is_short():
+    size = (768, 1024)
+    args = (size, (384, 512), LAYERS, (), True, 1)
+    plain = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), remat="off").phases[0]
+    forced = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), remat="on").phases[0]
+    assert forced.remat and not plain.remat and forced.peak_bytes < plain.peak_bytes
+    roomy = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",)).phases[0]
+    assert not roomy.remat and roomy == plain
+    # A budget that one-row slices without remat exceed and one-row slices with remat
+    # fit: smaller slices cost no arithmetic, remat a forward pass, so slices shrink first.
+    thinnest = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), remat="off").phases[0]
+    thinnest_remat = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), remat="on").phases[0]
+    short = (thinnest.peak_bytes + thinnest_remat.peak_bytes) // 2
+    auto = planner.plan(*args, {"cpu": short}, propagated=("2_1",)).phases[0]
+    assert auto.remat and auto.peak_bytes <= short
+    with pytest.raises(planner.DoesNotFit):
+        planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off")
