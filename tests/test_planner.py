@@ -146,9 +146,39 @@ def test_plan_command_prints_a_table_and_json():
     assert result.exit_code == 0, result.output
     assert "predicted peak" in result.output and "2_1" in result.output
     result = _plan_cli("--json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stderr may say that the machine's calibration ran
     assert len(data["phases"]) == 3 and data["peak_bytes"] > 0
     assert [p["size"] for p in data["phases"]][-1] == [240, 320]
+    for phase in data["phases"]:
+        assert phase["remat"] is False and phase["bank_dtype"] == "float32" and phase["tiles"] == 1
+        assert phase["seconds_per_evaluation"] > 0
+    assert data["seconds_at_most"] == pytest.approx(100 * sum(p["seconds_per_evaluation"] for p in data["phases"]))
+
+
+def test_plan_command_times_a_small_evaluation_once_and_keeps_it(tmp_path, monkeypatch):
+    import json
+
+    from doodle import timing
+
+    calls = []
+
+    def fake_measure(device="cpu"):
+        calls.append(device)
+        return {"plain A": 0.1, "plain B": 0.1, "matched A": 0.2, "matched B": 0.5, "remat A": 0.13}
+
+    monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(timing, "measure", fake_measure)
+    first = _plan_cli("--json", "--device", "cpu")
+    assert first.exit_code == 0, first.output
+    assert calls == ["cpu"] and "timing a small evaluation" in first.stderr
+    files = list((tmp_path / "cache" / "timing").iterdir())
+    assert len(files) == 1 and json.loads(files[0].read_text())["key"] == timing.machine_key("cpu")
+    second = _plan_cli("--json", "--device", "cpu")
+    assert calls == ["cpu"] and "timing" not in second.stderr  # read back, not measured again
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert [p["seconds_per_evaluation"] for p in a["phases"]] == [p["seconds_per_evaluation"] for p in b["phases"]]
+    table = _plan_cli("--device", "cpu")
+    assert "s/eval" in table.stdout and "predicted time" in table.stdout and calls == ["cpu"]
 
 
 def test_plan_command_refuses_what_cannot_fit():
