@@ -22,14 +22,14 @@ from doodle import patches, vgg
 from doodle.distribution import RGB_BASES
 
 F32 = 4
-# Bytes the process holds before any painting: Python, JAX and XLA's runtime on the
-# CPU (bench/memory.py: peak RSS of a 32×32 one-phase run, whose buffers are ~18 MiB),
-# and nothing on a GPU.
-CPU_BASELINE = 600 * 2**20
-# XLA keeps the forward activations for the backward pass about once (factor 1), and
-# reuses part of the matching slice's buffers; both factors were fitted on the CPU at
-# 256×192 and 512×384 and checked at 1024×768 (bench/RESULTS.md).
-ACTIVATION_FACTOR = 1.0
+# Bytes the process holds before any painting (Python, JAX and XLA's runtime on the
+# CPU, and nothing on a GPU), and the factor on the forward activations XLA keeps for
+# the backward pass: both fitted on peak RSS of one-phase runs with the default
+# options at 256×192 and 1024×768 and checked on 512×384 to 2048×1536
+# (bench/memory.py, bench/RESULTS.md). The matching slice's factor (XLA reuses part
+# of its buffers) was fitted on 3_1,4_1 runs; by default a slice is capped at 512 MiB.
+CPU_BASELINE = 650 * 2**20
+ACTIVATION_FACTOR = 1.05
 SLICE_FACTOR = 0.75
 # Channels of the semantic map appended to features: r, g, b and the constant.
 MAP_CHANNELS = 4
