@@ -216,13 +216,14 @@ def test_fixed_bytes_count_every_term_by_hand():
     colour = (3 * 5 + 3) * h * w * 4
     lbfgs = (2 * 5 + 6) * h * w * 3 * 4
     expected = params + planner.ACTIVATION_FACTOR * acts + banks + colour + lbfgs
-    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True) == int(expected)
+    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True) == pytest.approx(expected, abs=2)
     # Rematerialised: block inputs, the three style layers, and block 1's activations.
     kept = [24 * 32 * 128 * 4, 12 * 16 * 256 * 4, 6 * 8 * 512 * 4]
     acts_remat = _activations_by_hand(h, w, {1: 2, 2: 2, 3: 4, 4: 1}, remat=True, kept=kept)
     assert acts_remat < acts
-    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True, remat=True) == int(
-        expected - planner.ACTIVATION_FACTOR * (acts - acts_remat))
+    saved = planner.REMAT_SAVING * (acts - acts_remat)  # the measured share of the saving
+    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True, remat=True) == pytest.approx(
+        expected - planner.ACTIVATION_FACTOR * saved, abs=2)
 
 
 def test_the_peak_is_baseline_fixed_and_the_largest_slice():
