@@ -46,10 +46,13 @@ class EvalConfig:
     distribution_weight: float
     color_weight: float
     preprocess: vgg.Preprocess
+    remat: bool = False  # rematerialise the network's activations in the backward pass (the planner's choice)
 
 
-def eval_config(extractor: Extractor, options: Options, problem: Problem, phase: Phase) -> EvalConfig:
-    """The static part of a phase's evaluation."""
+def eval_config(extractor: Extractor, options: Options, problem: Problem, phase: Phase,
+                remat: Optional[bool] = None) -> EvalConfig:
+    """The static part of a phase's evaluation. ``remat``: the plan's choice for the
+    phase; None: only when ``options.resources.remat`` is "on"."""
     style_layers = style_layers_of(options, extractor)
     distribution_weight, color_weight = terms_of(options, problem)
     return EvalConfig(
@@ -67,6 +70,7 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         distribution_weight=distribution_weight,
         color_weight=color_weight,
         preprocess=extractor.preprocess,
+        remat=options.resources.remat == "on" if remat is None else remat,
     )
 
 
@@ -146,7 +150,8 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
     reassigned between evaluations (:func:`reassign`).
     """
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
-    feats, pullback = jax.vjp(lambda img: vgg.features(consts.params, img, layers, config.preprocess), x)
+    feats, pullback = jax.vjp(lambda img: vgg.features(consts.params, img, layers, config.preprocess, config.remat),
+                              x)
     raw = {l: jax.lax.stop_gradient(feats[l]) for l in config.style_layers}
     if match is True:
         index, penalty = match_all(config, consts, raw, matching.penalty)

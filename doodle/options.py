@@ -82,6 +82,7 @@ WITH_MAPS = TermDefaults(distribution_weight=25.0, color_weight=100.0)
 # style's against the heavy content term.
 WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0)
 DEVICES = ("auto", "cpu", "gpu")
+REMAT = ("auto", "on", "off")
 
 
 def _option(default: Any, help: str) -> Any:  # noqa: A002 - click's word for it
@@ -208,6 +209,12 @@ class ResourceOptions:
     # In bytes, when `slices` is None. A library option: the command line has no flag
     # for it (--max-memory caps the whole plan).
     match_memory: int = _option(512 * 2**20, "Cap on the memory of one matching slice when --slices is not given.")
+    # Rematerialisation (jax.checkpoint at the network's block boundaries): the backward
+    # pass recomputes each block's activations instead of keeping them. Same gradient,
+    # less memory, one more forward pass per evaluation; "auto" turns it on in a phase
+    # only when the planner finds that phase short of memory without it.
+    remat: str = _option("auto", "Recompute the network's activations in the backward pass to save memory: "
+                         "auto (only when memory is short), on or off.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,6 +345,8 @@ def validate(options: Options) -> None:
     _output_size(painting.output_size)
     if resources.device not in DEVICES:
         raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {resources.device!r}.")
+    if resources.remat not in REMAT:
+        raise OptionError("remat", f"must be one of {', '.join(REMAT)}, got {resources.remat!r}.")
     _semantic_ext(painting.semantic_ext)
 
 

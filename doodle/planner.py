@@ -22,15 +22,19 @@ from doodle import patches, vgg
 from doodle.distribution import RGB_BASES
 
 F32 = 4
-# Bytes the process holds before any painting: Python, JAX and XLA's runtime on the
-# CPU (bench/memory.py: peak RSS of a 32×32 one-phase run, whose buffers are ~18 MiB),
-# and nothing on a GPU.
-CPU_BASELINE = 600 * 2**20
-# XLA keeps the forward activations for the backward pass about once (factor 1), and
-# reuses part of the matching slice's buffers; both factors were fitted on the CPU at
-# 256×192 and 512×384 and checked at 1024×768 (bench/RESULTS.md).
-ACTIVATION_FACTOR = 1.0
+# Bytes the process holds before any painting (Python, JAX and XLA's runtime on the
+# CPU, and nothing on a GPU), and the factor on the forward activations XLA keeps for
+# the backward pass: both fitted on peak RSS of one-phase runs with the default
+# options at 256×192 and 1024×768 and checked on 512×384 to 2048×1536
+# (bench/memory.py, bench/RESULTS.md). The matching slice's factor (XLA reuses part
+# of its buffers) was fitted on 3_1,4_1 runs; by default a slice is capped at 512 MiB.
+CPU_BASELINE = 650 * 2**20
+ACTIVATION_FACTOR = 1.05
 SLICE_FACTOR = 0.75
+# The share of the activations that rematerialisation (a checkpoint per VGG block)
+# removes from the measured CPU peak, of what it removes from the model's count: the
+# peak RSS fell by a fifth of the predicted saving at 1024×768 (bench/RESULTS.md).
+REMAT_SAVING = 0.2
 # Channels of the semantic map appended to features: r, g, b and the constant.
 MAP_CHANNELS = 4
 
@@ -60,6 +64,8 @@ class PhasePlan:
     bank_dtype: str  # dtype of the stored patch banks
     peak_bytes: int  # predicted peak of the phase on its device
     skipped: bool = False  # too small for a 3×3 patch at the deepest layer
+    remat: bool = False  # the network's activations recomputed in the backward pass
+    tiles: int = 1  # the output is painted whole (no tiling yet)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,15 +97,27 @@ class DoesNotFit(ValueError):
         self.largest = largest
 
 
-def _activation_bytes(h: int, w: int, last: str) -> int:
-    """Forward activations up to ``last`` kept for the backward pass (conv out + ReLU out)."""
-    total = h * w * 3 * F32
-    for name, block, _, cout in vgg.LAYERS:
+def _activation_bytes(h: int, w: int, last: str, remat: bool = False, kept: Sequence[str] = ()) -> int:
+    """Forward activations up to ``last`` kept for the backward pass (conv out + ReLU out).
+
+    With ``remat`` (:func:`doodle.vgg.features`' checkpoints at block boundaries) the
+    backward pass holds each block's input and the ``kept`` layers (those the losses
+    read) throughout, and one block's activations at a time while it recomputes them:
+    the largest block's.
+    """
+    per_block: dict[int, int] = {}
+    inputs = h * w * 3 * F32
+    for name, block, cin, cout in vgg.LAYERS:
         fh, fw = vgg.feature_size(h, w, name)
-        total += 2 * fh * fw * cout * F32
+        if block not in per_block and block > 1:
+            inputs += fh * fw * cin * F32  # the pooled input of this block
+        per_block[block] = per_block.get(block, 0) + 2 * fh * fw * cout * F32
         if name == last:
             break
-    return total
+    if not remat:
+        return h * w * 3 * F32 + sum(per_block.values())
+    kept_bytes = sum(math.prod(vgg.feature_size(h, w, l)) * vgg.CHANNELS[l] * F32 for l in set(kept))
+    return inputs + kept_bytes + max(per_block.values())
 
 
 def _param_bytes(last: str) -> int:
@@ -128,13 +146,16 @@ def window_bytes(out_hw: tuple[int, int], channels: int, chunk: int = patches.WI
 
 def phase_fixed_bytes(
     hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
-    content_layers: Sequence[str], semantic: bool, memory: int = 5,
+    content_layers: Sequence[str], semantic: bool, memory: int = 5, remat: bool = False,
 ) -> int:
     """Everything of one phase but the matching slice, in bytes (device side only)."""
     layers = tuple(style_layers) + tuple(content_layers)
     last = vgg.deepest(layers)
     k = MAP_CHANNELS if semantic else 0
-    total = _param_bytes(last) + ACTIVATION_FACTOR * _activation_bytes(*hw, last)
+    activations = _activation_bytes(*hw, last)
+    if remat:
+        activations -= REMAT_SAVING * (activations - _activation_bytes(*hw, last, True, layers))
+    total = _param_bytes(last) + ACTIVATION_FACTOR * activations
     for layer in style_layers:
         c = vgg.CHANNELS[layer]
         sh, sw = vgg.feature_size(*style_hw, layer)
@@ -159,7 +180,7 @@ def plan_phase(
     phase: int, hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, baseline: Mapping[str, int] = None,
-    slice_budget: int = 512 * 2**20, propagated: Sequence[str] = (),
+    slice_budget: int = 512 * 2**20, propagated: Sequence[str] = (), remat: str = "auto",
 ) -> PhasePlan:
     """Plan one phase: the first device in preference order whose budget it fits.
 
@@ -168,56 +189,69 @@ def plan_phase(
     ``budgets`` maps "gpu"/"cpu" to bytes available; ``prefer`` is "auto" (GPU
     first), "gpu" or "cpu". With ``slices`` the user's slice count is kept as is;
     otherwise a slice is as large as fits, but at most ``slice_budget`` bytes (larger
-    blocks buy no speed and crowd out everything else).
+    blocks buy no speed and crowd out everything else). ``remat`` ("auto", "on",
+    "off", ``ResourceOptions.remat``): "auto" rematerialises the network's
+    activations on a device only when the phase does not fit there without it
+    (it costs a forward pass per evaluation).
     Raises DoesNotFit when no device holds even one-row slices.
     """
     baseline = baseline if baseline is not None else {"cpu": CPU_BASELINE, "gpu": 0}
-    fixed = phase_fixed_bytes(hw, style_hw, style_layers, content_layers, semantic)
     order = {"auto": ("gpu", "cpu"), "gpu": ("gpu",), "cpu": ("cpu",)}[prefer]
+    choices = {"auto": (False, True), "on": (True,), "off": (False,)}[remat]
     shortest = None
     for device in order:
         if device not in budgets:
             continue
-        room = budgets[device] - fixed - baseline.get(device, 0)
-        layers = []
-        worst = 0
-        for layer in style_layers:
-            oh, ow = vgg.feature_size(*hw, layer)
-            sh, sw = vgg.feature_size(*style_hw, layer)
-            rows_total = max(sh - 2, 1)
-            if layer in propagated:
-                sb = window_bytes((oh, ow), vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0))
-                worst = max(worst, sb)
-                layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb, True))
-                continue
-            if slices:
-                rows = -(-rows_total // slices)
-            else:
-                per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
-                cap = min(room / SLICE_FACTOR, slice_budget)
-                rows = int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
-                rows = min(rows, rows_total)
-            rows = max(rows, 0)
-            sb = slice_bytes((oh, ow), sw, max(rows, 1))
-            worst = max(worst, sb)
-            layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
-                                    -(-rows_total // max(rows, 1)), sb))
-        peak = int(fixed + baseline.get(device, 0) + SLICE_FACTOR * worst)
-        fits = all(lp.slice_rows >= 1 for lp in layers) and peak <= budgets[device]
-        candidate = PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak)
-        if fits:
-            return candidate
-        shortest = shortest or candidate
+        for with_remat in choices:
+            candidate = _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budgets[device],
+                                   device, slices, baseline.get(device, 0), slice_budget, propagated, with_remat)
+            fits = all(lp.slice_rows >= 1 for lp in candidate.layers) and candidate.peak_bytes <= budgets[device]
+            if fits:
+                return candidate
+            if shortest is None or candidate.peak_bytes < shortest.peak_bytes:
+                shortest = candidate
     raise DoesNotFit(
-        f"phase {phase} at {hw[1]}×{hw[0]} needs about {_mib(shortest.peak_bytes if shortest else fixed)}, more "
+        f"phase {phase} at {hw[1]}×{hw[0]} needs about {_mib(shortest.peak_bytes) if shortest else '?'}, more "
         f"than {', '.join(f'{d} {_mib(b)}' for d, b in budgets.items())}", None)
+
+
+def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budget, device, slices, baseline,
+               slice_budget, propagated, remat) -> PhasePlan:
+    """One phase on one device with remat on or off: its slices and predicted peak."""
+    fixed = phase_fixed_bytes(hw, style_hw, style_layers, content_layers, semantic, remat=remat)
+    room = budget - fixed - baseline
+    layers = []
+    worst = 0
+    for layer in style_layers:
+        oh, ow = vgg.feature_size(*hw, layer)
+        sh, sw = vgg.feature_size(*style_hw, layer)
+        rows_total = max(sh - 2, 1)
+        if layer in propagated:
+            sb = window_bytes((oh, ow), vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0))
+            worst = max(worst, sb)
+            layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb, True))
+            continue
+        if slices:
+            rows = -(-rows_total // slices)
+        else:
+            per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
+            cap = min(room / SLICE_FACTOR, slice_budget)
+            rows = int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
+            rows = min(rows, rows_total)
+        rows = max(rows, 0)
+        sb = slice_bytes((oh, ow), sw, max(rows, 1))
+        worst = max(worst, sb)
+        layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
+                                -(-rows_total // max(rows, 1)), sb))
+    peak = int(fixed + baseline + SLICE_FACTOR * worst)
+    return PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak, remat=remat)
 
 
 def plan(
     size: tuple[int, int], style_size: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, phases: int, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
-    propagated: Sequence[str] = (),
+    propagated: Sequence[str] = (), remat: str = "auto",
 ) -> Plan:
     """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
 
@@ -233,17 +267,17 @@ def plan(
                 out.append(PhasePlan(i + 1, hw, shw, "none", (), "float32", 0, skipped=True))
                 continue
             out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer, slices,
-                                  slice_budget=slice_budget, propagated=propagated))
+                                  slice_budget=slice_budget, propagated=propagated, remat=remat))
     except DoesNotFit as e:
         largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer,
-                                  propagated)
+                                  propagated, remat)
         hint = f"; the largest output that fits is {largest[0]}×{largest[1]}" if largest else ""
         raise DoesNotFit(f"{e}{hint}", largest) from None
     return Plan(tuple(out), dict(budgets))
 
 
 def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto",
-                    propagated=()):
+                    propagated=(), remat="auto"):
     """The largest (w, h) with the aspect of ``size`` whose final phase fits, or None.
 
     The style is scaled with the output, as the final phase would see both.
@@ -251,7 +285,7 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
     def fits(s: float) -> bool:
         try:
             plan_phase(1, scaled(size, s), scaled(style_size, s), style_layers, content_layers, semantic,
-                       budgets, prefer, propagated=propagated)
+                       budgets, prefer, propagated=propagated, remat=remat)
             return True
         except DoesNotFit:
             return False

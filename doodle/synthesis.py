@@ -120,8 +120,9 @@ def synthesize(
         x = jnp.clip(x, 0.0, 255.0)
         rows = plan.slice_rows(i + 1) if plan is not None else None
         device = _device(plan.phases[i].device) if plan is not None else None
+        remat = plan.phases[i].remat if plan is not None else None
         with jax.default_device(device) if device is not None else contextlib.nullcontext():
-            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, key=directions_key)
+            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, remat, key=directions_key)
     return np.asarray(x)
 
 
@@ -132,10 +133,10 @@ def _device(kind: str):
     return jax.devices("cpu")[0]
 
 
-def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None, *, key):
+def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None, remat=None, *, key):
     start = time.perf_counter()
     phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows, key=key)
-    config = eval_config(extractor, options, problem, phase)
+    config = eval_config(extractor, options, problem, phase, remat)
     consts = constants(extractor, phase)
     state, matching = fresh(config, x, phase)
     base = dict(phase=i + 1, phases=options.painting.phases, iterations=options.painting.iterations, shape=hw)

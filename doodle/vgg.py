@@ -144,6 +144,7 @@ def features(
     image: jax.Array,
     layers: Sequence[str],
     preprocess: Preprocess,
+    remat: bool = False,
 ) -> dict[str, jax.Array]:
     """ReLU features of one image.
 
@@ -153,6 +154,10 @@ def features(
       image: (H, W, 3) float32 RGB in [0, 255].
       layers: names such as ``"3_1"``.
       preprocess: the input convention of ``params``.
+      remat: rematerialise each block's activations in the backward pass
+        (``jax.checkpoint`` at block boundaries) instead of keeping them: the same
+        values and gradients, less memory under differentiation, one more forward
+        pass of compute. No effect when not differentiated.
 
     Returns:
       ``{layer: (h, w, C) float32}`` for each of ``layers``.
@@ -160,7 +165,37 @@ def features(
     last = deepest(layers)
     needed = LAYER_NAMES[: LAYER_NAMES.index(last) + 1]
     used = {f"conv{n}": params[f"conv{n}"] for n in needed}
+    if remat:
+        return _features_remat(used, preprocess(image)[None], tuple(layers), last)
     out = VGG19(last=last).apply({"params": used}, preprocess(image)[None])
+    return {layer: out[layer][0] for layer in layers}
+
+
+def _features_remat(params, x: jax.Array, layers: tuple[str, ...], last: str) -> dict[str, jax.Array]:
+    """:class:`VGG19`'s forward pass, one ``jax.checkpoint`` per block: a backward
+    pass keeps only each block's input and the asked-for layers, and recomputes a
+    block's convolutions when it reaches them (Chen et al. 2016, "Training deep nets
+    with sublinear memory cost"). The same ``nn.Conv`` and ``nn.avg_pool`` as the
+    module, so the values are the module's."""
+    out: dict[str, jax.Array] = {}
+    blocks: dict[int, list[tuple[str, int]]] = {}
+    for name, block, _, cout in LAYERS[: LAYER_NAMES.index(last) + 1]:
+        blocks.setdefault(block, []).append((name, cout))
+    for block, convs in blocks.items():
+        keep = tuple(n for n, _ in convs if n in layers)
+
+        def run(block_params, x, convs=tuple(convs), keep=keep, pool=block > 1):
+            if pool:
+                x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+            kept = {}
+            for name, cout in convs:
+                x = nn.relu(nn.Conv(cout, (3, 3), padding="SAME").apply({"params": block_params[name]}, x))
+                if name in keep:
+                    kept[name] = x
+            return x, kept
+
+        x, kept = jax.checkpoint(run)({n: params[f"conv{n}"] for n, _ in convs}, x)
+        out.update(kept)
     return {layer: out[layer][0] for layer in layers}
 
 
@@ -173,4 +208,4 @@ def param_shapes() -> dict[str, dict[str, tuple[int, ...]]]:
 
 
 # The same, compiled once per (shapes, layers, convention).
-features_jit = jax.jit(features, static_argnums=(2, 3))
+features_jit = jax.jit(features, static_argnums=(2, 3, 4))

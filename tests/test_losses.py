@@ -83,3 +83,29 @@ def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     np.testing.assert_allclose(float(jnp.vdot(g, d)), numeric, rtol=5e-2, atol=2e-3 * float(jnp.linalg.norm(g)))
     assert set(first.terms) == {"style 2_1", "style 3_1", "content 2_2", "smoothness", "colour",
                                 "distribution 2_1", "distribution 3_1"}
+
+
+def test_rematerialised_evaluation_has_the_same_loss_and_gradient(builtin_extractor, rng):
+    """``remat`` (jax.checkpoint at the network's block boundaries) recomputes the
+    activations in the backward pass: the loss and the gradient must not change."""
+    from doodle.evaluation import eval_config, make_evaluate
+    from doodle.options import Options
+    from doodle.phase import prepare_phase
+    from doodle.problem import Problem
+
+    from images import swapped_doodle, two_textures
+
+    style, sem = two_textures(size=32)
+    doodle = swapped_doodle(size=32)
+    problem = Problem(style, sem, None, doodle, (32, 32))
+    x0 = jnp.asarray(rng.uniform(40, 200, (32, 32, 3)), jnp.float32)
+    out = {}
+    for remat in ("off", "on"):
+        options = Options.of(style_layers=("2_1", "3_1"), remat=remat)
+        phase = prepare_phase(problem, builtin_extractor, options, 1.0, (32, 32), key=jax.random.PRNGKey(0))
+        assert eval_config(builtin_extractor, options, problem, phase).remat == (remat == "on")
+        out[remat] = make_evaluate(builtin_extractor, options, problem, phase)(x0)
+    assert float(jnp.max(jnp.abs(out["off"].grad))) > 0
+    np.testing.assert_allclose(float(out["on"].loss), float(out["off"].loss), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(out["on"].grad), np.asarray(out["off"].grad), rtol=1e-4,
+                               atol=1e-5 * float(jnp.max(jnp.abs(out["off"].grad))))

@@ -146,9 +146,39 @@ def test_plan_command_prints_a_table_and_json():
     assert result.exit_code == 0, result.output
     assert "predicted peak" in result.output and "2_1" in result.output
     result = _plan_cli("--json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stderr may say that the machine's calibration ran
     assert len(data["phases"]) == 3 and data["peak_bytes"] > 0
     assert [p["size"] for p in data["phases"]][-1] == [240, 320]
+    for phase in data["phases"]:
+        assert phase["remat"] is False and phase["bank_dtype"] == "float32" and phase["tiles"] == 1
+        assert phase["seconds_per_evaluation"] > 0
+    assert data["seconds_at_most"] == pytest.approx(100 * sum(p["seconds_per_evaluation"] for p in data["phases"]))
+
+
+def test_plan_command_times_a_small_evaluation_once_and_keeps_it(tmp_path, monkeypatch):
+    import json
+
+    from doodle import timing
+
+    calls = []
+
+    def fake_measure(device="cpu"):
+        calls.append(device)
+        return {"plain A": 0.1, "plain B": 0.1, "matched A": 0.2, "matched B": 0.5, "remat A": 0.13}
+
+    monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(timing, "measure", fake_measure)
+    first = _plan_cli("--json", "--device", "cpu")
+    assert first.exit_code == 0, first.output
+    assert calls == ["cpu"] and "timing a small evaluation" in first.stderr
+    files = list((tmp_path / "cache" / "timing").iterdir())
+    assert len(files) == 1 and json.loads(files[0].read_text())["key"] == timing.machine_key("cpu")
+    second = _plan_cli("--json", "--device", "cpu")
+    assert calls == ["cpu"] and "timing" not in second.stderr  # read back, not measured again
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert [p["seconds_per_evaluation"] for p in a["phases"]] == [p["seconds_per_evaluation"] for p in b["phases"]]
+    table = _plan_cli("--device", "cpu")
+    assert "s/eval" in table.stdout and "predicted time" in table.stdout and calls == ["cpu"]
 
 
 def test_plan_command_refuses_what_cannot_fit():
@@ -157,3 +187,71 @@ def test_plan_command_refuses_what_cannot_fit():
     assert "largest output that fits" in result.output and "--output-size" in result.output
     result = _plan_cli("--max-memory", "lots")
     assert result.exit_code == 2 and "not a size" in result.output
+
+
+def _activations_by_hand(h, w, blocks_to, remat=False, kept=()):
+    """VGG19's activations up to the end of ``blocks_to`` (a {block: convs} dict),
+    conv out + ReLU out per layer, written out independently of the planner."""
+    channels = {1: 64, 2: 128, 3: 256, 4: 512}
+    per_block, inputs, fh, fw = {}, h * w * 3 * 4, h, w
+    for block, convs in blocks_to.items():
+        if block > 1:
+            inputs += (fh // 2) * (fw // 2) * channels[block - 1] * 4
+            fh, fw = fh // 2, fw // 2
+        per_block[block] = convs * 2 * fh * fw * channels[block] * 4
+    if not remat:
+        return h * w * 3 * 4 + sum(per_block.values())
+    return inputs + sum(kept) + max(per_block.values())
+
+
+def test_fixed_bytes_count_every_term_by_hand():
+    # 64×48 output and style, style layers 2_1,3_1,4_1, no content, semantic maps.
+    h, w, k = 48, 64, planner.MAP_CHANNELS
+    params = sum((9 * cin + 1) * cout * 4 for cin, cout in [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256),
+                                                             (256, 256), (256, 256), (256, 256), (256, 512)])
+    acts = _activations_by_hand(h, w, {1: 2, 2: 2, 3: 4, 4: 1})
+    banks = 0
+    for (fh, fw), c in [((24, 32), 128), ((12, 16), 256), ((6, 8), 512)]:
+        banks += fh * fw * c * 4 + (fh + 2) * fw * (c + k) * 4 + 2 * fh * fw * (c + k) * 4 + 2 * fh * fw * c * 4
+    colour = (3 * 5 + 3) * h * w * 4
+    lbfgs = (2 * 5 + 6) * h * w * 3 * 4
+    expected = params + planner.ACTIVATION_FACTOR * acts + banks + colour + lbfgs
+    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True) == pytest.approx(expected, abs=2)
+    # Rematerialised: block inputs, the three style layers, and block 1's activations.
+    kept = [24 * 32 * 128 * 4, 12 * 16 * 256 * 4, 6 * 8 * 512 * 4]
+    acts_remat = _activations_by_hand(h, w, {1: 2, 2: 2, 3: 4, 4: 1}, remat=True, kept=kept)
+    assert acts_remat < acts
+    saved = planner.REMAT_SAVING * (acts - acts_remat)  # the measured share of the saving
+    assert planner.phase_fixed_bytes((h, w), (h, w), LAYERS, (), True, remat=True) == pytest.approx(
+        expected - planner.ACTIVATION_FACTOR * saved, abs=2)
+
+
+def test_the_peak_is_baseline_fixed_and_the_largest_slice():
+    p = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}, propagated=("2_1",),
+                     remat="off").phases[0]
+    fixed = planner.phase_fixed_bytes((384, 512), (384, 512), LAYERS, (), True)
+    worst = max(lp.slice_bytes for lp in p.layers)
+    assert p.peak_bytes == int(fixed + planner.CPU_BASELINE + planner.SLICE_FACTOR * worst)
+    # Another style layer adds; exhaustive matching never takes less (both slices capped here).
+    shallow = planner.plan((384, 512), (384, 512), ("3_1", "4_1"), (), True, 1, {"cpu": 64 * GIB}).phases[0]
+    exhaustive = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}).phases[0]
+    assert shallow.peak_bytes < p.peak_bytes <= exhaustive.peak_bytes
+
+
+def test_remat_predicts_less_and_auto_takes_it_only_when_memory_is_short():
+    size = (768, 1024)
+    args = (size, (384, 512), LAYERS, (), True, 1)
+    plain = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), remat="off").phases[0]
+    forced = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), remat="on").phases[0]
+    assert forced.remat and not plain.remat and forced.peak_bytes < plain.peak_bytes
+    roomy = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",)).phases[0]
+    assert not roomy.remat and roomy == plain
+    # A budget that one-row slices without remat exceed and one-row slices with remat
+    # fit: smaller slices cost no arithmetic, remat a forward pass, so slices shrink first.
+    thinnest = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), remat="off").phases[0]
+    thinnest_remat = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), remat="on").phases[0]
+    short = (thinnest.peak_bytes + thinnest_remat.peak_bytes) // 2
+    auto = planner.plan(*args, {"cpu": short}, propagated=("2_1",)).phases[0]
+    assert auto.remat and auto.peak_bytes <= short
+    with pytest.raises(planner.DoesNotFit):
+        planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off")

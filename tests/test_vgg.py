@@ -1,4 +1,6 @@
 """Network shapes, layer bookkeeping, preprocessing, the built-in extractor."""
+import re
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,23 @@ def test_a_shorter_builtin_network_has_the_full_ones_weights(builtin_extractor):
     assert set(short.params) == {"conv1_1", "conv1_2", "conv2_1"}
     for name, p in short.params.items():
         np.testing.assert_array_equal(np.asarray(p["kernel"]), np.asarray(builtin_extractor.params[name]["kernel"]))
+
+
+def test_rematerialised_features_are_the_same_and_checkpointed(builtin_extractor, rng):
+    import jax
+    import jax.numpy as jnp
+
+    img = jnp.asarray(rng.uniform(0, 255, (20, 24, 3)), jnp.float32)
+    layers = ("2_1", "3_1")
+    plain = vgg.features(builtin_extractor.params, img, layers, builtin_extractor.preprocess)
+    remat = vgg.features(builtin_extractor.params, img, layers, builtin_extractor.preprocess, remat=True)
+    for layer in layers:
+        np.testing.assert_array_equal(np.asarray(remat[layer]), np.asarray(plain[layer]))
+    # One checkpoint per block up to relu3_1 (blocks 1, 2, 3): the backward pass keeps
+    # only their inputs; without remat there is none.
+    jaxpr = str(jax.make_jaxpr(lambda x, r: vgg.features(builtin_extractor.params, x, layers,
+                                                         builtin_extractor.preprocess, r), static_argnums=1)(img, True))
+    assert len(re.findall(r"\b(?:checkpoint|remat\d*)\[", jaxpr)) == 3
+    jaxpr = str(jax.make_jaxpr(lambda x: vgg.features(builtin_extractor.params, x, layers,
+                                                      builtin_extractor.preprocess))(img))
+    assert not re.findall(r"\b(?:checkpoint|remat\d*)\[", jaxpr)

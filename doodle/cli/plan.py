@@ -15,11 +15,13 @@ from doodle.cli.options import defaulted, paint_options, prepare
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @reports_errors
 def plan_command(**kw) -> None:
-    """Show the memory plan of a painting: per phase its size, patches, slices, device, peak.
+    """Show the plan of a painting: per phase its size, patches, slices, device, remat,
+    bank dtype, tiles, predicted peak memory and seconds per evaluation.
 
-    Takes the same arguments as `doodle paint` and paints nothing.
+    Takes the same arguments as `doodle paint` and paints nothing. The seconds come
+    from a small timed evaluation run once per machine and kept in the cache folder.
     """
-    from doodle import api
+    from doodle import api, cache, timing
 
     defaults = defaulted(kw)
     outputs.refuse_overwriting_inputs(kw)  # as `paint` does: the same arguments mean the same
@@ -27,28 +29,55 @@ def plan_command(**kw) -> None:
     prepared = prepare(kw, defaults, kw["output"])
     options = api.extractor_defaults(prepared.options, prepared.problem)
     run_plan = api.make_plan(prepared.problem, None, options)
+    folder = cache.cache_dir() / "timing"
+    calibrations = {}
+    for device in sorted({p.device for p in run_plan.phases if not p.skipped}):
+        key = timing.machine_key(device)
+        if not timing.calibration_path(folder, key).exists():
+            click.echo(f"timing a small evaluation on the {device} (once per machine, kept in {folder})", err=True)
+        calibrations[device] = timing.calibration(folder, device)
+    seconds = [None if p.skipped else timing.seconds_per_evaluation(
+        calibrations[p.device], p.size, p.style_size, options.painting.match_every, p.remat) for p in run_plan.phases]
     if kw["as_json"]:
-        click.echo(json.dumps(run_plan.as_dict(), indent=1))
+        data = run_plan.as_dict()
+        for phase, s in zip(data["phases"], seconds):
+            phase["seconds_per_evaluation"] = s
+        data["seconds_at_most"] = _total(seconds, options)
+        click.echo(json.dumps(data, indent=1))
     else:
-        _print_table(run_plan)
+        _print_table(run_plan, seconds, options)
 
 
-def _print_table(run_plan) -> None:
+def _total(seconds, options) -> float:
+    """Seconds of every phase's evaluations if none stops early (the stall rule may end one sooner)."""
+    return sum(s * options.painting.iterations for s in seconds if s is not None)
+
+
+def _duration(s: float) -> str:
+    return f"{s:.1f} s" if s < 60 else f"{s / 60:.0f} min" if s < 3600 else f"{s / 3600:.1f} h"
+
+
+def _print_table(run_plan, seconds, options) -> None:
     """The plan as a table: a line per phase and style layer."""
     from doodle import planner
 
     budgets = ", ".join(f"{d} {b / 2**20:,.0f} MiB" for d, b in run_plan.budgets.items())
     click.echo(f"budget: {budgets}")
-    click.echo(f"{'phase':>5} {'size':>9} {'style':>9} {'device':>6} {'layer':>5} {'patches out×style':>20} "
-               f"{'slices':>6} {'peak':>10}")
-    for p in run_plan.phases:
+    click.echo(f"{'phase':>5} {'size':>9} {'style':>9} {'device':>6} {'remat':>5} {'bank':>7} {'tiles':>5} "
+               f"{'layer':>5} {'patches out×style':>20} {'slices':>6} {'peak':>10} {'s/eval':>7}")
+    for p, sec in zip(run_plan.phases, seconds):
         size, style = f"{p.size[1]}×{p.size[0]}", f"{p.style_size[1]}×{p.style_size[0]}"
         if p.skipped:
             click.echo(f"{p.phase:>5} {size:>9} {style:>9}  skipped: too small for a 3×3 patch")
             continue
         for j, lp in enumerate(p.layers):
-            head = f"{p.phase:>5} {size:>9} {style:>9} {p.device:>6}" if j == 0 else " " * 32
+            head = (f"{p.phase:>5} {size:>9} {style:>9} {p.device:>6} {'on' if p.remat else 'off':>5} "
+                    f"{p.bank_dtype:>7} {p.tiles:>5}" if j == 0 else " " * 52)
             peak = f"{p.peak_bytes / 2**20:8,.0f}Mi" if j == 0 else ""
+            per = f"{sec:7.2f}" if j == 0 else ""
             slices = "window" if lp.propagated else lp.slices
-            click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {slices:>6} {peak:>10}")
+            click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {slices:>6} "
+                       f"{peak:>10} {per:>7}")
     click.echo(f"predicted peak: {planner._mib(run_plan.peak_bytes)}")
+    click.echo(f"predicted time: at most {_duration(_total(seconds, options))} of evaluations "
+               f"({options.painting.iterations} per phase; a phase that stalls ends sooner)")
