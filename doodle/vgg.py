@@ -121,6 +121,10 @@ class VGG19(nn.Module):
     """
 
     last: str = "5_4"
+    # Pad each convolution's input circularly instead of with zeros: the features of
+    # a periodic image are then periodic (a seamless tile's). The 2×2 stride-2 pools
+    # pad nothing; at an odd size they drop the last row or column, as without.
+    wrap: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
@@ -131,7 +135,9 @@ class VGG19(nn.Module):
                 # Average pooling as the reference (and Gatys et al.) rather than max.
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
                 block = layer_block
-            x = nn.Conv(cout, (3, 3), padding="SAME", name=f"conv{name}")(x)
+            if self.wrap:
+                x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="wrap")
+            x = nn.Conv(cout, (3, 3), padding="VALID" if self.wrap else "SAME", name=f"conv{name}")(x)
             x = nn.relu(x)
             out[name] = x
             if name == self.last:
@@ -144,6 +150,7 @@ def features(
     image: jax.Array,
     layers: Sequence[str],
     preprocess: Preprocess,
+    wrap: bool = False,
 ) -> dict[str, jax.Array]:
     """ReLU features of one image.
 
@@ -153,6 +160,8 @@ def features(
       image: (H, W, 3) float32 RGB in [0, 255].
       layers: names such as ``"3_1"``.
       preprocess: the input convention of ``params``.
+      wrap: pad circularly (the image is a tile of a periodic one) rather than
+        with zeros.
 
     Returns:
       ``{layer: (h, w, C) float32}`` for each of ``layers``.
@@ -160,7 +169,7 @@ def features(
     last = deepest(layers)
     needed = LAYER_NAMES[: LAYER_NAMES.index(last) + 1]
     used = {f"conv{n}": params[f"conv{n}"] for n in needed}
-    out = VGG19(last=last).apply({"params": used}, preprocess(image)[None])
+    out = VGG19(last=last, wrap=wrap).apply({"params": used}, preprocess(image)[None])
     return {layer: out[layer][0] for layer in layers}
 
 
@@ -173,4 +182,4 @@ def param_shapes() -> dict[str, dict[str, tuple[int, ...]]]:
 
 
 # The same, compiled once per (shapes, layers, convention).
-features_jit = jax.jit(features, static_argnums=(2, 3))
+features_jit = jax.jit(features, static_argnums=(2, 3, 4))
