@@ -207,6 +207,8 @@ def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -
         out = patches.normalise_output(raw[l], sem, config.semantic_weight)
         bank = patches.Bank(consts.normed[l], *shapes[l], valid=consts.valid.get(l))
         if l in parents:
+            # For a tile both layers are wrapped: the window starts are computed on the
+            # padded grids as they are (a start is a guess the 3×3 window corrects).
             p = parents[l]
             new_index[l] = patches.propagate(
                 out, bank, new_index[p], raw[p].shape[:2], shapes[p][1],

@@ -57,8 +57,8 @@ class PhaseTooSmall(ValueError):
 
 
 def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, key: jax.Array) -> jax.Array:
-    """The first phase's starting image, (h, w, 3) float32 in [0, 255]. The noise is
-    already periodic; a seed or content image is resized as one for a seamless tile."""
+    """The first phase's starting image, (h, w, 3) float32 in [0, 255]. Noise has no
+    border to wrap; a seed or content image is resized as a periodic one for a seamless tile."""
     wrap = options.painting.seamless
     if problem.seed is not None:
         return resize(problem.seed, hw, wrap)
