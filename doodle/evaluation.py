@@ -47,6 +47,7 @@ class EvalConfig:
     color_weight: float
     preprocess: vgg.Preprocess
     remat: bool = False  # rematerialise the network's activations in the backward pass (the planner's choice)
+    seamless: bool = False  # the output is a periodic tile (--seamless)
 
 
 def eval_config(extractor: Extractor, options: Options, problem: Problem, phase: Phase,
@@ -71,6 +72,7 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         color_weight=color_weight,
         preprocess=extractor.preprocess,
         remat=options.resources.remat == "on" if remat is None else remat,
+        seamless=options.painting.seamless,
     )
 
 
@@ -150,24 +152,28 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
     reassigned between evaluations (:func:`reassign`).
     """
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
-    feats, pullback = jax.vjp(lambda img: vgg.features(consts.params, img, layers, config.preprocess, config.remat),
-                              x)
+    feats, pullback = jax.vjp(lambda img: vgg.features(consts.params, img, layers, config.preprocess,
+                                                       wrap=config.seamless, remat=config.remat), x)
     raw = {l: jax.lax.stop_gradient(feats[l]) for l in config.style_layers}
+    # The layers' output patches: for a seamless tile, those straddling the border too.
+    outward = patches.wrap if config.seamless else (lambda a: a)
+    out_raw = {l: outward(raw[l]) for l in config.style_layers}
     if match is True:
-        index, penalty = match_all(config, consts, raw, matching.penalty)
+        index, penalty = match_all(config, consts, out_raw, matching.penalty)
     elif match is False:
         index, penalty = matching.index, matching.penalty
     else:
-        index, penalty = jax.lax.cond(match, lambda: match_all(config, consts, raw, matching.penalty),
+        index, penalty = jax.lax.cond(match, lambda: match_all(config, consts, out_raw, matching.penalty),
                                       lambda: (matching.index, matching.penalty))
-    targets = {l: patches.fold(consts.style_raw[l], index[l], raw[l].shape[:2]) for l in config.style_layers}
+    targets = {l: patches.fold(consts.style_raw[l], index[l], out_raw[l].shape[:2]) for l in config.style_layers}
 
     def pixels_of(name, fs):
         a = x if name == RGB else fs[name]
         return a.reshape(-1, a.shape[-1])
 
     def feature_loss(fs):
-        terms = {f"style {l}": config.style_weight * losses.mrf_loss(fs[l], targets[l]) for l in config.style_layers}
+        terms = {f"style {l}": config.style_weight * losses.mrf_loss(outward(fs[l]), targets[l])
+                 for l in config.style_layers}
         terms.update({f"content {l}": config.content_weight * losses.content_loss(fs[l], consts.content[l])
                       for l in config.content_layers})
         terms.update({f"distribution {l}": config.distribution_weight * distribution.loss(
@@ -178,7 +184,7 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
     (grad,) = pullback(gfeats)
 
     def pixel_loss(img):
-        t = {"smoothness": config.smoothness * losses.total_variation(img)}
+        t = {"smoothness": config.smoothness * losses.total_variation(img, wrap=config.seamless)}
         if RGB in matching.assigned:
             t["colour"] = config.color_weight * distribution.loss(img.reshape(-1, 3), matching.assigned[RGB])
         return sum(t.values(), jnp.float32(0.0)), t
@@ -191,15 +197,22 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
 
 def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -> tuple[dict, dict]:
     """Fresh matches at every style layer, and the penalties for the next matching:
-    ({layer: (P,) int32}, {layer: (N,) float32})."""
+    ({layer: (P,) int32}, {layer: (N,) float32}). ``raw``: {layer: (H, W, C)} the
+    output's features, already :func:`doodle.patches.wrap`-ped for a seamless tile
+    (its map in ``consts.target_sem`` is wrapped here to match)."""
     shapes = {l: (rows, cols, srows) for l, rows, cols, srows in config.banks}
     parents = dict(config.parents)
     new_index, new_penalty = {}, {}
     # Deepest first: a propagated layer starts from its coarser parent's matches.
     for l in sorted(config.style_layers, key=vgg.downscale, reverse=True):
-        out = patches.normalise_output(raw[l], consts.target_sem.get(l), config.semantic_weight)
+        sem = consts.target_sem.get(l)
+        if sem is not None and config.seamless:
+            sem = patches.wrap(sem)
+        out = patches.normalise_output(raw[l], sem, config.semantic_weight)
         bank = patches.Bank(consts.normed[l], *shapes[l], valid=consts.valid.get(l))
         if l in parents:
+            # For a tile both layers are wrapped: the window starts are computed on the
+            # padded grids as they are (a start is a guess the 3×3 window corrects).
             p = parents[l]
             new_index[l] = patches.propagate(
                 out, bank, new_index[p], raw[p].shape[:2], shapes[p][1],
@@ -258,7 +271,9 @@ def _fresh(config, x, sizes, shapes):
     index = {}
     for l in config.style_layers:
         fh, fw = vgg.feature_size(h, w, l)
-        index[l] = jnp.zeros(((fh - 2) * (fw - 2),), jnp.int32)
+        if not config.seamless:  # a tile's patches wrap around: one per pixel
+            fh, fw = fh - 2, fw - 2
+        index[l] = jnp.zeros((fh * fw,), jnp.int32)
     penalty = {l: jnp.zeros((n,), jnp.float32) for l, n in sizes}
     assigned = {n: distribution.Assigned(jnp.zeros(s, jnp.float32), jnp.float32(0.0)) for n, s in shapes}
     flat = x.reshape(-1)

@@ -33,13 +33,21 @@ def content_loss(feats: jax.Array, content: jax.Array) -> jax.Array:
     return jnp.mean((feats - content) ** 2)
 
 
-def total_variation(image: jax.Array, exponent: float = 1.25) -> jax.Array:
+def total_variation(image: jax.Array, exponent: float = 1.25, wrap: bool = False) -> jax.Array:
     """The reference's smoothness term on an (H, W, 3) image in [0, 255].
 
     ``mean(((x[i,j] - x[i+1,j])² + (x[i,j] - x[i,j+1])²) ** 1.25)`` per channel.
     The square root of the sum of squares would be the usual TV; the 1.25 power is
     what neural-doodle uses and what its default weight of 1 is tuned for.
+
+    ``wrap``: the image is a seamless tile: every pixel is compared with its
+    neighbours below and to the right, across the border to the opposite side
+    (H·W terms rather than (H-1)·(W-1)).
     """
+    if wrap:
+        dy = image - jnp.roll(image, -1, axis=0)
+        dx = image - jnp.roll(image, -1, axis=1)
+        return jnp.mean((dy * dy + dx * dx + 1e-12) ** exponent)
     x = image[:-1, :-1]
     dy = x - image[1:, :-1]
     dx = x - image[:-1, 1:]

@@ -166,6 +166,11 @@ class PaintingOptions:
     # map colour (the reference only biased matching towards it, through
     # `semantic_weight`). Maps with many colours (> 64, not flat) are not restricted.
     hard_labels: bool = _option(True, "With flat-colour maps, match only patches of the same map colour.")
+    # The output wraps around: the network pads circularly, output patches, the
+    # smoothness term and the resizing between phases wrap, so the painting tiles
+    # without a seam (issue 17). The style is not periodic: its side is unchanged.
+    seamless: bool = _option(False, "Paint a tile: the output wraps around, so copies of it side by side "
+                             "show no seam.")
     # A phase ends early once L-BFGS has all but stalled: when the lowest loss measured
     # at a fresh matching in the last `stall_window` evaluations improved by less than
     # this fraction on the lowest before them (0: run every evaluation, as the

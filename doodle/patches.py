@@ -69,6 +69,18 @@ def normalise_style(feats: jax.Array, sem: jax.Array | None, semantic_weight: fl
     return jnp.concatenate(parts, axis=-1)
 
 
+def wrap(layer: jax.Array) -> jax.Array:
+    """An output layer padded circularly by one pixel, for a seamless tile.
+
+    (H, W, C) -> (H + 2, W + 2, C). The valid 3×3 patches of the result are the H·W
+    patches of the periodic layer, one centred on each pixel, those on the border
+    wrapping around to the opposite side; :func:`match`, :func:`fold` and the MRF
+    loss then work on it unchanged (the gradient flows back through the padding to
+    both sides). Only the image being painted wraps: the style is not periodic.
+    """
+    return jnp.pad(layer, ((1, 1), (1, 1), (0, 0)), mode="wrap")
+
+
 def patch_grid(height: int, width: int) -> tuple[int, int]:
     """Rows and columns of valid 3×3 patches in a (height, width) layer."""
     return height - 2, width - 2

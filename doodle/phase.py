@@ -51,7 +51,8 @@ def prepare_phase(
                     scaled(image.shape[:2], scale), style_layers, options.painting.semantic_weight)
         for image, sem in zip(styles_of(problem), style_maps_of(problem))
     ]
-    tsem, tsem_full = _target_side(problem.target_map, out_hw, style_layers) if semantic else ({}, None)
+    seamless = options.painting.seamless
+    tsem, tsem_full = _target_side(problem.target_map, out_hw, style_layers, seamless) if semantic else ({}, None)
     palette = palette_of(problem) if semantic else None
     banks, raw, labels = {}, {}, {}
     for layer in style_layers:
@@ -66,14 +67,16 @@ def prepare_phase(
         raw[layer] = f
         if palette is not None and options.painting.hard_labels:
             smap = patches.pool([sm[layer] for _, _, sm in per_style]).array
-            pair = patches.label_pair(np.asarray(tsem[layer]), np.asarray(smap), palette, normed.valid)
+            # A tile's output patches wrap around (see doodle.evaluation): so do their labels.
+            out_sem = patches.wrap(tsem[layer]) if seamless else tsem[layer]
+            pair = patches.label_pair(np.asarray(out_sem), np.asarray(smap), palette, normed.valid)
             labels[layer] = jax.device_put(pair)
     dist = _distributions(per_style, dict(tsem, **{distribution.RGB: tsem_full}), palette, out_hw, style_layers,
                           terms_of(options, problem), key)
     content = {}
     if content_layers:
-        c = resize(problem.content, out_hw)
-        content = _features(extractor, c, content_layers)
+        c = resize(problem.content, out_hw, seamless)
+        content = _features(extractor, c, content_layers, seamless)
     return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels, dist=dist)
 
 
@@ -128,11 +131,14 @@ def _style_side(preprocess, params, image, sem, hw, layers, semantic_weight):
     return dict(feats, **{distribution.RGB: img}), normed, dict(pooled, **{distribution.RGB: sm})
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _target_side(target_map, hw, layers):
-    sem = resize(semantic_channels(target_map), hw)
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _target_side(target_map, hw, layers, wrap):
+    # A tile's doodle is resized as a periodic image: a doodle that is not periodic is
+    # the user's business, but the resizing adds no seam of its own.
+    sem = resize(semantic_channels(target_map), hw, wrap)
     return {l: patches.pool_map(sem, vgg.downscale(l)) for l in layers}, sem
 
 
-def _features(extractor: Extractor, image: jax.Array, layers: tuple[str, ...]) -> dict:
-    return vgg.features_jit(extractor.params, image, tuple(layers), extractor.preprocess)
+def _features(extractor: Extractor, image: jax.Array, layers: tuple[str, ...], wrap: bool = False) -> dict:
+    # The content's features are compared with the output's: padded the same way.
+    return vgg.features_jit(extractor.params, image, tuple(layers), extractor.preprocess, wrap)

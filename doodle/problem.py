@@ -6,6 +6,7 @@ the phase preparation, the evaluation and the planner agree.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple, Optional, Union
 
 import jax
@@ -82,12 +83,27 @@ def semantic_channels(sem: np.ndarray) -> jax.Array:
     return jnp.concatenate([rgb, jnp.ones(rgb.shape[:2] + (1,), jnp.float32)], axis=-1)
 
 
-def resize(image: Any, hw: tuple[int, int]) -> jax.Array:
-    """(H, W, C) -> (h, w, C) float32, bilinear with antialiasing when shrinking."""
+def resize(image: Any, hw: tuple[int, int], wrap: bool = False) -> jax.Array:
+    """(H, W, C) -> (h, w, C) float32, bilinear with antialiasing when shrinking.
+
+    ``wrap``: the image is one tile of a periodic one (``--seamless``): pixels near
+    an edge are blended with those across the opposite edge, as in the resized
+    tiling, instead of with the edge's own (which would leave a seam).
+    """
     image = jnp.asarray(image, jnp.float32)
     if image.shape[:2] == tuple(hw):
         return image
-    return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
+    if not wrap:
+        return jax.image.resize(image, (hw[0], hw[1], image.shape[2]), "linear", antialias=True)
+    (h, w), (h2, w2) = image.shape[:2], hw
+    # The antialiased triangle filter reaches max(1, H/h) input pixels from a sample:
+    # pad by that much circularly, then resample the padded image at the same scale,
+    # shifted so that the padding falls outside the output.
+    my, mx = (math.ceil(max(1.0, a / b)) + 1 for a, b in ((h, h2), (w, w2)))
+    padded = jnp.pad(image, ((my, my), (mx, mx), (0, 0)), mode="wrap")
+    scale = jnp.asarray([h2 / h, w2 / w], jnp.float32)
+    return jax.image.scale_and_translate(padded, (h2, w2, image.shape[2]), (0, 1), scale, -scale * jnp.asarray(
+        [my, mx], jnp.float32), "linear", antialias=True)
 
 
 def style_layers_of(options: Options, extractor: Optional[Defaults]) -> tuple[str, ...]:

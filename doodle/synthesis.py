@@ -57,13 +57,15 @@ class PhaseTooSmall(ValueError):
 
 
 def initial_image(problem: Problem, options: Options, hw: tuple[int, int], *, key: jax.Array) -> jax.Array:
-    """The first phase's starting image, (h, w, 3) float32 in [0, 255]."""
+    """The first phase's starting image, (h, w, 3) float32 in [0, 255]. Noise has no
+    border to wrap; a seed or content image is resized as a periodic one for a seamless tile."""
+    wrap = options.painting.seamless
     if problem.seed is not None:
-        return resize(problem.seed, hw)
+        return resize(problem.seed, hw, wrap)
     if options.painting.seed == "content" or (options.painting.seed == "auto" and problem.content is not None):
         if problem.content is None:
             raise ValueError("seed 'content' needs a content image")
-        return resize(problem.content, hw)
+        return resize(problem.content, hw, wrap)
     lo, hi = options.painting.seed_range
     return jax.random.uniform(key, hw + (3,), jnp.float32, lo, hi)
 
@@ -116,7 +118,7 @@ def synthesize(
         if x is None:
             x = initial_image(problem, options, hw, key=sub)
         else:
-            x = resize(x, hw)
+            x = resize(x, hw, options.painting.seamless)  # a tile is upsampled as one: no seam
         x = jnp.clip(x, 0.0, 255.0)
         rows = plan.slice_rows(i + 1) if plan is not None else None
         device = _device(plan.phases[i].device) if plan is not None else None

@@ -121,6 +121,10 @@ class VGG19(nn.Module):
     """
 
     last: str = "5_4"
+    # Pad each convolution's input circularly instead of with zeros: the features of
+    # a periodic image are then periodic (a seamless tile's). The 2×2 stride-2 pools
+    # pad nothing; at an odd size they drop the last row or column, as without.
+    wrap: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
@@ -131,7 +135,9 @@ class VGG19(nn.Module):
                 # Average pooling as the reference (and Gatys et al.) rather than max.
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
                 block = layer_block
-            x = nn.Conv(cout, (3, 3), padding="SAME", name=f"conv{name}")(x)
+            if self.wrap:
+                x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="wrap")
+            x = nn.Conv(cout, (3, 3), padding="VALID" if self.wrap else "SAME", name=f"conv{name}")(x)
             x = nn.relu(x)
             out[name] = x
             if name == self.last:
@@ -144,6 +150,7 @@ def features(
     image: jax.Array,
     layers: Sequence[str],
     preprocess: Preprocess,
+    wrap: bool = False,
     remat: bool = False,
 ) -> dict[str, jax.Array]:
     """ReLU features of one image.
@@ -154,6 +161,8 @@ def features(
       image: (H, W, 3) float32 RGB in [0, 255].
       layers: names such as ``"3_1"``.
       preprocess: the input convention of ``params``.
+      wrap: pad circularly (the image is a tile of a periodic one) rather than
+        with zeros.
       remat: rematerialise each block's activations in the backward pass
         (``jax.checkpoint`` at block boundaries) instead of keeping them: the same
         values and gradients, less memory under differentiation, one more forward
@@ -166,12 +175,13 @@ def features(
     needed = LAYER_NAMES[: LAYER_NAMES.index(last) + 1]
     used = {f"conv{n}": params[f"conv{n}"] for n in needed}
     if remat:
-        return _features_remat(used, preprocess(image)[None], tuple(layers), last)
-    out = VGG19(last=last).apply({"params": used}, preprocess(image)[None])
+        return _features_remat(used, preprocess(image)[None], tuple(layers), last, wrap)
+    out = VGG19(last=last, wrap=wrap).apply({"params": used}, preprocess(image)[None])
     return {layer: out[layer][0] for layer in layers}
 
 
-def _features_remat(params, x: jax.Array, layers: tuple[str, ...], last: str) -> dict[str, jax.Array]:
+def _features_remat(params, x: jax.Array, layers: tuple[str, ...], last: str,
+                    wrap: bool = False) -> dict[str, jax.Array]:
     """:class:`VGG19`'s forward pass, one ``jax.checkpoint`` per block: a backward
     pass keeps only each block's input and the asked-for layers, and recomputes a
     block's convolutions when it reaches them (Chen et al. 2016, "Training deep nets
@@ -189,7 +199,10 @@ def _features_remat(params, x: jax.Array, layers: tuple[str, ...], last: str) ->
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
             kept = {}
             for name, cout in convs:
-                x = nn.relu(nn.Conv(cout, (3, 3), padding="SAME").apply({"params": block_params[name]}, x))
+                if wrap:
+                    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="wrap")
+                conv = nn.Conv(cout, (3, 3), padding="VALID" if wrap else "SAME")
+                x = nn.relu(conv.apply({"params": block_params[name]}, x))
                 if name in keep:
                     kept[name] = x
             return x, kept

@@ -27,6 +27,22 @@ def test_total_variation_matches_reference_formula(rng):
     np.testing.assert_allclose(float(losses.total_variation(x)), ref, rtol=1e-5)
 
 
+def test_seamless_total_variation_is_the_hand_sum_across_the_border(rng):
+    x = rng.uniform(0, 255, (4, 5, 3)).astype(np.float32)
+    h, w, _ = x.shape
+    total = 0.0
+    for i in range(h):
+        for j in range(w):
+            dy = x[i, j] - x[(i + 1) % h, j]
+            dx = x[i, j] - x[i, (j + 1) % w]
+            total += np.sum((dy * dy + dx * dx) ** 1.25)
+    np.testing.assert_allclose(float(losses.total_variation(x, wrap=True)), total / (h * w * 3), rtol=1e-5)
+    # A tile that repeats seamlessly costs the same whichever row and column it starts at.
+    shifted = np.roll(x, (2, 3), (0, 1))
+    np.testing.assert_allclose(float(losses.total_variation(shifted, wrap=True)), total / (h * w * 3), rtol=1e-5)
+    _check_grad(lambda a: losses.total_variation(a, wrap=True), x.astype(np.float64), rng)
+
+
 def test_total_variation_gradient(rng):
     _check_grad(losses.total_variation, rng.uniform(0, 255, (6, 5, 3)), rng)
 

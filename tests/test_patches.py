@@ -277,3 +277,32 @@ def test_propagate_finds_each_patch_itself_when_the_parent_did(rng):
     got = patches.propagate(jnp.asarray(f / 3.0), patches.make_bank(jnp.asarray(f), 3), jnp.asarray(parent),
                             parent_hw, 8 - 2, 2)
     np.testing.assert_array_equal(np.asarray(got), np.arange((12 - 2) * (16 - 2)))
+
+
+def _wrapped_patches(a):
+    """(H, W, D) -> (H·W, 9·D): the 3×3 patch centred on each pixel of the periodic
+    layer, row-major, by rolling the pixel to the centre (the brute-force reference
+    for :func:`doodle.patches.wrap`)."""
+    h, w, _ = a.shape
+    return np.stack([np.roll(a, (1 - i, 1 - j), (0, 1))[:3, :3].reshape(-1) for i in range(h) for j in range(w)])
+
+
+def test_wrapped_output_patches_equal_rolled_brute_force(rng):
+    """--seamless: every pixel has a patch, those on the border wrapping around."""
+    out_f = rng.standard_normal((5, 7, 4)).astype(np.float32)
+    out_m = rng.uniform(0, 1, (5, 7, 3)).astype(np.float32)
+    sty_f = rng.standard_normal((6, 6, 4)).astype(np.float32)
+    sty_m = rng.uniform(0, 1, (6, 6, 3)).astype(np.float32)
+    a = np.concatenate([_unit(out_f) / 3.0, _unit(out_m) / np.sqrt(9.0 / 10.0)], axis=-1)
+    b = np.concatenate([_unit(sty_f), _unit(sty_m)], axis=-1)
+    scores = _wrapped_patches(a) @ _patches(b).T  # (35, 16)
+    bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 10.0), 2)
+    wrapped = patches.wrap(patches.normalise_output(out_f, out_m, 10.0))
+    assert wrapped.shape == (7, 9, 7)
+    m = patches.match(wrapped, bank)
+    np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
+    # The MRF loss over the wrapped layer is the mean over the H·W rolled patches.
+    t = patches.fold(jnp.asarray(sty_f), m.index, wrapped.shape[:2])
+    ref = np.mean((_wrapped_patches(out_f) - _patches(sty_f)[np.asarray(m.index)]) ** 2)
+    from doodle import losses
+    np.testing.assert_allclose(float(losses.mrf_loss(patches.wrap(jnp.asarray(out_f)), t)), ref, rtol=1e-5)

@@ -4,7 +4,7 @@ import pytest
 
 from doodle.extractor import Extractor
 from doodle.options import BUILTIN, PRETRAINED, WITH_MAPS, WITHOUT_MAPS, Options
-from doodle.problem import Problem, content_layers_of, content_weight_of, terms_of
+from doodle.problem import Problem, content_layers_of, content_weight_of, resize, terms_of
 
 
 def _problem(maps: bool, content: bool = True) -> Problem:
@@ -62,3 +62,14 @@ def test_the_plan_fills_in_what_the_run_will_use(maps):
     assert (filled.painting.distribution_weight, filled.painting.color_weight) == terms_of(options, problem)
     assert filled.painting.style_layers == BUILTIN.style_layers
     assert filled.painting.content_layers == BUILTIN.content_layers
+
+
+@pytest.mark.parametrize("size, hw", [((12, 10), (6, 5)), ((12, 10), (24, 20)), ((17, 13), (5, 9)), ((8, 8), (8, 16))])
+def test_seamless_resize_is_the_resized_tiling(rng, size, hw):
+    """--seamless resizes a tile as one of a periodic image: the centre of the 3×3
+    tiling resized (its own edges too far away to matter)."""
+    img = rng.uniform(0, 255, size + (2,)).astype(np.float32)
+    h, w = hw
+    ref = np.asarray(resize(np.tile(img, (3, 3, 1)), (3 * h, 3 * w)))[h:2 * h, w:2 * w]
+    np.testing.assert_allclose(np.asarray(resize(img, hw, wrap=True)), ref, atol=1e-3)
+    assert not np.allclose(np.asarray(resize(img, hw)), ref, atol=1e-3)  # the control: edges clamp

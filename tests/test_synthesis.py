@@ -207,3 +207,38 @@ def test_nearest_patches_alone_collapse_the_texture(builtin_extractor, seed_rang
     texture collapses onto one of the two (over 95 % of it)."""
     share = _beige_share(builtin_extractor, FAST.replace(distribution_weight=0.0, color_weight=0.0), seed_range)
     assert share > 0.95 or share < 0.05, share
+
+
+def seam_ratio(img: np.ndarray) -> float:
+    """How much the pixels change across the seams of a 2×2 tiling of ``img``.
+
+    The mean |difference| across the tile borders (the last row against the first,
+    the last column against the first) over the mean |difference| between the other
+    neighbouring rows and columns of the same parity as the border pair. Same parity:
+    each phase is upsampled ×2 from the one before, so pairs straddling two coarse
+    pixels differ more than pairs within one, and the border pair always straddles.
+    About 1 where nothing marks the border.
+    """
+    img = np.asarray(img, np.float32)
+    h, w = img.shape[:2]
+    tiled = np.tile(img, (2, 2, 1))
+    rows = np.abs(np.diff(tiled, axis=0)).mean(axis=(1, 2))  # (2h-1,) pair (i, i+1)
+    cols = np.abs(np.diff(tiled, axis=1)).mean(axis=(0, 2))
+    seam = (rows[h - 1] + cols[w - 1]) / 2
+    i, j = np.arange(len(rows)), np.arange(len(cols))
+    others = np.r_[rows[(i % 2 == (h - 1) % 2) & (i != h - 1)], cols[(j % 2 == (w - 1) % 2) & (j != w - 1)]]
+    return float(seam / others.mean())
+
+
+def test_seamless_texture_tiles_without_a_seam(builtin_extractor):
+    """--seamless: a 2×2 tiling shows no seam; the control without it does, on the
+    same inputs (so the test fails if any part of the wrapping is broken)."""
+    style, _ = two_textures()
+    problem = Problem(style, None, None, None, (48, 48))
+    opts = Options.of(iterations=20, phases=2, random_seed=0)
+    ratios = {}
+    for seamless in (True, False):
+        out = synthesis.synthesize(problem, builtin_extractor, opts.replace(seamless=seamless), key=jax.random.PRNGKey(0))
+        ratios[seamless] = seam_ratio(out)
+    assert ratios[True] <= 1.3, ratios
+    assert ratios[False] > 1.3, ratios

@@ -41,6 +41,36 @@ def test_first_layer_is_a_correlation_of_preprocessed_bgr(builtin_extractor, rng
     np.testing.assert_allclose(np.asarray(out), np.maximum(ref, 0), rtol=1e-4, atol=1e-3)
 
 
+def test_seamless_first_layer_is_a_correlation_of_the_wrapped_image(builtin_extractor, rng):
+    """--seamless: the convolution pads with np.pad(mode='wrap'), not with zeros."""
+    img = rng.uniform(0, 255, (5, 6, 3)).astype(np.float32)
+    k = np.asarray(builtin_extractor.params["conv1_1"]["kernel"])
+    x = img[..., ::-1] - np.array([103.939, 116.779, 123.680], np.float32)
+    xp = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="wrap")
+    ref = np.zeros((5, 6, 64), np.float32)
+    for dy in range(3):
+        for dx in range(3):
+            ref += xp[dy:dy + 5, dx:dx + 6] @ k[dy, dx]
+    out = vgg.features(builtin_extractor.params, img, ["1_1"], builtin_extractor.preprocess, wrap=True)["1_1"]
+    np.testing.assert_allclose(np.asarray(out), np.maximum(ref, 0), rtol=1e-4, atol=1e-3)
+    zero = vgg.features(builtin_extractor.params, img, ["1_1"], builtin_extractor.preprocess)["1_1"]
+    assert not np.allclose(np.asarray(zero)[0], np.maximum(ref, 0)[0], rtol=1e-4, atol=1e-3)  # the border differs
+
+
+def test_seamless_features_are_those_of_the_tiled_image(builtin_extractor, rng):
+    """Through pooling too: a tile's wrapped features are the centre of a 3×3 tiling's
+    (zero-padded) features, far enough from the tiling's own border."""
+    img = rng.uniform(0, 255, (16, 24, 3)).astype(np.float32)
+    layers = ["2_1", "3_1"]
+    wrapped = vgg.features(builtin_extractor.params, img, layers, builtin_extractor.preprocess, wrap=True)
+    tiled = vgg.features(builtin_extractor.params, np.tile(img, (3, 3, 1)), layers, builtin_extractor.preprocess)
+    for layer in layers:
+        f = vgg.downscale(layer)
+        h, w = 16 // f, 24 // f
+        centre = np.asarray(tiled[layer])[h:2 * h, w:2 * w]
+        np.testing.assert_allclose(np.asarray(wrapped[layer]), centre, rtol=1e-4, atol=1e-2)
+
+
 def test_builtin_is_deterministic_and_pinned(builtin_extractor):
     again = extractor.builtin()
     np.testing.assert_array_equal(np.asarray(again.params["conv3_1"]["kernel"]),

@@ -23,7 +23,7 @@ from doodle.options import CONCERN_OF, CONCERNS, DEVICES, REMAT, Options
 
 # Boolean fields whose flag has an "off" spelling besides its name.
 OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": "--soft-labels",
-             "metadata": "--no-metadata"}
+             "metadata": "--no-metadata", "seamless": "--no-seamless"}
 # Fields a library user sets, with no flag: the matching slices' memory cap
 # (--max-memory caps the whole plan).
 LIBRARY_ONLY = ("match_memory",)
