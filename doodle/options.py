@@ -146,6 +146,13 @@ class PaintingOptions:
     color_weight: Optional[float] = _option(
         None, "Weight of each region's colour distribution "
         f"[default: {WITH_MAPS.color_weight:g} with maps, {WITHOUT_MAPS.color_weight:g} without].")
+    # A frame of a sequence (doodle/sequence.py) is held to the previous painting,
+    # carried along its doodle's motion, where its map colour did not change: this
+    # weight times the mean squared difference there (no such term in the reference;
+    # it keeps what did not change from flickering, Ruder et al. 2016's short-term
+    # temporal loss without the optical flow).
+    temporal_weight: float = _option(
+        1000.0, "Weight that holds a sequence's frames to the previous painting where the doodle did not change.")
     # Matching once per phase instead of at every evaluation is faster, and blurrier.
     cache: bool = _option(False, "Match patches once per phase.")
     # Matches are reused in between. The reference matched at every evaluation (1);

@@ -28,7 +28,10 @@ PAINT_FLAGS = {
 # Added since, deliberately (issue 17, provenance): the reporting field `metadata`'s
 # flags, and paint's own --like and --allow-changed-inputs.
 PAINT_FLAGS |= {"--metadata", "--no-metadata", "--like", "--allow-changed-inputs"}
-PLAN_FLAGS = PAINT_FLAGS - {"--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
+# Added since, deliberately (issue 17, frame sequences): the painting field
+# `temporal_weight`'s flag, and paint's own --force (repaint every frame).
+PAINT_FLAGS |= {"--temporal-weight", "--force"}
+PLAN_FLAGS = PAINT_FLAGS - {"--force", "--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
                             "--quiet", "--compile-cache", "--no-compile-cache", "--metadata", "--no-metadata",
                             "--like", "--allow-changed-inputs"} | {"--json"}
 
