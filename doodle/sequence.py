@@ -107,7 +107,7 @@ def paint_sequence(
     """
     from doodle import api, motion
 
-    if coherent and start > 0 and previous is None:
+    if coherent and 0 < start < len(maps) and previous is None:
         raise InputError("a sequence resumed at a later frame needs the previous frame's painting.",
                          "Pass previous=, or start at frame 0.")
     memo = memo if memo is not None else ArgsMemo()
@@ -121,7 +121,7 @@ def paint_sequence(
         return api.build_problem(style, style_map=style_map, target_map=maps[i], options=options, notice=notice)
 
     size, before = None, None
-    if coherent and start > 0:
+    if coherent and 0 < start < len(maps):
         before = problem_of(start - 1).target_map
     for i in range(start, len(maps)):
         problem = problem_of(i)
