@@ -288,7 +288,7 @@ MAX_SLICES = 2**20
 MAX_SEED = 2**32 - 1  # jax.random.PRNGKey folds larger seeds onto smaller ones
 MAX_MEMORY = 2**60  # bytes
 WEIGHTS = ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
-           "distribution_weight", "color_weight")
+           "distribution_weight", "color_weight", "temporal_weight")
 
 
 def _number(field: str, value, low: float, high: float, hint: str = "") -> None:
