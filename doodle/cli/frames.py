@@ -194,14 +194,9 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
                         "did not change): kept" + (", nothing to paint" if start == len(maps) else ""))
     previous = imaging.read_image(outputs[start - 1], "frame") if 0 < start < len(maps) else None
 
-    def progress(i: int, p: Any) -> None:
-        if p.event == "phase" and p.phase == 1:
-            reporter.phases.clear()  # this frame's phases only, for its record
-        reporter(p)
-
     for frame in sequence.paint_sequence(problem.style, maps, style_map=problem.style_map, options=options,
-                                         extractor=extractor, start=start, previous=previous, callback=progress,
-                                         notice=reporter.notice):
+                                         extractor=extractor, start=start, previous=previous,
+                                         callback=lambda i, p: reporter(p), notice=reporter.notice):
         text = None
         if options.reporting.metadata:
             files = stamp.input_records(dict(prepared.inputs, map=maps[frame.index]), options)
@@ -210,6 +205,7 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
         reporter.notice(f"frame {frame.index + 1} of {len(maps)}: wrote {outputs[frame.index]} "
                         f"in {time.perf_counter() - info.started:.1f}s")
         info.started = time.perf_counter()
+        reporter.phases.clear()  # the next frame's record has its own phases only
     if animation is not None:
         images = [imaging.read_image(o, "frame") for o in outputs]
         imaging.write_bytes(animation, encode_animation(images, Path(animation).suffix.lower()))
