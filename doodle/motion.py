@@ -35,26 +35,53 @@ def _colour(code: int) -> tuple[int, int, int]:
     return (code >> 16) & 255, (code >> 8) & 255, code & 255
 
 
-def region_shifts(before: np.ndarray, after: np.ndarray) -> list[Shift]:
-    """The shift of every region whose pixels changed between two (H, W, 3) uint8 maps
-    of the same size: the move of the centre of its bounding box, rounded.
+class _Move(NamedTuple):
+    colour: tuple[int, int, int]
+    dy: int
+    dx: int
+    source: np.ndarray  # (H, W) bool: the shape's pixels in the earlier map
 
-    For a shape moved whole this is its move exactly, as its centroid's would be;
-    for a shape that also changed (entering at the border, turning) either is a
-    first guess the optimiser corrects. Regions absent from either map have no
-    shift (nothing to carry).
+
+def region_shifts(before: np.ndarray, after: np.ndarray) -> list[Shift]:
+    """The shift of every shape that moved between two (H, W, 3) uint8 maps of the
+    same size: the move of the centre of its bounding box, rounded.
+
+    A shape is a connected region of one colour: a boat drawn in the rocks' colour
+    moves while the headland stays. Each shape of the later map is paired with the
+    shape of its colour in the earlier map it overlaps most (else the nearest one).
+    For a shape moved whole the box's move is its move exactly, as its centroid's
+    would be; for a shape that also changed (entering at the border, turning) either
+    is a first guess the optimiser corrects. Shapes of a colour absent from either
+    map have no shift (nothing to carry).
     """
+    return [Shift(m.colour, m.dy, m.dx) for m in _moves(before, after)]
+
+
+def _moves(before: np.ndarray, after: np.ndarray) -> list[_Move]:
+    from scipy import ndimage
+
     a, b = labels_of(before), labels_of(after)
-    shifts = []
+    moves = []
     for code in np.intersect1d(np.unique(a), np.unique(b)):
         was, now = a == code, b == code
         if np.array_equal(was, now):
             continue
-        (y0, x0), (y1, x1) = _box_centre(was), _box_centre(now)
-        dy, dx = int(round(y1 - y0)), int(round(x1 - x0))
-        if dy or dx:
-            shifts.append(Shift(_colour(int(code)), dy, dx))
-    return shifts
+        was_parts, n_was = ndimage.label(was)
+        now_parts, n_now = ndimage.label(now)
+        was_centres = [_box_centre(was_parts == i) for i in range(1, n_was + 1)]
+        for j in range(1, n_now + 1):
+            part = now_parts == j
+            overlap = np.bincount(was_parts[part], minlength=n_was + 1)[1:]
+            centre = _box_centre(part)
+            i = int(np.argmax(overlap)) if overlap.max() > 0 else int(np.argmin(
+                [(y - centre[0]) ** 2 + (x - centre[1]) ** 2 for y, x in was_centres]))
+            source = was_parts == i + 1
+            if np.array_equal(source, part):
+                continue
+            dy, dx = int(round(centre[0] - was_centres[i][0])), int(round(centre[1] - was_centres[i][1]))
+            if dy or dx:
+                moves.append(_Move(_colour(int(code)), dy, dx, source))
+    return moves
 
 
 def _box_centre(mask: np.ndarray) -> tuple[float, float]:
@@ -88,7 +115,7 @@ class Warped(NamedTuple):
 
 def warp(painting: np.ndarray, before: np.ndarray, after: np.ndarray, *, rng: np.random.Generator) -> Warped:
     """The previous ``painting`` (H, W, 3) of map ``before`` carried to map ``after``
-    (both (H, W, 3) uint8): each moved region's pixels moved by its shift
+    (both (H, W, 3) uint8): each moved shape's pixels moved by its shift
     (:func:`region_shifts`), the rest where they were.
 
     Pixels whose new colour the carried painting still lacks there (uncovered by a
@@ -103,10 +130,10 @@ def warp(painting: np.ndarray, before: np.ndarray, after: np.ndarray, *, rng: np
     image = np.asarray(painting, np.float32).copy()
     labels = labels_of(before).copy()
     new = labels_of(after)
-    for shift in region_shifts(before, after):
-        code = labels_of(np.array(shift.colour, np.uint8)[None, None])[0, 0]
-        moved = _shifted(labels_of(before) == code, shift.dy, shift.dx, False)
-        pixels = _shifted(np.asarray(painting, np.float32), shift.dy, shift.dx, 0.0)
+    for move in _moves(before, after):
+        code = labels_of(np.array(move.colour, np.uint8)[None, None])[0, 0]
+        moved = _shifted(move.source, move.dy, move.dx, False)
+        pixels = _shifted(np.asarray(painting, np.float32), move.dy, move.dx, 0.0)
         image[moved] = pixels[moved]
         labels[moved] = code
     still = labels == new
