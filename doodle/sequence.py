@@ -9,9 +9,9 @@ what did not change stays still instead of being repainted from noise.
 
 A coherent frame runs only the finest ``refine_phases`` phases (default one): the
 carried painting already has the layout and the style's colours the coarse phases
-exist to find, and a coarse phase would blur it down to a quarter of its size and
-repaint it, which costs time and brings back the flicker the start saved
-(bench/RESULTS.md compares).
+exist to find; running them again (down to a quarter of the size, then back up)
+measured no less flicker and no better boat for several times the time per frame
+(bench/sequence.py, bench/RESULTS.md).
 
 The style's network passes are made once for the whole sequence: the frames share a
 ``memo`` (:class:`ArgsMemo`), the hook :func:`doodle.phase.prepare_phase` calls as

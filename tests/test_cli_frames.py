@@ -11,7 +11,8 @@ from doodle.errors import InputError
 from images import two_textures
 from test_sequence import moving_square
 
-QUICK = ["--iterations", "3", "--phases", "1", "--random-seed", "1", "--weights", "builtin", "--no-compile-cache"]
+# With the compile cache (the session's private one): five runs of one size compile once.
+QUICK = ["--iterations", "3", "--phases", "1", "--random-seed", "1", "--weights", "builtin"]
 
 
 def run(*args):
