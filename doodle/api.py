@@ -415,7 +415,7 @@ def paint_problem(
 ) -> np.ndarray:
     """:func:`paint` for a problem :func:`build_problem` already made (its maps
     conformed): plan, paint, re-plan on out-of-memory; (H, W, 3) uint8. ``memo``
-    shares the styles' network passes between paintings (:mod:`doodle.sequence`)."""
+    shares the styles' network passes between paintings (:mod:`doodle.batch.cache`)."""
     colour_source = None
     if options.painting.preserve_colors:  # paint the luminance, then give it the content's colours back
         colour_source = problem.content

@@ -46,9 +46,9 @@ def prepare_phase(
     Several styles are each resized and run through the network on their own (a
     convolution over a stitched image would blend them at the seam), then pooled
     into one bank per layer (:func:`doodle.patches.pool`). ``key`` draws the
-    distribution terms' random directions. ``memo`` (a sequence's or a batch's cache) is
-    called as ``memo(fn, *args)`` in place of each style's network pass ``fn(*args)``
-    and must return exactly what it would.
+    distribution terms' random directions. ``memo`` (a batch's cache, e.g.
+    :class:`doodle.batch.cache.StyleMemo`) is called as ``memo(fn, *args)`` in place of
+    each style's network pass ``fn(*args)`` and must return exactly what it would.
     """
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem, extractor)

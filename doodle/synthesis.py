@@ -82,7 +82,7 @@ def synthesize(
 
     ``plan`` (from :func:`doodle.planner.plan`) sets each phase's device and slice
     sizes; without one everything runs on the default device. ``memo``: see
-    :func:`doodle.phase.prepare_phase` (a sequence shares each style's network pass).
+    :func:`doodle.phase.prepare_phase` (a batch shares each style's network pass).
 
     Raises:
       PhaseTooSmall: the output or style is too small for any phase.
