@@ -45,6 +45,7 @@ class EvalConfig:
     occurrence: float
     distribution_weight: float
     color_weight: float
+    temporal_weight: float  # 0 outside a sequence
     preprocess: vgg.Preprocess
     remat: bool = False  # rematerialise the network's activations in the backward pass (the planner's choice)
     seamless: bool = False  # the output is a periodic tile (--seamless)
@@ -70,6 +71,7 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         occurrence=options.painting.occurrence,
         distribution_weight=distribution_weight,
         color_weight=color_weight,
+        temporal_weight=options.painting.temporal_weight if phase.previous is not None else 0.0,
         preprocess=extractor.preprocess,
         remat=options.resources.remat == "on" if remat is None else remat,
         seamless=options.painting.seamless,
@@ -87,6 +89,8 @@ class Constants(NamedTuple):
     valid: dict = {}  # {layer: (rows·cols,) bool} for pooled banks of several styles only
     labels: dict = {}  # {layer: ((P,) int32, (N,) int32)} for hard-label matching
     expected: dict = {}  # {layer: (N,) float32} uses of each style patch if all were used evenly
+    previous: Any = None  # (h, w, 3) a sequence's previous painting, carried; None outside one
+    still: Any = None  # (h, w) where the temporal term holds to it
 
 
 def constants(extractor: Extractor, phase: Phase) -> Constants:
@@ -94,7 +98,7 @@ def constants(extractor: Extractor, phase: Phase) -> Constants:
     return Constants(extractor.params, {l: b.normed for l, b in phase.banks.items()},
                      phase.style_raw, phase.target_sem, phase.content,
                      {l: b.valid for l, b in phase.banks.items() if b.valid is not None}, phase.labels,
-                     _expected(phase))
+                     _expected(phase), phase.previous, phase.still)
 
 
 def _expected(phase: Phase) -> dict:
@@ -187,12 +191,25 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
         t = {"smoothness": config.smoothness * losses.total_variation(img, wrap=config.seamless)}
         if RGB in matching.assigned:
             t["colour"] = config.color_weight * distribution.loss(img.reshape(-1, 3), matching.assigned[RGB])
+        if consts.previous is not None and config.temporal_weight > 0:
+            t["temporal"] = config.temporal_weight * temporal_loss(img, consts.previous, consts.still)
         return sum(t.values(), jnp.float32(0.0)), t
 
     (ploss, pterms), gpix = jax.value_and_grad(pixel_loss, has_aux=True)(x)
     terms.update(pterms)
     pixels = {n: pixels_of(n, raw) for n in matching.assigned}
     return Evaluation(floss + ploss, grad + gpix, terms, Matching(index, penalty, matching.assigned), pixels)
+
+
+def temporal_loss(image: jax.Array, previous: jax.Array, still: jax.Array) -> jax.Array:
+    """Mean squared difference of (h, w, 3) ``image`` to ``previous`` over the pixels
+    weighted by (h, w) ``still`` (a weighted mean: the term's scale does not depend on
+    how much of the frame is still). A short-term temporal loss as Ruder et al. 2016
+    ("Artistic style transfer for videos") use, with the doodle's region shifts in
+    place of their optical flow and its changed-colour mask in place of their
+    occlusion mask."""
+    d = image - previous
+    return jnp.sum(still[..., None] * d * d) / (3.0 * jnp.maximum(jnp.sum(still), 1.0))
 
 
 def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -> tuple[dict, dict]:

@@ -147,6 +147,13 @@ class PaintingOptions:
     color_weight: Optional[float] = _option(
         None, "Weight of each region's colour distribution "
         f"[default: {WITH_MAPS.color_weight:g} with maps, {WITHOUT_MAPS.color_weight:g} without].")
+    # A frame of a sequence (doodle/sequence.py) is held to the previous painting,
+    # carried along its doodle's motion, where its map colour did not change: this
+    # weight times the mean squared difference there (no such term in the reference;
+    # it keeps what did not change from flickering, Ruder et al. 2016's short-term
+    # temporal loss without the optical flow).
+    temporal_weight: float = _option(
+        1000.0, "Weight that holds a sequence's frames to the previous painting where the doodle did not change.")
     # Matching once per phase instead of at every evaluation is faster, and blurrier.
     cache: bool = _option(False, "Match patches once per phase.")
     # Matches are reused in between. The reference matched at every evaluation (1);
@@ -293,7 +300,7 @@ MAX_SLICES = 2**20
 MAX_SEED = 2**32 - 1  # jax.random.PRNGKey folds larger seeds onto smaller ones
 MAX_MEMORY = 2**60  # bytes
 WEIGHTS = ("content_weight", "style_weight", "semantic_weight", "smoothness", "variety", "occurrence",
-           "distribution_weight", "color_weight")
+           "distribution_weight", "color_weight", "temporal_weight")
 
 
 def _number(field: str, value, low: float, high: float, hint: str = "") -> None:

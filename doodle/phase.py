@@ -7,7 +7,7 @@ layer) and never changes while the phase runs.
 from __future__ import annotations
 
 import functools
-from typing import Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import jax
 import numpy as np
@@ -19,6 +19,8 @@ from doodle.planner import scaled
 from doodle.problem import (Problem, content_layers_of, has_maps, palette_of, resize, semantic_channels,
                             style_layers_of, style_maps_of, styles_of, terms_of)
 
+Memo = Callable[..., Any]  # memo(fn, *args) -> fn(*args), perhaps remembered
+
 
 class Phase(NamedTuple):
     """Constant inputs of one phase's evaluation function (all device arrays)."""
@@ -29,26 +31,33 @@ class Phase(NamedTuple):
     content: dict  # {layer: (h, w, C) content features}
     labels: dict = {}  # {layer: ((P,) int32, (N,) int32)} centre labels for hard-label matching
     dist: dict = {}  # {layer or distribution.RGB: distribution.Target} for the distribution terms
+    # A sequence's previous painting carried to this frame, (h, w, 3), and where the
+    # temporal term holds to it, (h, w); both None outside a sequence.
+    previous: Optional[jax.Array] = None
+    still: Optional[jax.Array] = None
 
 
 def prepare_phase(
     problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int],
-    slice_rows: Optional[Mapping[str, int]] = None, *, key: jax.Array,
+    slice_rows: Optional[Mapping[str, int]] = None, *, key: jax.Array, memo: Optional[Memo] = None,
 ) -> Phase:
     """Style patch banks, style distributions and content features at one scale.
 
     Several styles are each resized and run through the network on their own (a
     convolution over a stitched image would blend them at the seam), then pooled
     into one bank per layer (:func:`doodle.patches.pool`). ``key`` draws the
-    distribution terms' random directions.
+    distribution terms' random directions. ``memo`` (a batch's cache, e.g.
+    :class:`doodle.batch.cache.StyleMemo`) is called as ``memo(fn, *args)`` in place of
+    each style's network pass ``fn(*args)`` and must return exactly what it would.
     """
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem, extractor)
     semantic = has_maps(problem, options)
     # [({layer: raw (hs, ws, C), RGB: image}, {layer: normalised}, {layer: pooled map or None, RGB: map})]
+    style_side = _style_side if memo is None else functools.partial(memo, _style_side)
     per_style = [
-        _style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
-                    scaled(image.shape[:2], scale), style_layers, options.painting.semantic_weight)
+        style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
+                   scaled(image.shape[:2], scale), style_layers, options.painting.semantic_weight)
         for image, sem in zip(styles_of(problem), style_maps_of(problem))
     ]
     seamless = options.painting.seamless
@@ -77,7 +86,12 @@ def prepare_phase(
     if content_layers:
         c = resize(problem.content, out_hw, seamless)
         content = _features(extractor, c, content_layers, seamless)
-    return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels, dist=dist)
+    previous = still = None
+    if problem.previous is not None:
+        previous = resize(problem.previous, out_hw, seamless)
+        still = resize(np.asarray(problem.still, np.float32)[..., None], out_hw, seamless)[..., 0]
+    return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels, dist=dist,
+                 previous=previous, still=still)
 
 
 def _distributions(per_style, tsem, palette, out_hw, style_layers, weights, key) -> dict:

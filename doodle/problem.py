@@ -35,6 +35,10 @@ class Problem(NamedTuple):
       size: (H, W) of the output.
       seed: (H', W', 3) starting image, resized to the first phase; None: use
         ``PaintingOptions.seed`` ("auto", "noise" or "content").
+      previous: (H, W, 3) float32 in [0, 255], a sequence's previous painting
+        carried to this frame (:func:`doodle.motion.warp`), or None.
+      still: (H, W) float32 in [0, 1], where the temporal term holds the painting
+        to ``previous`` (``PaintingOptions.temporal_weight``); None with ``previous``.
     """
 
     style: Union[np.ndarray, tuple[np.ndarray, ...]]
@@ -43,6 +47,8 @@ class Problem(NamedTuple):
     target_map: Optional[np.ndarray]
     size: tuple[int, int]
     seed: Optional[np.ndarray] = None
+    previous: Optional[np.ndarray] = None
+    still: Optional[np.ndarray] = None
 
 
 def styles_of(problem: Problem) -> tuple[np.ndarray, ...]:

@@ -28,14 +28,14 @@ PAINT_FLAGS = {
 # Added since, deliberately (issue 17, provenance): the reporting field `metadata`'s
 # flags, and paint's own --like and --allow-changed-inputs.
 PAINT_FLAGS |= {"--metadata", "--no-metadata", "--like", "--allow-changed-inputs"}
-<<<<<<< HEAD
 # Issue 16 (large paintings): the resource field `remat`'s flag.
 PAINT_FLAGS |= {"--remat"}
-=======
 # And (issue 17, seamless tiles) the painting field `seamless`'s flags.
 PAINT_FLAGS |= {"--seamless", "--no-seamless"}
->>>>>>> seamless
-PLAN_FLAGS = PAINT_FLAGS - {"--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
+# Added since, deliberately (issue 17, frame sequences): the painting field
+# `temporal_weight`'s flag, and paint's own --force (repaint every frame).
+PAINT_FLAGS |= {"--temporal-weight", "--force"}
+PLAN_FLAGS = PAINT_FLAGS - {"--force", "--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
                             "--quiet", "--compile-cache", "--no-compile-cache", "--metadata", "--no-metadata",
                             "--like", "--allow-changed-inputs"} | {"--json"}
 

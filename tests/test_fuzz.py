@@ -325,7 +325,8 @@ def test_content_map_of_another_size_is_one_line(files, tmp_path, monkeypatch, c
 # --- option values ------------------------------------------------------------------------
 
 FLOAT_FLAGS = ["--content-weight", "--style-weight", "--semantic-weight", "--smoothness", "--variety",
-               "--occurrence", "--distribution-weight", "--color-weight", "--stall-tolerance"]
+               "--occurrence", "--distribution-weight", "--color-weight", "--stall-tolerance",
+               "--temporal-weight"]
 BAD_FLOATS = ["nan", "inf", "-inf", "-1", "1e30", "abc", "", "1e400", "0x10"]
 INT_FLAGS = {"--match-every": 1, "--stall-window": 1, "--phases": 1, "--iterations": 1, "--random-seed": 0,
              "--slices": 1, "--print-every": 0, "--save-every": 0}

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional
 
 import click
 
-from doodle.cli import like, log, outputs, runtime, stamp
+from doodle.cli import frames, like, log, outputs, runtime, stamp
 from doodle.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, print_error
 from doodle.cli.options import defaulted, paint_options, prepare, reporting_options
 from doodle.cli.signals import Terminated, signals_as_interrupts
@@ -50,7 +50,9 @@ is saved).
 @reporting_options
 @click.option("--animation", metavar="FILE.gif",
               help="Also write a looping GIF of the painting forming: the --save-every frames, "
-              "else one every --print-every.")
+              "else one every --print-every. With a --map pattern: the frames, as .gif or .webp.")
+@click.option("--force", is_flag=True,
+              help="With a --map pattern: repaint every frame, not only those whose doodle or options changed.")
 @click.option("--log-json", metavar="FILE|-",
               help="Write JSON Lines: an object per logged iteration, then a summary. '-': stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
@@ -107,20 +109,24 @@ def _run(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> tuple[in
     """Paint, and turn every way a run ends into (exit code, error text for the log),
     saving the current image on a divergence or an interruption."""
     output = kw["output"]
+    sequence = frames.is_pattern(kw.get("target_map"))
     try:
+        if sequence:  # each frame is saved as it is done; a stopped one is painted again by a rerun
+            frames.paint_frames(kw, defaults, info, reporter)
+            return EXIT_OK, None
         if kw.get("log_json"):
             reporter.log = log.open_log(kw["log_json"])
         return _paint(kw, defaults, info, reporter), None
     except DivergenceError as e:
         error = print_error(e, reporter)
-        if e.image is not None:
+        if e.image is not None and not sequence:
             _keep(output, e.image, info, reporter, "the last good image was saved to")
         return e.exit_code, error
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP (Terminated)
         code = 128 + e.signum if isinstance(e, Terminated) else EXIT_INTERRUPTED
         what = f"terminated by {signal.Signals(e.signum).name}" if isinstance(e, Terminated) else "interrupted"
         reporter.break_line()
-        if reporter.last is not None:
+        if reporter.last is not None and not sequence:
             _keep(output, reporter.last, info, reporter, f"{what}; the current image was saved to")
         else:
             click.echo(f"doodle: {what}", err=True)

@@ -26,10 +26,20 @@ def fields(info: RunInfo, options: Options, files: Sequence[dict], extractor: An
     from doodle import __version__, provenance, weights
 
     weights_file = weights.weights_file(options.painting.weights)
-    if options.painting.weights == "auto":  # what it found, so that a repainting finds the same
-        options = options.replace(weights=str(weights_file) if weights_file is not None else "builtin")
+    options = recorded(options)
     record, timing = provenance.build(
         version=__version__, jax_version=jax.__version__, device=info.device or "",
         extractor=provenance.extractor_record(extractor.name, weights_file), options=options.flat(),
         inputs=files, phases=phases, seconds=time.perf_counter() - info.started)
     return provenance.to_fields(record, timing)
+
+
+def recorded(options: Options) -> Options:
+    """The options as a painting records them: ``--weights auto`` as what it found,
+    so that a repainting finds the same."""
+    from doodle import weights
+
+    if options.painting.weights != "auto":
+        return options
+    weights_file = weights.weights_file(options.painting.weights)
+    return options.replace(weights=str(weights_file) if weights_file is not None else "builtin")
