@@ -97,6 +97,19 @@ def test_a_shorter_builtin_network_has_the_full_ones_weights(builtin_extractor):
         np.testing.assert_array_equal(np.asarray(p["kernel"]), np.asarray(builtin_extractor.params[name]["kernel"]))
 
 
+def test_rematerialised_features_wrap_as_the_plain_ones(builtin_extractor, rng):
+    # --seamless with --remat: the checkpointed blocks pad circularly too.
+    img = rng.uniform(0, 255, (16, 24, 3)).astype(np.float32)
+    layers = ("1_1", "2_1", "3_1")
+    args = (builtin_extractor.params, img, layers, builtin_extractor.preprocess)
+    wrapped = vgg.features(*args, wrap=True)
+    both = vgg.features(*args, wrap=True, remat=True)
+    zero = vgg.features(*args, remat=True)
+    for layer in layers:
+        np.testing.assert_allclose(np.asarray(both[layer]), np.asarray(wrapped[layer]), rtol=1e-5, atol=1e-4)
+    assert not np.allclose(np.asarray(zero["1_1"]), np.asarray(wrapped["1_1"]), atol=1e-3)
+
+
 def test_rematerialised_features_are_the_same_and_checkpointed(builtin_extractor, rng):
     import jax
     import jax.numpy as jnp
@@ -110,7 +123,8 @@ def test_rematerialised_features_are_the_same_and_checkpointed(builtin_extractor
     # One checkpoint per block up to relu3_1 (blocks 1, 2, 3): the backward pass keeps
     # only their inputs; without remat there is none.
     jaxpr = str(jax.make_jaxpr(lambda x, r: vgg.features(builtin_extractor.params, x, layers,
-                                                         builtin_extractor.preprocess, r), static_argnums=1)(img, True))
+                                                         builtin_extractor.preprocess, remat=r),
+                                 static_argnums=1)(img, True))
     assert len(re.findall(r"\b(?:checkpoint|remat\d*)\[", jaxpr)) == 3
     jaxpr = str(jax.make_jaxpr(lambda x: vgg.features(builtin_extractor.params, x, layers,
                                                       builtin_extractor.preprocess))(img))
