@@ -684,6 +684,7 @@ def _register() -> None:
 
     for command in (styles_command, check_command, segment_command, weights):
         main.add_command(command)
+    main.add_command(__import__("doodle.cli_batch", fromlist=["batch"]).batch)
 
 
 _register()
