@@ -411,9 +411,11 @@ def paint_problem(
     extractor: Optional[Extractor] = None,
     callback: Optional[synthesis.Callback] = None,
     notice: Callable[[str], None] = lambda s: None,
+    memo: Optional[Callable] = None,
 ) -> np.ndarray:
     """:func:`paint` for a problem :func:`build_problem` already made (its maps
-    conformed): plan, paint, re-plan on out-of-memory; (H, W, 3) uint8."""
+    conformed): plan, paint, re-plan on out-of-memory; (H, W, 3) uint8. ``memo``
+    shares the styles' network passes between paintings (:mod:`doodle.batch.cache`)."""
     colour_source = None
     if options.painting.preserve_colors:  # paint the luminance, then give it the content's colours back
         colour_source = problem.content
@@ -430,7 +432,7 @@ def paint_problem(
         run_plan = make_plan(problem, extractor, options, budgets, prefer, slice_budget)
         try:
             image = synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(random_seed),
-                                         callback=callback, plan=run_plan)
+                                         callback=callback, plan=run_plan, memo=memo)
             if colour_source is not None:
                 image = color.combine(image, colour_source)
             return to_uint8(image)

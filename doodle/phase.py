@@ -7,7 +7,7 @@ layer) and never changes while the phase runs.
 from __future__ import annotations
 
 import functools
-from typing import Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import jax
 import numpy as np
@@ -18,6 +18,8 @@ from doodle.options import Options
 from doodle.planner import scaled
 from doodle.problem import (Problem, content_layers_of, has_maps, palette_of, resize, semantic_channels,
                             style_layers_of, style_maps_of, styles_of, terms_of)
+
+Memo = Callable[..., Any]  # memo(fn, *args) -> fn(*args), perhaps remembered
 
 
 class Phase(NamedTuple):
@@ -33,22 +35,25 @@ class Phase(NamedTuple):
 
 def prepare_phase(
     problem: Problem, extractor: Extractor, options: Options, scale: float, out_hw: tuple[int, int],
-    slice_rows: Optional[Mapping[str, int]] = None, *, key: jax.Array,
+    slice_rows: Optional[Mapping[str, int]] = None, *, key: jax.Array, memo: Optional[Memo] = None,
 ) -> Phase:
     """Style patch banks, style distributions and content features at one scale.
 
     Several styles are each resized and run through the network on their own (a
     convolution over a stitched image would blend them at the seam), then pooled
     into one bank per layer (:func:`doodle.patches.pool`). ``key`` draws the
-    distribution terms' random directions.
+    distribution terms' random directions. ``memo`` (a batch's cache, e.g.
+    :class:`doodle.batch.cache.StyleMemo`) is called as ``memo(fn, *args)`` in place of
+    each style's network pass ``fn(*args)`` and must return exactly what it would.
     """
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem, extractor)
     semantic = has_maps(problem, options)
     # [({layer: raw (hs, ws, C), RGB: image}, {layer: normalised}, {layer: pooled map or None, RGB: map})]
+    style_side = _style_side if memo is None else functools.partial(memo, _style_side)
     per_style = [
-        _style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
-                    scaled(image.shape[:2], scale), style_layers, options.painting.semantic_weight)
+        style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
+                   scaled(image.shape[:2], scale), style_layers, options.painting.semantic_weight)
         for image, sem in zip(styles_of(problem), style_maps_of(problem))
     ]
     tsem, tsem_full = _target_side(problem.target_map, out_hw, style_layers) if semantic else ({}, None)

@@ -76,11 +76,13 @@ def synthesize(
     key: jax.Array,
     callback: Optional[Callback] = None,
     plan: Optional["planner.Plan"] = None,
+    memo: Optional[Callable] = None,
 ) -> np.ndarray:
     """Paint ``problem``; returns the (H, W, 3) float32 image in [0, 255].
 
     ``plan`` (from :func:`doodle.planner.plan`) sets each phase's device and slice
-    sizes; without one everything runs on the default device.
+    sizes; without one everything runs on the default device. ``memo``: see
+    :func:`doodle.phase.prepare_phase` (a batch shares each style's network pass).
 
     Raises:
       PhaseTooSmall: the output or style is too small for any phase.
@@ -121,7 +123,8 @@ def synthesize(
         rows = plan.slice_rows(i + 1) if plan is not None else None
         device = _device(plan.phases[i].device) if plan is not None else None
         with jax.default_device(device) if device is not None else contextlib.nullcontext():
-            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, key=directions_key)
+            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, key=directions_key,
+                           memo=memo)
     return np.asarray(x)
 
 
@@ -132,9 +135,9 @@ def _device(kind: str):
     return jax.devices("cpu")[0]
 
 
-def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None, *, key):
+def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None, *, key, memo=None):
     start = time.perf_counter()
-    phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows, key=key)
+    phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows, key=key, memo=memo)
     config = eval_config(extractor, options, problem, phase)
     consts = constants(extractor, phase)
     state, matching = fresh(config, x, phase)

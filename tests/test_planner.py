@@ -99,11 +99,11 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
     real = synthesis.synthesize
     calls, notices = [], []
 
-    def flaky(problem, extractor, options, *, key, callback=None, plan=None):
+    def flaky(problem, extractor, options, *, key, callback=None, plan=None, **rest):
         calls.append(plan)
         if len(calls) == 1:
             raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234 bytes.")
-        return real(problem, extractor, options, key=key, callback=callback, plan=plan)
+        return real(problem, extractor, options, key=key, callback=callback, plan=plan, **rest)
 
     monkeypatch.setattr(synthesis, "synthesize", flaky)
     style, sem = two_textures(40)
