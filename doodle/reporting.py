@@ -260,43 +260,16 @@ class Animation:
 # --- the reporter ----------------------------------------------------------------
 
 
-class Reporter:
-    """Turns Progress events into stderr lines, a JSON log, frames, and a last image.
+class Messages:
+    """One-line messages on a stream (stderr by default), and the line of a progress
+    bar drawn in place on a terminal, which a message first ends. ``quiet`` silences
+    them all."""
 
-    On a terminal: one progress bar per phase, redrawn in place (phase, iteration,
-    loss, s/it, ETA). Otherwise: a plain line every ``options.reporting.print_every``
-    iterations. ``quiet`` silences both (the JSON log and frames are unaffected).
-    """
-
-    def __init__(
-        self,
-        options: Options,
-        *,
-        stream: Optional[TextIO] = None,
-        tty: Optional[bool] = None,
-        quiet: bool = False,
-        stem: str = "output",
-        log: Optional[JsonLog] = None,
-        animation: Optional[Animation] = None,
-        write_frame: Optional[Callable[[Path, np.ndarray], None]] = None,  # default: save_frame
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.options = options
+    def __init__(self, stream: Optional[TextIO] = None, tty: Optional[bool] = None, quiet: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.tty = _isatty(self.stream) if tty is None else tty
         self.quiet = quiet
-        self.stem = stem
-        self.log = log
-        self.animation = animation
-        self.write_frame = write_frame if write_frame is not None else save_frame
-        self.clock = clock
-        self.last: Any = None  # (h, w, 3) float32 image of the latest evaluation
-        self.phases: list[dict] = []  # per-phase records for the summary
-        self._first: Optional[float] = None  # seconds at iteration 1 of this phase
         self._bar_open = False  # a bar is drawn and its line not ended
-        self._drawn_at = -math.inf
-
-    # Text output ------------------------------------------------------------------
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -318,6 +291,40 @@ class Reporter:
         """Something is wrong but the run goes on (``doodle: warning: …``); not shown
         with --quiet, like any other message but an error."""
         self.notice(f"warning: {text}")
+
+
+class Reporter(Messages):
+    """Turns Progress events into stderr lines, a JSON log, frames, and a last image.
+
+    On a terminal: one progress bar per phase, redrawn in place (phase, iteration,
+    loss, s/it, ETA). Otherwise: a plain line every ``options.reporting.print_every``
+    iterations. ``quiet`` silences both (the JSON log and frames are unaffected).
+    """
+
+    def __init__(
+        self,
+        options: Options,
+        *,
+        stream: Optional[TextIO] = None,
+        tty: Optional[bool] = None,
+        quiet: bool = False,
+        stem: str = "output",
+        log: Optional[JsonLog] = None,
+        animation: Optional[Animation] = None,
+        write_frame: Optional[Callable[[Path, np.ndarray], None]] = None,  # default: save_frame
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(stream, tty, quiet)
+        self.options = options
+        self.stem = stem
+        self.log = log
+        self.animation = animation
+        self.write_frame = write_frame if write_frame is not None else save_frame
+        self.clock = clock
+        self.last: Any = None  # (h, w, 3) float32 image of the latest evaluation
+        self.phases: list[dict] = []  # per-phase records for the summary
+        self._first: Optional[float] = None  # seconds at iteration 1 of this phase
+        self._drawn_at = -math.inf
 
     def _bar(self, p: Any, tail: str) -> None:
         prefix = f"phase {p.phase}/{p.phases}  {_size(p.shape)}  "

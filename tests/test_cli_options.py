@@ -38,6 +38,12 @@ PAINT_FLAGS |= {"--temporal-weight", "--force"}
 PLAN_FLAGS = PAINT_FLAGS - {"--force", "--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
                             "--quiet", "--compile-cache", "--no-compile-cache", "--metadata", "--no-metadata",
                             "--like", "--allow-changed-inputs"} | {"--json"}
+# `doodle batch` (issue 14): paint's option flags (for every job that does not set its
+# own; --metadata is the one reporting field a job may set), the shorthand's --style and
+# --map, and its own.
+BATCH_FLAGS = (PLAN_FLAGS - {"--style-map", "--content", "-o", "--output", "--json"}) | {
+    "--metadata", "--no-metadata", "--out-dir", "--seeds", "--workers", "--ray", "--ray-cpus", "--force", "--strict",
+    "--log-json", "-q", "--quiet", "--compile-cache", "--no-compile-cache"}
 
 
 def help_flags(command: str) -> set[str]:
@@ -51,7 +57,7 @@ def help_flags(command: str) -> set[str]:
     return flags
 
 
-@pytest.mark.parametrize("command, before", [("paint", PAINT_FLAGS), ("plan", PLAN_FLAGS)])
+@pytest.mark.parametrize("command, before", [("paint", PAINT_FLAGS), ("plan", PLAN_FLAGS), ("batch", BATCH_FLAGS)])
 def test_help_lists_the_same_flags_as_before(command, before):
     assert help_flags(command) == before
 

@@ -103,7 +103,7 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
         calls.append(plan)
         if len(calls) == 1:
             raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234 bytes.")
-        return real(problem, extractor, options, key=key, callback=callback, plan=plan)
+        return real(problem, extractor, options, key=key, callback=callback, plan=plan, **rest)
 
     monkeypatch.setattr(synthesis, "synthesize", flaky)
     style, sem = two_textures(40)

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from doodle.errors import DivergenceError
 from doodle.options import Options
 from doodle.synthesis import Progress
 
+from console import default_sigint, interrupt
 from images import without_timing, write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,20 +404,9 @@ def test_ctrl_c_saves_the_image_and_exits_130(files, processes):
     d, _ = processes
     out, log = d / "interrupted.png", d / "interrupted.jsonl"
     # The warm cache: no compiling. Many iterations: it is still painting when interrupted.
-    # A shell running us in the background (CI may) starts children with SIGINT ignored,
-    # and Python then never raises KeyboardInterrupt: give the child the default, as an
-    # interactive user's terminal would.
     proc = doodle_process(files, d / "cache", "-o", str(out), "--iterations", "500", "--print-every", "1",
-                          "--log-json", str(log), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        for line in proc.stderr:
-            if b"iteration 1/" in line:
-                proc.send_signal(signal.SIGINT)
-                break
-        _, rest = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+                          "--log-json", str(log), preexec_fn=default_sigint)
+    rest = interrupt(proc, b"iteration 1/")
     assert proc.returncode == 130, rest.decode()
     assert b"interrupted" in rest
     assert iio.imread(out).shape == (32, 32, 3)

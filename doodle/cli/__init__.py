@@ -1,8 +1,8 @@
 """The ``doodle`` command line (click only: parsing, printing, exit codes).
 
 One module per subcommand (``paint``, ``plan``, ``styles``, ``maps``: check and
-segment, ``weights``, ``info``); their flags come from :mod:`doodle.cli.options`, their error
-lines and exit codes from :mod:`doodle.cli.errors`.
+segment, ``weights``, ``info``, ``batch``); their flags come from
+:mod:`doodle.cli.options`, their error lines and exit codes from :mod:`doodle.cli.errors`.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def entry() -> None:
 
 
 # Every subcommand, as (module, click command in it). A command defined in another
-# module joins with one line here, e.g. ("doodle.cli_batch", "batch").
+# module joins with one line here.
 COMMANDS = (
     ("doodle.cli.paint", "paint"),
     ("doodle.cli.plan", "plan_command"),
@@ -34,6 +34,7 @@ COMMANDS = (
     ("doodle.cli.maps", "segment_command"),
     ("doodle.cli.weights", "weights"),
     ("doodle.cli.info", "info_command"),
+    ("doodle.cli.batch", "batch"),
 )
 for _module, _name in COMMANDS:
     main.add_command(getattr(importlib.import_module(_module), _name))

@@ -174,7 +174,7 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     seed = options.painting.random_seed
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little") >> 1
-    options = options.replace(random_seed=seed, output_size=(problem.size[1], problem.size[0]))
+    options = stamp.effective(options, problem, seed)
     info.options = options
     reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
                     f"random seed {seed}")

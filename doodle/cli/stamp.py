@@ -1,12 +1,22 @@
-"""What ``doodle paint`` stamps into its image: the provenance record
-(:mod:`doodle.provenance`) of this run, as the image's text fields."""
+"""What ``doodle paint`` (and each painting of ``doodle batch``) stamps into its
+image: the provenance record (:mod:`doodle.provenance`) of this run, as the image's
+text fields."""
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from doodle.options import Options
 from doodle.reporting import RunInfo
+
+if TYPE_CHECKING:  # the annotation only: doodle.problem imports JAX
+    from doodle.problem import Problem
+
+
+def effective(options: Options, problem: "Problem", random_seed: int) -> Options:
+    """The options a painting is painted with and records: the random seed drawn and
+    the output size filled in (``--output-size`` as painted)."""
+    return options.replace(random_seed=random_seed, output_size=(problem.size[1], problem.size[0]))
 
 
 def input_records(inputs: Mapping[str, Any], options: Options) -> list[dict]:
