@@ -25,9 +25,10 @@ INPUT_KEYS = ("style", "style_map", "content", "map", "output")
 # The Options fields whose `doodle paint` flags are about one run's reporting, not the
 # painting (a batch reports for itself: -q, --log-json; it writes no frames).
 RUN_ONLY = ("print_every", "save_every", "frames_dir")
-# `doodle paint`'s flags that are no Options field and no input (tests/test_batch.py
-# checks that these, the inputs and the option keys are all of paint's flags).
-PAINT_ONLY = ("animation", "log_json", "quiet", "compile_cache", "like", "allow_changed_inputs")
+# `doodle paint`'s flags that are no Options field and no input (a batch has its own
+# --force; tests/test_batch.py checks that these, the inputs and the option keys are
+# all of paint's flags).
+PAINT_ONLY = ("animation", "log_json", "quiet", "compile_cache", "like", "allow_changed_inputs", "force")
 # Seeds that are not image paths.
 SEED_WORDS = ("auto", "noise", "content")
 
