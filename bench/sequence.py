@@ -35,6 +35,7 @@ from doodle import imaging, sequence  # noqa: E402
 from doodle.api import resize_map  # noqa: E402
 from doodle.cli import frames as cli_frames  # noqa: E402
 from doodle.extractor import builtin  # noqa: E402
+from doodle.memo import StyleMemo  # noqa: E402
 from doodle.options import Options  # noqa: E402
 
 PACK = Path(__file__).resolve().parent.parent / "styles" / "seascape"
@@ -86,7 +87,7 @@ def main() -> None:
     for mode in args.modes.split(","):
         coherent = mode != "independent"
         refine = None if mode == "coherent-all" else 1
-        memo = sequence.ArgsMemo()
+        memo = StyleMemo()
         images, seconds = [], []
         start = time.perf_counter()
         for frame in sequence.paint_sequence(style, maps, style_map=style_map, options=options, extractor=extractor,

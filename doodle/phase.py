@@ -47,7 +47,7 @@ def prepare_phase(
     convolution over a stitched image would blend them at the seam), then pooled
     into one bank per layer (:func:`doodle.patches.pool`). ``key`` draws the
     distribution terms' random directions. ``memo`` (a batch's cache, e.g.
-    :class:`doodle.batch.cache.StyleMemo`) is called as ``memo(fn, *args)`` in place of
+    :class:`doodle.memo.StyleMemo`) is called as ``memo(fn, *args)`` in place of
     each style's network pass ``fn(*args)`` and must return exactly what it would.
     """
     style_layers = style_layers_of(options, extractor)

@@ -65,7 +65,10 @@ class PhasePlan:
     peak_bytes: int  # predicted peak of the phase on its device
     skipped: bool = False  # too small for a 3×3 patch at the deepest layer
     remat: bool = False  # the network's activations recomputed in the backward pass
-    tiles: int = 1  # the output is painted whole (no tiling yet)
+    tiles: int = 1  # how many overlapping tiles the phase is painted in (1: whole)
+    tile: Optional[tuple[int, int]] = None  # (h, w) of the largest tile; `layers` and the
+    # slices are planned for one tile, `peak_bytes` for one tile and the whole canvas
+    overlap: int = 0  # rows/columns neighbouring tiles share
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,14 +250,61 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
     return PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak, remat=remat)
 
 
+def tile_overlap(style_layers: Sequence[str], content_layers: Sequence[str]) -> int:
+    """Pixels neighbouring tiles share: 8 feature pixels of the deepest layer, which
+    holds a 3×3 patch there with room on both sides for the zero padding's reach, so
+    the pixels a tile keeps were painted with their neighbours in view."""
+    return 8 * vgg.downscale(vgg.deepest(tuple(style_layers) + tuple(content_layers)))
+
+
+# The whole canvas a tiled phase keeps beside the tile it paints: the canvas, the image
+# it was resized from, the blend's copy and the content and map at full size.
+CANVAS_COPIES = 5
+
+
+def plan_tiled(
+    phase: int, hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
+    content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
+    prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
+    propagated: Sequence[str] = (), remat: str = "auto", most: int = 8,
+) -> PhasePlan:
+    """Plan a phase painted in overlapping tiles (:mod:`doodle.tiles`): the fewest tiles,
+    up to ``most`` along each side, whose one tile fits beside the whole canvas.
+
+    Every tile matches against the whole style bank, so only the output's share of the
+    memory (activations, gradients, matches, L-BFGS history) shrinks with the tile.
+    Raises DoesNotFit when even the smallest tiles do not fit.
+    """
+    overlap = tile_overlap(style_layers, content_layers)
+    canvas = CANVAS_COPIES * hw[0] * hw[1] * 3 * F32
+    grids = sorted(((ny, nx) for ny in range(1, most + 1) for nx in range(1, most + 1) if ny * nx > 1),
+                   key=lambda g: (g[0] * g[1], abs(math.log((hw[0] / g[0]) / (hw[1] / g[1])))))
+    for ny, nx in grids:
+        th = -(-(hw[0] + (ny - 1) * overlap) // ny) if ny > 1 else hw[0]
+        tw = -(-(hw[1] + (nx - 1) * overlap) // nx) if nx > 1 else hw[1]
+        if (ny > 1 and th < 3 * overlap) or (nx > 1 and tw < 3 * overlap):
+            continue  # tiles hardly larger than their overlaps: more seams than painting
+        room = {d: b - canvas for d, b in budgets.items() if b > canvas}
+        try:
+            one = plan_phase(phase, (th, tw), style_hw, style_layers, content_layers, semantic, room, prefer,
+                             slices, slice_budget=slice_budget, propagated=propagated, remat=remat)
+        except DoesNotFit:
+            continue
+        return dataclasses.replace(one, size=hw, peak_bytes=one.peak_bytes + canvas, tiles=ny * nx,
+                                   tile=(th, tw), overlap=overlap)
+    raise DoesNotFit(f"phase {phase} at {hw[1]}×{hw[0]} does not fit even in {most}×{most} tiles", None)
+
+
 def plan(
     size: tuple[int, int], style_size: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, phases: int, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
-    propagated: Sequence[str] = (), remat: str = "auto",
+    propagated: Sequence[str] = (), remat: str = "auto", tiling: bool = True,
 ) -> Plan:
     """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
 
+    The final phase, when it does not fit whole, is painted in tiles (``tiling``; off
+    for a seamless tile, whose borders must wrap round).
     Raises DoesNotFit naming the largest output size that would fit.
     """
     need = vgg.min_side(tuple(style_layers) + tuple(content_layers))
@@ -266,8 +316,14 @@ def plan(
             if min(hw + shw) < need:
                 out.append(PhasePlan(i + 1, hw, shw, "none", (), "float32", 0, skipped=True))
                 continue
-            out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer, slices,
-                                  slice_budget=slice_budget, propagated=propagated, remat=remat))
+            try:
+                out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
+                                      slices, slice_budget=slice_budget, propagated=propagated, remat=remat))
+            except DoesNotFit:
+                if not tiling or i < phases - 1:
+                    raise
+                out.append(plan_tiled(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
+                                      slices, slice_budget=slice_budget, propagated=propagated, remat=remat))
     except DoesNotFit as e:
         largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer,
                                   propagated, remat)

@@ -364,7 +364,8 @@ class Reporter(Messages):
             self._bar(p, "preparing…")  # compiling takes a while: show that work started
             self._drawn_at = self.clock()
         else:
-            self.notice(f"phase {p.phase}/{p.phases} at {_size(p.shape)}, {p.iterations} iterations")
+            tile = f" ({p.message})" if p.message else ""  # a tiled phase: which tile
+            self.notice(f"phase {p.phase}/{p.phases} at {_size(p.shape)}{tile}, {p.iterations} iterations")
 
     def _on_iteration(self, p: Any) -> None:
         if p.iteration == 1:

@@ -14,56 +14,21 @@ measured no less flicker and no better boat for several times the time per frame
 (bench/sequence.py, bench/RESULTS.md).
 
 The style's network passes are made once for the whole sequence: the frames share a
-``memo`` (:class:`ArgsMemo`), the hook :func:`doodle.phase.prepare_phase` calls as
+``memo`` (:class:`doodle.memo.StyleMemo`), the hook :func:`doodle.phase.prepare_phase` calls as
 ``memo(fn, *args)``.
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
-from typing import Any, Callable, Hashable, Iterator, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from doodle.errors import InputError
+from doodle.memo import StyleMemo
 from doodle.options import Options
 
 FrameCallback = Callable[[int, Any], None]  # (frame index, doodle.synthesis.Progress)
-
-
-class ArgsMemo:
-    """``memo(fn, *args)``: ``fn(*args)``, remembered by the arguments.
-
-    Arrays are keyed by their shape, dtype and bytes' digest, mappings (a network's
-    parameters) by identity (kept alive with the entry, so that no other object takes
-    their id), anything else by value. One sequence's entries are few (a style's pass
-    at each phase's size), so nothing is evicted.
-    """
-
-    def __init__(self) -> None:
-        self.entries: dict[Hashable, tuple[Any, tuple]] = {}
-        self.hits = self.misses = 0
-
-    def __call__(self, fn: Callable, *args: Any) -> Any:
-        key = (fn, tuple(_key(a) for a in args))
-        if key in self.entries:
-            self.hits += 1
-            return self.entries[key][0]
-        self.misses += 1
-        value = fn(*args)
-        self.entries[key] = (value, tuple(a for a in args if isinstance(a, dict)))
-        return value
-
-
-def _key(value: Any) -> Hashable:
-    if value is None or isinstance(value, (str, int, float, bool, tuple)):
-        return value
-    if isinstance(value, dict):
-        return ("id", id(value))
-    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
-        a = np.ascontiguousarray(np.asarray(value))
-        return ("array", a.shape, a.dtype.str, hashlib.sha1(a.tobytes()).hexdigest())
-    return value  # a hashable static argument (the network's preprocessing)
 
 
 class Frame(NamedTuple):
@@ -100,7 +65,7 @@ def paint_sequence(
       start: the first frame to paint (a resumed sequence); ``previous`` is then the
         (H, W, 3) uint8 painting of frame ``start - 1``, which the next frame follows.
       callback: receives (frame index, :class:`doodle.synthesis.Progress`).
-      memo: shares the style's network passes; default: one :class:`ArgsMemo`.
+      memo: shares the style's network passes; default: one :class:`doodle.memo.StyleMemo`.
 
     Raises InputError when a map is not the first one's size, or ``start > 0``
     without ``previous`` in coherent mode.
@@ -110,7 +75,7 @@ def paint_sequence(
     if coherent and 0 < start < len(maps) and previous is None:
         raise InputError("a sequence resumed at a later frame needs the previous frame's painting.",
                          "Pass previous=, or start at frame 0.")
-    memo = memo if memo is not None else ArgsMemo()
+    memo = memo if memo is not None else StyleMemo()
     if extractor is None:
         extractor = api.resolve_extractor(options, notice)
     seed = options.painting.random_seed

@@ -17,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import planner, vgg
+from doodle import planner, tiles, vgg
 from doodle.errors import DivergenceError
 from doodle.evaluation import constants, eval_config, fresh, iterate, reassign
 from doodle.extractor import Extractor
+from doodle.memo import StyleMemo
 from doodle.options import Options
 from doodle.phase import prepare_phase
 from doodle.planner import scaled
@@ -126,8 +127,12 @@ def synthesize(
         device = _device(plan.phases[i].device) if plan is not None else None
         remat = plan.phases[i].remat if plan is not None else None
         with jax.default_device(device) if device is not None else contextlib.nullcontext():
-            x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, remat, key=directions_key,
-                           memo=memo)
+            if plan is not None and plan.phases[i].tiles > 1:
+                x = _run_tiled(problem, extractor, options, i, hw, scale, x, callback, rows, remat, plan.phases[i],
+                               key=directions_key, memo=memo)
+            else:
+                x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, remat,
+                               key=directions_key, memo=memo)
     return np.asarray(x)
 
 
@@ -136,6 +141,39 @@ def _device(kind: str):
     if kind == "gpu":
         return planner.gpu_devices()[0]
     return jax.devices("cpu")[0]
+
+
+def _run_tiled(problem, extractor, options, i, hw, scale, x, callback, slice_rows, remat, phase_plan, *, key,
+               memo=None):
+    """The final phase painted tile by tile (:mod:`doodle.tiles`), for an output whose
+    phase does not fit in memory whole: each tile is a phase of its own over its part
+    of the doodle, content and carried frame, starting from the canvas as it stands,
+    and all of them match against one style bank (the style's network pass is made
+    once, through ``memo``). The planner tiles only the final phase (scale 1), so the
+    problem's full-size arrays are cropped as they are."""
+    memo = memo if memo is not None else StyleMemo()
+    layout = tiles.layout(hw, phase_plan.tile, phase_plan.overlap)
+    canvas = np.asarray(x, np.float32)
+
+    def part(array, t):
+        if array is None:
+            return None
+        if np.shape(array)[:2] != tuple(hw):
+            raise ValueError(f"a tiled phase needs full-size inputs, not {np.shape(array)[:2]} for {hw}")
+        return np.asarray(array)[t.y0:t.y1, t.x0:t.x1]
+
+    for k, t in enumerate(layout):
+        sub = problem._replace(target_map=part(problem.target_map, t), content=part(problem.content, t), size=t.hw,
+                               previous=part(problem.previous, t), still=part(problem.still, t))
+        note = f"tile {k + 1} of {len(layout)}, rows {t.y0}-{t.y1}, columns {t.x0}-{t.x1}"
+
+        def tile_callback(p, note=note):
+            callback(dataclasses.replace(p, message=f"{p.message} ({note})" if p.message else note))
+
+        painted = _run_phase(sub, extractor, options, i, t.hw, scale, jnp.asarray(tiles.crop(canvas, t)),
+                             tile_callback, slice_rows, remat, key=key, memo=memo)
+        canvas = tiles.paste(canvas, np.asarray(painted), layout, k)
+    return jnp.asarray(canvas)
 
 
 def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None, remat=None, *, key,

@@ -254,4 +254,33 @@ def test_remat_predicts_less_and_auto_takes_it_only_when_memory_is_short():
     auto = planner.plan(*args, {"cpu": short}, propagated=("2_1",)).phases[0]
     assert auto.remat and auto.peak_bytes <= short
     with pytest.raises(planner.DoesNotFit):
-        planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off")
+        planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off", tiling=False)
+    # Without remat and with tiling allowed, the phase is painted in tiles instead.
+    assert planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off").phases[0].tiles > 1
+
+
+def test_a_final_phase_too_large_whole_is_planned_in_tiles():
+    from doodle import tiles
+
+    size, style = (1536, 2048), (384, 512)
+    roomy = planner.plan(size, style, LAYERS, (), True, 3, {"cpu": 64 * GIB}, propagated=("2_1",))
+    assert all(p.tiles == 1 for p in roomy.phases)
+    coarse = max(p.peak_bytes for p in roomy.phases[:-1])
+    budget = max(coarse, int(0.6 * roomy.phases[-1].peak_bytes))
+    assert budget < roomy.phases[-1].peak_bytes
+    run = planner.plan(size, style, LAYERS, (), True, 3, {"cpu": budget}, propagated=("2_1",), remat="off")
+    final = run.phases[-1]
+    assert final.tiles > 1 and final.size == size and final.peak_bytes <= budget
+    assert all(p.tiles == 1 for p in run.phases[:-1])
+    # The slices are planned for one tile, the peak for one tile beside the canvas.
+    one = planner.plan_phase(3, final.tile, style, LAYERS, (), True, {"cpu": 64 * GIB}, propagated=("2_1",),
+                             remat="off")
+    assert final.layers[0].out_patches == one.layers[0].out_patches < roomy.phases[-1].layers[0].out_patches
+    canvas = planner.CANVAS_COPIES * size[0] * size[1] * 3 * 4
+    assert final.peak_bytes >= canvas + planner.phase_fixed_bytes(final.tile, style, LAYERS, (), True)
+    layout = tiles.layout(size, final.tile, final.overlap)
+    assert len(layout) == final.tiles and final.overlap == 8 * vgg.downscale("4_1")
+    # A seamless tile must wrap round whole: no tiling, refused as before.
+    with pytest.raises(planner.DoesNotFit):
+        planner.plan(size, style, LAYERS, (), True, 3, {"cpu": budget}, propagated=("2_1",), remat="off",
+                     tiling=False)

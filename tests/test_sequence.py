@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from doodle import sequence
+from doodle.memo import StyleMemo
 from doodle.options import Options
 
 from images import BLUE, RED, two_textures
@@ -27,7 +28,7 @@ def painted(builtin_extractor):
     maps = moving_square()
     runs = {}
     for coherent in (False, True):
-        memo, events = sequence.ArgsMemo(), []
+        memo, events = StyleMemo(), []
         runs[coherent] = ([f.image for f in sequence.paint_sequence(
             style, maps, style_map=sem, options=QUICK, extractor=builtin_extractor, coherent=coherent,
             memo=memo, callback=lambda i, p: events.append((i, p.event)))], memo, events)
@@ -74,7 +75,7 @@ def test_the_memo_returns_what_the_function_would():
         calls.append(n)
         return a.sum() + n
 
-    memo, params = sequence.ArgsMemo(), {"w": 1}
+    memo, params = StyleMemo(), {"w": 1}
     assert memo(f, np.ones(3), params, 2) == 5.0
     assert memo(f, np.ones(3), params, 2) == 5.0  # another array with the same bytes: a hit
     assert memo(f, np.zeros(3), params, 2) == 2.0

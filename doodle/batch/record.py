@@ -15,7 +15,9 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
+
+
+from doodle.memo import array_key
 
 SUFFIX = ".doodle.json"
 
@@ -33,12 +35,6 @@ def digest(problem: Any, options: Any) -> str:
     h.update(json.dumps(jsonable(dataclasses.asdict(options)), sort_keys=True).encode())
     h.update(__version__.encode())
     return h.hexdigest()
-
-
-def array_key(array: Any) -> tuple:
-    """(shape, dtype, sha1 of the bytes) of an array: equal exactly when the arrays are."""
-    a = np.ascontiguousarray(np.asarray(array))
-    return a.shape, a.dtype.str, hashlib.sha1(a.view(np.uint8).reshape(-1)).hexdigest()
 
 
 def _feed(h: Any, value: Any) -> None:
