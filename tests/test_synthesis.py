@@ -291,14 +291,22 @@ def test_a_phase_painted_in_tiles_has_no_seam(builtin_extractor, monkeypatch):
                                    callback=events.append)
         return np.asarray(out), events
 
-    untiled, _ = paint(whole)
-    joined, events = paint(tiled)
+    # Not through the persistent compile cache that the CLI tests switch on for the whole
+    # process: in the full suite, writing one of these programs to it crashed XLA
+    # (SIGSEGV in compilation_cache.put_executable_and_time, the untiled painting).
+    previous = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        untiled, _ = paint(whole)
+        joined, events = paint(tiled)
+        paste = tiles.paste
+        monkeypatch.setattr(tiles, "paste", lambda canvas, painted, layout, i: paste(
+            canvas, np.roll(painted, 3, axis=(0, 1)), layout, i))
+        off = paint(tiled)[0]
+    finally:
+        jax.config.update("jax_enable_compilation_cache", previous)
     assert sum(e.event == "phase" and e.phase == 2 for e in events) == 4 and "tile 4 of 4" in events[-1].message
     spread = np.abs(untiled - untiled.mean((0, 1))).mean()
-    paste = tiles.paste
-    monkeypatch.setattr(tiles, "paste", lambda canvas, painted, layout, i: paste(
-        canvas, np.roll(painted, 3, axis=(0, 1)), layout, i))
-    off = paint(tiled)[0]
     figures = {"untiled": _join_ratio(untiled, layout), "tiled": _join_ratio(joined, layout),
                "off": _join_ratio(off, layout), "tiled-vs-untiled": np.abs(joined - untiled).mean() / spread,
                "off-vs-untiled": np.abs(off - untiled).mean() / spread}
