@@ -277,6 +277,7 @@ def plan_tiled(
     """
     overlap = tile_overlap(style_layers, content_layers)
     canvas = CANVAS_COPIES * hw[0] * hw[1] * 3 * F32
+    room = {d: b - canvas for d, b in budgets.items() if b > canvas}  # what a tile may use
     grids = sorted(((ny, nx) for ny in range(1, most + 1) for nx in range(1, most + 1) if ny * nx > 1),
                    key=lambda g: (g[0] * g[1], abs(math.log((hw[0] / g[0]) / (hw[1] / g[1])))))
     for ny, nx in grids:
@@ -284,7 +285,6 @@ def plan_tiled(
         tw = -(-(hw[1] + (nx - 1) * overlap) // nx) if nx > 1 else hw[1]
         if (ny > 1 and th < 3 * overlap) or (nx > 1 and tw < 3 * overlap):
             continue  # tiles hardly larger than their overlaps: more seams than painting
-        room = {d: b - canvas for d, b in budgets.items() if b > canvas}
         try:
             one = plan_phase(phase, (th, tw), style_hw, style_layers, content_layers, semantic, room, prefer,
                              slices, slice_budget=slice_budget, propagated=propagated, remat=remat)

@@ -153,17 +153,14 @@ def _run_tiled(problem, extractor, options, i, hw, scale, x, callback, slice_row
     problem's full-size arrays are cropped as they are."""
     memo = memo if memo is not None else StyleMemo()
     layout = tiles.layout(hw, phase_plan.tile, phase_plan.overlap)
-    # Owned host copies throughout: the canvas must never alias a device buffer (XLA's CPU
-    # client can share memory with NumPy both ways), since every tile's run makes and
-    # frees device arrays of its own.
-    canvas = np.array(x, np.float32, copy=True)
+    canvas = np.array(x, np.float32)  # a host copy, pasted into tile by tile
 
     def part(array, t):
         if array is None:
             return None
         if np.shape(array)[:2] != tuple(hw):
             raise ValueError(f"a tiled phase needs full-size inputs, not {np.shape(array)[:2]} for {hw}")
-        return np.array(np.asarray(array)[t.y0:t.y1, t.x0:t.x1], copy=True)
+        return np.asarray(array)[t.y0:t.y1, t.x0:t.x1]
 
     for k, t in enumerate(layout):
         sub = problem._replace(target_map=part(problem.target_map, t), content=part(problem.content, t), size=t.hw,
@@ -173,10 +170,9 @@ def _run_tiled(problem, extractor, options, i, hw, scale, x, callback, slice_row
         def tile_callback(p, note=note):
             callback(dataclasses.replace(p, message=f"{p.message} ({note})" if p.message else note))
 
-        start = jnp.array(np.ascontiguousarray(tiles.crop(canvas, t)), copy=True)
-        painted = _run_phase(sub, extractor, options, i, t.hw, scale, start, tile_callback, slice_rows, remat,
-                             key=key, memo=memo)
-        canvas = tiles.paste(canvas, np.array(painted, np.float32, copy=True), layout, k)
+        painted = _run_phase(sub, extractor, options, i, t.hw, scale, jnp.asarray(tiles.crop(canvas, t)),
+                             tile_callback, slice_rows, remat, key=key, memo=memo)
+        canvas = tiles.paste(canvas, np.asarray(painted), layout, k)
     return jnp.asarray(canvas)
 
 
