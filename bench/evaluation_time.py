@@ -7,7 +7,9 @@ Each size runs in a child process: the default options' one compiled step
 (``evaluation.iterate``) of the final phase (Monet at its own size, the Coastline doodle
 scaled to the output, as bench/memory.py), compiled and run once, then timed
 ``--repeats`` times without a matching and once with one (the fastest of each kept).
-The mean evaluation is ``plain + (matched - plain) / match_every``. The parent prints it,
+The mean evaluation is ``plain + (matched - plain) / match_every``; where the plan
+paints the final phase in tiles, one tile is timed (all are one size) and the mean is
+that times the tiles. The parent prints it,
 its ratio to linear in the pixels (against the first size), and doodle/timing.py's
 prediction from this machine's calibration (the cache folder's, measured if missing).
 """
@@ -35,6 +37,12 @@ problem = api.build_problem(f"{inputs}/Monet.jpg", style_map=f"{inputs}/Monet_se
 ex = api.resolve_extractor(opts)
 plan = api.make_plan(problem, ex, opts)
 hw = (h, w)
+tiles = plan.phases[0].tiles
+if tiles > 1:  # painted in tiles: one tile's evaluation (they are all one size), times the tiles
+    from doodle import tiles as tiling
+    t = tiling.layout(hw, plan.phases[0].tile, plan.phases[0].overlap)[0]
+    hw = t.hw
+    problem = problem._replace(target_map=problem.target_map[t.y0:t.y1, t.x0:t.x1], size=hw)
 ph = phase.prepare_phase(problem, ex, opts, 1.0, hw, plan.slice_rows(1), key=jax.random.PRNGKey(0))
 config = evaluation.eval_config(ex, opts, problem, ph, plan.phases[0].remat)
 consts = evaluation.constants(ex, ph)
@@ -49,6 +57,7 @@ for label, match, n in (("plain", False, repeats), ("matched", True, 1)):
         start = time.perf_counter(); run(); spans.append(time.perf_counter() - start)
     out[label] = min(spans)
     out[label + " first"] = first
+out["tiles"], out["tile_hw"] = tiles, list(hw)
 out["style_hw"] = list(plan.phases[0].style_size)
 out["remat"] = plan.phases[0].remat
 print(json.dumps(out))
@@ -76,12 +85,15 @@ def main() -> None:
             print(f"{size:>10} failed: {run.stderr.strip().splitlines()[-1] if run.stderr else run.returncode}")
             continue
         r = json.loads(run.stdout.strip().splitlines()[-1])
-        per = r["plain"] + (r["matched"] - r["plain"]) / match_every
+        tiles = r.get("tiles", 1)
+        per = tiles * (r["plain"] + (r["matched"] - r["plain"]) / match_every)
         per_pixel = per / (w * h)
         base = base or per_pixel
-        predicted = timing.seconds_per_evaluation(cal, (h, w), tuple(r["style_hw"]), match_every, r["remat"])
+        predicted = tiles * timing.seconds_per_evaluation(cal, tuple(r["tile_hw"]), tuple(r["style_hw"]), match_every,
+                                                          r["remat"])
+        note = f"  ({tiles} tiles of {r['tile_hw'][1]}x{r['tile_hw'][0]}; plain/matched are one tile's)" if tiles > 1 else ""
         print(f"{size:>10} {r['plain']:7.2f}s {r['matched']:7.2f}s {per:8.2f}s {per_pixel / base:8.2f}× "
-              f"{predicted:8.2f}s", flush=True)
+              f"{predicted:8.2f}s{note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ def test_plan_command_times_a_small_evaluation_once_and_keeps_it(tmp_path, monke
 
     monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(timing, "measure", fake_measure)
+    monkeypatch.setattr(timing, "busyness", lambda: 0.5)  # however busy the machine running the tests is
     first = _plan_cli("--json", "--device", "cpu")
     assert first.exit_code == 0, first.output
     assert calls == ["cpu"] and "timing a small evaluation" in first.stderr
@@ -284,3 +285,30 @@ def test_a_final_phase_too_large_whole_is_planned_in_tiles():
     with pytest.raises(planner.DoesNotFit):
         planner.plan(size, style, LAYERS, (), True, 3, {"cpu": budget}, propagated=("2_1",), remat="off",
                      tiling=False)
+
+
+def test_plan_command_adds_up_a_tiled_phases_tiles(tmp_path, monkeypatch):
+    import json
+
+    from doodle import tiles, timing
+
+    times = {"plain A": 0.1, "plain B": 0.1, "matched A": 0.2, "matched B": 0.5, "remat A": 0.13}
+    monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(timing, "measure", lambda device="cpu": times)
+    monkeypatch.setattr(timing, "busyness", lambda: 0.5)
+    result = _plan_cli("--json", "--device", "cpu", "--output-size", "2048x1536", "--max-memory", "5G",
+                       "--remat", "off")
+    assert result.exit_code == 0, result.output
+    final = json.loads(result.stdout)["phases"][-1]
+    assert final["tiles"] > 1
+    # By hand: each tile's evaluation is the calibration's rates times its own pixels;
+    # the overlaps are painted twice, so the sum is more than the whole canvas's.
+    cal = timing.fit(times, {})
+    sh, sw = final["style_size"]
+
+    def by_hand(h, w):
+        return cal.network * h * w + (cal.window * h * w + cal.search * h * w * sh * sw) / 4
+
+    parts = tiles.layout(tuple(final["size"]), tuple(final["tile"]), final["overlap"])
+    assert final["seconds_per_evaluation"] == pytest.approx(sum(by_hand(*t.hw) for t in parts))
+    assert final["seconds_per_evaluation"] > by_hand(*final["size"])

@@ -33,11 +33,14 @@ def plan_command(**kw) -> None:
     calibrations = {}
     for device in sorted({p.device for p in run_plan.phases if not p.skipped}):
         key = timing.machine_key(device)
-        if not timing.calibration_path(folder, key).exists():
+        if timing.needs_timing(timing.kept(folder, key)):
             click.echo(f"timing a small evaluation on the {device} (once per machine, kept in {folder})", err=True)
         calibrations[device] = timing.calibration(folder, device)
-    seconds = [None if p.skipped else timing.seconds_per_evaluation(
-        calibrations[p.device], p.size, p.style_size, options.painting.match_every, p.remat) for p in run_plan.phases]
+        if calibrations[device].busy > timing.BUSY:
+            click.echo(f"the {device}'s timing was taken while other work loaded the machine "
+                       f"({calibrations[device].busy:.1f} per core): the seconds may be high; it is timed again "
+                       f"when the machine is quieter", err=True)
+    seconds = [None if p.skipped else _seconds(calibrations[p.device], p, options) for p in run_plan.phases]
     if kw["as_json"]:
         data = run_plan.as_dict()
         for phase, s in zip(data["phases"], seconds):
@@ -46,6 +49,17 @@ def plan_command(**kw) -> None:
         click.echo(json.dumps(data, indent=1))
     else:
         _print_table(run_plan, seconds, options)
+
+
+def _seconds(calibration, phase, options) -> float:
+    """Predicted seconds of one evaluation of a phase; a tiled phase evaluates every
+    tile once per iteration, so its tiles' times (overlaps included) add up."""
+    from doodle import tiles, timing
+
+    parts = tiles.layout(phase.size, phase.tile, phase.overlap) if phase.tiles > 1 else None
+    sizes = [t.hw for t in parts] if parts else [phase.size]
+    return sum(timing.seconds_per_evaluation(calibration, hw, phase.style_size, options.painting.match_every,
+                                             phase.remat) for hw in sizes)
 
 
 def _total(seconds, options) -> float:
