@@ -16,7 +16,7 @@ nine per-pixel dot products along a diagonal of the per-pixel Gram matrix
 ``A·Bᵀ``: one matmul of (HW × D) by (D × HsWs) plus nine shifted sums, about nine
 times fewer FLOPs than correlating flattened 3×3·D patches. The style bank is
 walked in slices of patch rows with a running argmax, so memory is bounded by the
-slice size. Several styles share one bank (:func:`pool`): their layers stacked, with
+slice size; a large output is walked in chunks of rows as well (:func:`blocks`). Several styles share one bank (:func:`pool`): their layers stacked, with
 the patches that straddle two of them masked out of the matching.
 """
 from __future__ import annotations
@@ -234,66 +234,139 @@ def _max_and_argmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jax.lax.reduce((x, iota), (jnp.float32(-jnp.inf), jnp.int32(0)), pick, (1,))
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows", "track"))
-def _match(out, normed, penalty, allowed, labels, *, rows, cols, slice_rows, track):
+def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth: int = 1) -> tuple[int, int]:
+    """The blocks a matching walks: (style patch rows per slice, output patch rows per chunk).
+
+    The planner sizes ``slice_rows`` for the whole output at once (a Gram block of
+    H·W × (R+2)·Ws and its shifted sum). For a large output that leaves few style rows
+    per slice, and each slice computes two halo rows it cannot use: at R = 1 the
+    matching multiplies three style rows for every one it scores. Walking the output in
+    chunks of rows too lets the same memory hold squarer blocks. This returns the pair
+    with the least work (matmul and shifted sums, padding included) whose block takes
+    no more memory than the planner's; the output whole (``H - 2`` rows) unless a chunked
+    walk saves a tenth or more.
+
+    Args:
+      out_hw: (H, W) of the output layer (wrapped, for a seamless tile).
+      rows, cols: the bank's patch grid; ``slice_rows`` the planner's rows per slice.
+      depth: channels per pixel (weighs the matmul against the shifted sums).
+    """
+    h, w = out_hw
+    p_rows, p_cols, ws = h - 2, w - 2, cols + 2
+    slice_rows = max(1, min(slice_rows, rows))
+
+    def memory(ro, r):
+        return (ro + 2) * w * (r + 2) * ws + ro * p_cols * r * cols
+
+    def work(ro, r):
+        n = -(-p_rows // ro) * -(-rows // r)
+        return n * ((ro + 2) * w * (r + 2) * ws * depth + 9 * ro * p_cols * r * cols)
+
+    budget = memory(p_rows, slice_rows)
+    best = (work(p_rows, slice_rows), p_rows, slice_rows)
+    for r in range(slice_rows + 1, rows + 1):
+        a, b = w * (r + 2) * ws, p_cols * r * cols
+        ro = min(p_rows, (budget - 2 * a) // (a + b))
+        if ro >= 1 and work(ro, r) < best[0]:
+            best = (work(ro, r), ro, r)
+    if best[0] > 0.9 * work(p_rows, slice_rows):
+        return slice_rows, p_rows
+    return best[2], best[1]
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows", "out_rows", "track"))
+def _match(out, normed, penalty, allowed, labels, *, rows, cols, slice_rows, out_rows, track):
     h, w, _ = out.shape
     p_rows, p_cols = h - 2, w - 2
     slices = -(-rows // slice_rows)
     block = slice_rows * cols
+    if normed.shape[0] < slices * slice_rows + 2:  # blocks() chose larger slices than the bank was padded for
+        normed = jnp.pad(normed, ((0, slices * slice_rows + 2 - normed.shape[0]), (0, 0), (0, 0)))
     if penalty is not None:
         penalty = jnp.pad(penalty, (0, slices * block - rows * cols))
     if allowed is not None:
         allowed = jnp.pad(allowed, (0, slices * block - rows * cols))
+    out_labels = None
     if labels is not None:
         out_labels, style_labels = labels
         style_labels = jnp.pad(style_labels, (0, slices * block - rows * cols), constant_values=-2)
+    chunks = -(-p_rows // out_rows)
 
-    def body(s, carry):
-        best_idx, best_val, history = carry
-        b = jax.lax.dynamic_slice_in_dim(normed, s * slice_rows, slice_rows + 2, axis=0)
-        gram = jnp.einsum("hwd,rcd->hwrc", out, b, preferred_element_type=jnp.float32)
-        dist = sum(
-            gram[dy : dy + p_rows, dx : dx + p_cols, dy : dy + slice_rows, dx : dx + cols]
-            for dy in range(3)
-            for dx in range(3)
-        ).reshape(p_rows * p_cols, block)
-        valid = (s * slice_rows + jnp.arange(block) // cols) < rows
-        if allowed is not None:  # a pooled bank: never a patch straddling two styles
-            valid = valid & jax.lax.dynamic_slice_in_dim(allowed, s * block, block)
-        if labels is not None:
-            # Hard labels: a patch only competes with style patches of its own region.
-            same = out_labels[:, None] == jax.lax.dynamic_slice_in_dim(style_labels, s * block, block)[None, :]
-            dist = jnp.where(same | (out_labels[:, None] < 0), dist, -jnp.inf)
-        dist = jnp.where(valid[None, :], dist, -jnp.inf)
-        scores = dist
-        if penalty is not None:
-            scores = dist - jax.lax.dynamic_slice_in_dim(penalty, s * block, block)[None, :]
-        cur_val, cur_idx = _max_and_argmax(scores)
-        better = cur_val > best_val
-        best_idx = jnp.where(better, cur_idx + s * block, best_idx)
-        best_val = jnp.where(better, cur_val, best_val)
-        if track:  # only variety reads it: without, skip a pass over dist
-            best_of = dist.max(axis=0)
-            # -inf for an excluded patch (or one no output patch may take) would become
-            # NaN next time (-inf - variety·-inf).
-            best_of = jnp.where(jnp.isfinite(best_of), best_of, 0.0)
-            history = jax.lax.dynamic_update_slice_in_dim(history, best_of, s * block, 0)
-        return best_idx, best_val, history
+    def walk(o, o_labels, o_valid):
+        """The style bank walked against one chunk of the output, (ro + 2, W, D)."""
+        n = (o.shape[0] - 2) * p_cols
 
-    n = p_rows * p_cols
-    init = (
-        jnp.zeros((n,), jnp.int32),
-        jnp.full((n,), -jnp.inf, jnp.float32),
-        jnp.zeros((slices * block,), jnp.float32),
-    )
-    best_idx, best_val, history = jax.lax.fori_loop(0, slices, body, init)
+        def body(s, carry):
+            best_idx, best_val, history = carry
+            b = jax.lax.dynamic_slice_in_dim(normed, s * slice_rows, slice_rows + 2, axis=0)
+            gram = jnp.einsum("hwd,rcd->hwrc", o, b, preferred_element_type=jnp.float32)
+            dist = sum(
+                gram[dy : dy + o.shape[0] - 2, dx : dx + p_cols, dy : dy + slice_rows, dx : dx + cols]
+                for dy in range(3)
+                for dx in range(3)
+            ).reshape(n, block)
+            valid = (s * slice_rows + jnp.arange(block) // cols) < rows
+            if allowed is not None:  # a pooled bank: never a patch straddling two styles
+                valid = valid & jax.lax.dynamic_slice_in_dim(allowed, s * block, block)
+            if o_labels is not None:
+                # Hard labels: a patch only competes with style patches of its own region.
+                same = o_labels[:, None] == jax.lax.dynamic_slice_in_dim(style_labels, s * block, block)[None, :]
+                dist = jnp.where(same | (o_labels[:, None] < 0), dist, -jnp.inf)
+            dist = jnp.where(valid[None, :], dist, -jnp.inf)
+            scores = dist
+            if penalty is not None:
+                scores = dist - jax.lax.dynamic_slice_in_dim(penalty, s * block, block)[None, :]
+            cur_val, cur_idx = _max_and_argmax(scores)
+            better = cur_val > best_val
+            best_idx = jnp.where(better, cur_idx + s * block, best_idx)
+            best_val = jnp.where(better, cur_val, best_val)
+            if track:  # only variety reads it: without, skip a pass over dist
+                if o_valid is not None:  # a last chunk's padding rows are no output patches
+                    dist = jnp.where(o_valid[:, None], dist, -jnp.inf)
+                best_of = dist.max(axis=0)
+                if o_valid is None:
+                    # -inf for an excluded patch (or one no output patch may take) would
+                    # become NaN next time (-inf - variety·-inf).
+                    best_of = jnp.where(jnp.isfinite(best_of), best_of, 0.0)
+                history = jax.lax.dynamic_update_slice_in_dim(history, best_of, s * block, 0)
+            return best_idx, best_val, history
+
+        init = (
+            jnp.zeros((n,), jnp.int32),
+            jnp.full((n,), -jnp.inf, jnp.float32),
+            jnp.zeros((slices * block,), jnp.float32),
+        )
+        return jax.lax.fori_loop(0, slices, body, init)
+
+    if chunks == 1:
+        best_idx, best_val, history = walk(out, out_labels, None)
+    else:
+        # Chunks of output rows, one after the other (a scan: one chunk's block alive at
+        # once); the last one padded with rows whose patches are dropped.
+        pad_rows = chunks * out_rows - p_rows
+        out = jnp.pad(out, ((0, pad_rows), (0, 0), (0, 0)))
+        n = out_rows * p_cols
+        if out_labels is not None:
+            out_labels = jnp.pad(out_labels, (0, pad_rows * p_cols), constant_values=-1)
+
+        def chunk(c):
+            o = jax.lax.dynamic_slice_in_dim(out, c * out_rows, out_rows + 2, axis=0)
+            o_labels = None if out_labels is None else jax.lax.dynamic_slice_in_dim(out_labels, c * n, n)
+            o_valid = (c * out_rows + jnp.arange(n) // p_cols) < p_rows
+            return walk(o, o_labels, o_valid)
+
+        idx, val, hist = jax.lax.map(chunk, jnp.arange(chunks))
+        best_idx, best_val = idx.reshape(-1)[: p_rows * p_cols], val.reshape(-1)[: p_rows * p_cols]
+        history = hist.max(axis=0)
+        history = jnp.where(jnp.isfinite(history), history, 0.0)
     # Report the unbiased score of the chosen patch.
     score = best_val + (penalty[best_idx] if penalty is not None else 0.0)
     return best_idx, score, history[: rows * cols]
 
 
 def match(out: jax.Array, bank: Bank, penalty: Optional[jax.Array] = None,
-          labels: Optional[tuple[jax.Array, jax.Array]] = None, *, track: bool = False) -> Matches:
+          labels: Optional[tuple[jax.Array, jax.Array]] = None, *, track: bool = False,
+          out_rows: Optional[int] = None) -> Matches:
     """Exact best style patch for every output patch, by normalised cross-correlation.
 
     Args:
@@ -305,6 +378,8 @@ def match(out: jax.Array, bank: Bank, penalty: Optional[jax.Array] = None,
       labels: ((P,) int32, (N,) int32) from :func:`label_pair`, or None: an output
         patch of label k >= 0 may only take a style patch of label k.
       track: also return each style patch's best score (:attr:`Matches.history`).
+      out_rows: output patch rows matched at once; None: :func:`blocks` decides
+        (with the bank's ``slice_rows`` as the memory to keep within).
 
     Returns:
       :class:`Matches`; ties go to the lowest style index. Patches the bank marks
@@ -312,9 +387,13 @@ def match(out: jax.Array, bank: Bank, penalty: Optional[jax.Array] = None,
     """
     if out.shape[0] < 3 or out.shape[1] < 3:
         raise ValueError(f"an output layer of {out.shape[0]}×{out.shape[1]} holds no 3×3 patch")
+    if out_rows is None:
+        slice_rows, out_rows = blocks(out.shape[:2], bank.rows, bank.cols, bank.slice_rows, out.shape[-1])
+    else:
+        slice_rows, out_rows = bank.slice_rows, max(1, min(out_rows, out.shape[0] - 2))
     idx, score, hist = _match(
         out, bank.normed, penalty, bank.valid, labels,
-        rows=bank.rows, cols=bank.cols, slice_rows=bank.slice_rows, track=track,
+        rows=bank.rows, cols=bank.cols, slice_rows=slice_rows, out_rows=out_rows, track=track,
     )
     return Matches(index=idx, score=score, history=hist)
 

@@ -50,6 +50,10 @@ class LayerPlan:
     slices: int  # slices the bank is walked in
     slice_bytes: int  # the matching transient of one slice
     propagated: bool = False  # refined from a coarser layer's matches: no search, no slices
+    # How the matching walks it within the slice's memory (doodle.patches.blocks): the
+    # style in `walked` slices for each of `chunks` chunks of output rows.
+    walked: int = 0
+    chunks: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,8 +248,11 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         rows = max(rows, 0)
         sb = slice_bytes((oh, ow), sw, max(rows, 1))
         worst = max(worst, sb)
+        depth = vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0)
+        walk_rows, out_rows = patches.blocks((oh, ow), rows_total, max(sw - 2, 1), max(rows, 1), depth)
         layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
-                                -(-rows_total // max(rows, 1)), sb))
+                                -(-rows_total // max(rows, 1)), sb, walked=-(-rows_total // walk_rows),
+                                chunks=-(-max(oh - 2, 1) // out_rows)))
     peak = int(fixed + baseline + SLICE_FACTOR * worst)
     return PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak, remat=remat)
 

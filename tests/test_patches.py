@@ -23,8 +23,9 @@ def _brute_scores(out_f, out_m, sty_f, sty_m, w):
     return _patches(a) @ _patches(b).T
 
 
-@pytest.mark.parametrize("slice_rows", [1, 2, 3, 5, 100])
-def test_match_equals_brute_force_argmax(rng, slice_rows):
+@pytest.mark.parametrize("slice_rows,out_rows", [(1, None), (2, None), (3, None), (5, None), (100, None),
+                                                (1, 1), (2, 2), (3, 4), (100, 3)])
+def test_match_equals_brute_force_argmax(rng, slice_rows, out_rows):
     out_f = rng.standard_normal((7, 9, 5)).astype(np.float32)
     out_m = rng.uniform(0, 1, (7, 9, 4)).astype(np.float32)
     sty_f = rng.standard_normal((8, 6, 5)).astype(np.float32)
@@ -32,12 +33,12 @@ def test_match_equals_brute_force_argmax(rng, slice_rows):
     scores = _brute_scores(out_f, out_m, sty_f, sty_m, 10.0)
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 10.0), slice_rows)
     out = patches.normalise_output(out_f, out_m, 10.0)
-    m = patches.match(out, bank)
+    m = patches.match(out, bank, out_rows=out_rows)
     np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(m.score), scores.max(axis=1), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(np.asarray(m.history), 0.0)  # not tracked: never computed
     # Tracked, each style patch's best score is kept.
-    m = patches.match(out, bank, track=True)
+    m = patches.match(out, bank, track=True, out_rows=out_rows)
     np.testing.assert_array_equal(np.asarray(m.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(m.history), scores.max(axis=0), rtol=1e-5, atol=1e-5)
 
@@ -123,8 +124,9 @@ def test_pool_marks_exactly_each_styles_own_patches(rng):
     assert single.valid is None and np.array_equal(np.asarray(single.array), a)
 
 
-@pytest.mark.parametrize("slice_rows,variety", [(1, 0.0), (2, 0.6), (4, 0.0), (100, 0.6)])
-def test_pooled_match_equals_brute_force_over_each_styles_patches(rng, slice_rows, variety):
+@pytest.mark.parametrize("slice_rows,variety,out_rows", [(1, 0.0, None), (2, 0.6, None), (4, 0.0, None),
+                                                         (100, 0.6, None), (2, 0.6, 2), (100, 0.6, 4)])
+def test_pooled_match_equals_brute_force_over_each_styles_patches(rng, slice_rows, variety, out_rows):
     shapes = [(6, 5), (4, 8), (5, 6)]
     out_f = rng.standard_normal((7, 9, 5)).astype(np.float32)
     out_m = rng.uniform(0, 1, (7, 9, 4)).astype(np.float32)
@@ -134,7 +136,8 @@ def test_pooled_match_equals_brute_force_over_each_styles_patches(rng, slice_row
     bank = patches.make_bank(pooled.array, slice_rows, pooled.valid)
     out = patches.normalise_output(out_f, out_m, 10.0)
     history = np.where(pooled.valid, rng.uniform(0, 1, bank.size), 0.0).astype(np.float32)
-    m = patches.match(out, bank, jnp.asarray(variety * history) if variety else None, track=variety != 0)
+    m = patches.match(out, bank, jnp.asarray(variety * history) if variety else None, track=variety != 0,
+                      out_rows=out_rows)
 
     a = np.concatenate([_unit(out_f) / 3.0, _unit(out_m) / np.sqrt(9.0 / 10.0)], axis=-1)
     own = np.concatenate([_patches(np.concatenate([_unit(f), _unit(s)], -1)) for f, s in zip(feats, sems)])
@@ -185,8 +188,8 @@ def _labels_of(a):
     return a[1:-1, 1:-1].reshape(-1)
 
 
-@pytest.mark.parametrize("slice_rows", [1, 3, 100])
-def test_hard_labels_equal_masked_brute_force(rng, slice_rows):
+@pytest.mark.parametrize("slice_rows,out_rows", [(1, None), (3, None), (100, None), (3, 2), (100, 4)])
+def test_hard_labels_equal_masked_brute_force(rng, slice_rows, out_rows):
     out_f = rng.standard_normal((7, 8, 5)).astype(np.float32)
     sty_f = rng.standard_normal((9, 7, 5)).astype(np.float32)
     out_l = rng.integers(0, 3, (7, 8))
@@ -202,7 +205,7 @@ def test_hard_labels_equal_masked_brute_force(rng, slice_rows):
     np.testing.assert_array_equal(labels[0], ol)
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 0.5), slice_rows)
     m = patches.match(patches.normalise_output(out_f, out_m, 0.5), bank,
-                      labels=tuple(jnp.asarray(a) for a in labels))
+                      labels=tuple(jnp.asarray(a) for a in labels), out_rows=out_rows, track=True)
     np.testing.assert_array_equal(np.asarray(m.index), expected)
     assert np.isfinite(np.asarray(m.history)).all()
 
@@ -306,3 +309,39 @@ def test_wrapped_output_patches_equal_rolled_brute_force(rng):
     ref = np.mean((_wrapped_patches(out_f) - _patches(sty_f)[np.asarray(m.index)]) ** 2)
     from doodle import losses
     np.testing.assert_allclose(float(losses.mrf_loss(patches.wrap(jnp.asarray(out_f)), t)), ref, rtol=1e-5)
+
+
+def _block_memory(out_hw, cols, ro, r):
+    """Elements of one block's Gram matrix and shifted sum, written out (as the planner's slice_bytes)."""
+    h, w = out_hw
+    return (ro + 2) * w * (r + 2) * (cols + 2) + ro * (w - 2) * r * cols
+
+
+@pytest.mark.parametrize("out_hw,rows,cols,slice_rows", [((386, 514), 94, 126, 1), ((98, 130), 94, 126, 32),
+                                                         ((546, 490), 94, 126, 2), ((60, 40), 30, 20, 30)])
+def test_blocks_keep_within_the_planners_memory_and_do_less_work(out_hw, rows, cols, slice_rows):
+    r, ro = patches.blocks(out_hw, rows, cols, slice_rows, depth=256)
+    p_rows = out_hw[0] - 2
+    assert 1 <= r <= rows and 1 <= ro <= p_rows
+    assert _block_memory(out_hw, cols, ro, r) <= _block_memory(out_hw, cols, p_rows, slice_rows)
+    if slice_rows >= rows or slice_rows >= 32:
+        assert (r, ro) == (slice_rows, p_rows)  # few halo rows to save: the output whole, as planned
+    if slice_rows <= 2:
+        # A one- or two-row slice computes three or four rows per scored row: chunks
+        # of the output let the slices grow, and the halo work shrinks.
+        assert r > slice_rows and ro < p_rows
+        halo = (-(-p_rows // ro) * (ro + 2)) * (-(-rows // r) * (r + 2))
+        assert halo < 0.6 * (p_rows + 2) * (-(-rows // slice_rows) * (slice_rows + 2))
+
+
+def test_a_chunked_walk_of_a_large_output_equals_the_whole(rng):
+    out_f = rng.standard_normal((40, 12, 6)).astype(np.float32)
+    sty_f = rng.standard_normal((30, 10, 6)).astype(np.float32)
+    bank = patches.make_bank(patches.normalise_style(sty_f, None, 0.0), 1)
+    out = patches.normalise_output(out_f, None, 0.0)
+    r, ro = patches.blocks(out.shape[:2], bank.rows, bank.cols, bank.slice_rows, out.shape[-1])
+    assert ro < 38  # the automatic choice chunks this output
+    auto = patches.match(out, bank, track=True)
+    scores = _patches(np.asarray(out)) @ _patches(np.asarray(patches.normalise_style(sty_f, None, 0.0))).T
+    np.testing.assert_array_equal(np.asarray(auto.index), scores.argmax(axis=1))
+    np.testing.assert_allclose(np.asarray(auto.history), scores.max(axis=0), rtol=1e-5, atol=1e-5)

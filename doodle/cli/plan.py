@@ -89,7 +89,7 @@ def _print_table(run_plan, seconds, options) -> None:
                     f"{p.bank_dtype:>7} {p.tiles:>5}" if j == 0 else " " * 52)
             peak = f"{p.peak_bytes / 2**20:8,.0f}Mi" if j == 0 else ""
             per = f"{sec:7.2f}" if j == 0 else ""
-            slices = "window" if lp.propagated else lp.slices
+            slices = "window" if lp.propagated else lp.walked if lp.chunks == 1 else f"{lp.walked}×{lp.chunks}"
             click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {slices:>6} "
                        f"{peak:>10} {per:>7}")
     click.echo(f"predicted peak: {planner._mib(run_plan.peak_bytes)}")
