@@ -234,7 +234,15 @@ def _max_and_argmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jax.lax.reduce((x, iota), (jnp.float32(-jnp.inf), jnp.int32(0)), pick, (1,))
 
 
-def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth: int = 1) -> tuple[int, int]:
+# On a CPU a matching is bound by memory traffic more than by the matmul: each block's
+# Gram matrix is written once and read nine times by the shifted sums, and blocks
+# small enough to stay near the cache ran faster than the planner's largest (bench/
+# matching_blocks.py, bench/RESULTS.md). A GPU keeps the planner's blocks.
+CPU_BLOCK_BYTES = 48 * 2**20
+
+
+def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth: int = 1,
+           block_bytes: Optional[int] = None) -> tuple[int, int]:
     """The blocks a matching walks: (style patch rows per slice, output patch rows per chunk).
 
     The planner sizes ``slice_rows`` for the whole output at once (a Gram block of
@@ -250,6 +258,9 @@ def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth
       out_hw: (H, W) of the output layer (wrapped, for a seamless tile).
       rows, cols: the bank's patch grid; ``slice_rows`` the planner's rows per slice.
       depth: channels per pixel (weighs the matmul against the shifted sums).
+      block_bytes: also keep each block's Gram matrix (float32) within this many
+        bytes (:data:`CPU_BLOCK_BYTES` on a CPU); then the least work within both
+        limits is taken even when it saves less than a tenth.
     """
     h, w = out_hw
     p_rows, p_cols, ws = h - 2, w - 2, cols + 2
@@ -263,15 +274,33 @@ def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth
         return n * ((ro + 2) * w * (r + 2) * ws * depth + 9 * ro * p_cols * r * cols)
 
     budget = memory(p_rows, slice_rows)
-    best = (work(p_rows, slice_rows), p_rows, slice_rows)
-    for r in range(slice_rows + 1, rows + 1):
+    gram = (p_rows + 2) * w * (slice_rows + 2) * ws * 4
+    if block_bytes is None or gram <= block_bytes:
+        best = (work(p_rows, slice_rows), p_rows, slice_rows)
+    else:
+        best = (math.inf, 0, 0)
+    # Without a cache limit only larger slices can save work; with one, smaller ones
+    # may too (a last slice mostly padding).
+    for r in range(slice_rows + 1 if block_bytes is None else 1, rows + 1):
         a, b = w * (r + 2) * ws, p_cols * r * cols
         ro = min(p_rows, (budget - 2 * a) // (a + b))
+        if block_bytes is not None:
+            ro = min(ro, block_bytes // (4 * a) - 2)
         if ro >= 1 and work(ro, r) < best[0]:
             best = (work(ro, r), ro, r)
-    if best[0] > 0.9 * work(p_rows, slice_rows):
+    if best[1] == 0:  # not even one output row fits the cache's share: the planner's blocks
+        return slice_rows, p_rows
+    if block_bytes is None and best[0] > 0.9 * work(p_rows, slice_rows):
         return slice_rows, p_rows
     return best[2], best[1]
+
+
+def _on_cpu() -> bool:
+    """Whether the computation being traced runs on a CPU (the default device's platform)."""
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.default_backend() == "cpu"
+    return (device if isinstance(device, str) else device.platform) == "cpu"
 
 
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows", "out_rows", "track"))
@@ -388,7 +417,8 @@ def match(out: jax.Array, bank: Bank, penalty: Optional[jax.Array] = None,
     if out.shape[0] < 3 or out.shape[1] < 3:
         raise ValueError(f"an output layer of {out.shape[0]}×{out.shape[1]} holds no 3×3 patch")
     if out_rows is None:
-        slice_rows, out_rows = blocks(out.shape[:2], bank.rows, bank.cols, bank.slice_rows, out.shape[-1])
+        slice_rows, out_rows = blocks(out.shape[:2], bank.rows, bank.cols, bank.slice_rows, out.shape[-1],
+                                      CPU_BLOCK_BYTES if _on_cpu() else None)
     else:
         slice_rows, out_rows = bank.slice_rows, max(1, min(out_rows, out.shape[0] - 2))
     idx, score, hist = _match(

@@ -345,3 +345,18 @@ def test_a_chunked_walk_of_a_large_output_equals_the_whole(rng):
     scores = _patches(np.asarray(out)) @ _patches(np.asarray(patches.normalise_style(sty_f, None, 0.0))).T
     np.testing.assert_array_equal(np.asarray(auto.index), scores.argmax(axis=1))
     np.testing.assert_allclose(np.asarray(auto.history), scores.max(axis=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("out_hw,rows,cols,slice_rows", [((98, 130), 94, 126, 42), ((386, 514), 94, 126, 1),
+                                                         ((50, 66), 46, 62, 46)])
+def test_blocks_on_a_cpu_keep_each_gram_block_within_the_cache_share(out_hw, rows, cols, slice_rows):
+    cap = patches.CPU_BLOCK_BYTES
+    r, ro = patches.blocks(out_hw, rows, cols, slice_rows, depth=256, block_bytes=cap)
+    gram = (ro + 2) * out_hw[1] * (r + 2) * (cols + 2) * 4
+    whole = (out_hw[0] * out_hw[1] * (slice_rows + 2) * (cols + 2)) * 4
+    assert gram <= max(cap, whole) and 1 <= r <= rows and 1 <= ro <= out_hw[0] - 2
+    assert _block_memory(out_hw, cols, ro, r) <= _block_memory(out_hw, cols, out_hw[0] - 2, slice_rows)
+    if whole > cap:
+        assert gram <= cap and ro < out_hw[0] - 2
+    else:  # the planner's block already fits: taken unless a chunked walk is less work
+        assert (r, ro) == (slice_rows, out_hw[0] - 2) or r > slice_rows
