@@ -91,7 +91,9 @@ def main() -> None:
         base = base or per_pixel
         predicted = tiles * timing.seconds_per_evaluation(cal, tuple(r["tile_hw"]), tuple(r["style_hw"]), match_every,
                                                           r["remat"])
-        note = f"  ({tiles} tiles of {r['tile_hw'][1]}x{r['tile_hw'][0]}; plain/matched are one tile's)" if tiles > 1 else ""
+        note = ""
+        if tiles > 1:
+            note = f"  ({tiles} tiles of {r['tile_hw'][1]}x{r['tile_hw'][0]}; plain/matched are one tile's)"
         print(f"{size:>10} {r['plain']:7.2f}s {r['matched']:7.2f}s {per:8.2f}s {per_pixel / base:8.2f}× "
               f"{predicted:8.2f}s{note}", flush=True)
 

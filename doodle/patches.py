@@ -16,8 +16,9 @@ nine per-pixel dot products along a diagonal of the per-pixel Gram matrix
 ``A·Bᵀ``: one matmul of (HW × D) by (D × HsWs) plus nine shifted sums, about nine
 times fewer FLOPs than correlating flattened 3×3·D patches. The style bank is
 walked in slices of patch rows with a running argmax, so memory is bounded by the
-slice size; a large output is walked in chunks of rows as well (:func:`blocks`). Several styles share one bank (:func:`pool`): their layers stacked, with
-the patches that straddle two of them masked out of the matching.
+slice size; a large output is walked in chunks of rows as well (:func:`blocks`).
+Several styles share one bank (:func:`pool`): their layers stacked, with the patches
+that straddle two of them masked out of the matching.
 """
 from __future__ import annotations
 

@@ -246,11 +246,12 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
             rows = int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
             rows = min(rows, rows_total)
         rows = max(rows, 0)
-        sb = slice_bytes((oh, ow), sw, max(rows, 1))
-        worst = max(worst, sb)
         depth = vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0)
         walk_rows, out_rows = patches.blocks((oh, ow), rows_total, max(sw - 2, 1), max(rows, 1), depth,
                                              patches.CPU_BLOCK_BYTES if device == "cpu" else None)
+        # The transient of the block the matching walks (never more than the slice's).
+        sb = slice_bytes((min(out_rows + 2, oh), ow), sw, walk_rows)
+        worst = max(worst, sb)
         layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
                                 -(-rows_total // max(rows, 1)), sb, walked=-(-rows_total // walk_rows),
                                 chunks=-(-max(oh - 2, 1) // out_rows)))
