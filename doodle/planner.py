@@ -249,8 +249,10 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         depth = vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0)
         walk_rows, out_rows = patches.blocks((oh, ow), rows_total, max(sw - 2, 1), max(rows, 1), depth,
                                              patches.CPU_BLOCK_BYTES if device == "cpu" else None)
-        # The transient of the block the matching walks (never more than the slice's).
-        sb = slice_bytes((min(out_rows + 2, oh), ow), sw, walk_rows)
+        # The whole planned slice is counted, though on a CPU the matching walks smaller
+        # blocks: counting only the block predicted less than the peak RSS fell by
+        # (bench/RESULTS.md, fourth session), and SLICE_FACTOR was fitted this way.
+        sb = slice_bytes((oh, ow), sw, max(rows, 1))
         worst = max(worst, sb)
         layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
                                 -(-rows_total // max(rows, 1)), sb, walked=-(-rows_total // walk_rows),
