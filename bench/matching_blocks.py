@@ -45,8 +45,7 @@ def main() -> None:
         style = patches.normalise_style(*features(), 10.0)
         rows, cols = h - 2, w - 2
         planned = {"3_1": 42, "4_1": 46}[layer]  # the planner's slice rows at this size
-        chosen = patches.blocks((h, w), rows, cols, planned, c + 4,
-                                patches.CPU_BLOCK_BYTES if patches._on_cpu() else None)
+        chosen = patches.blocks((h, w), rows, cols, planned, c + 4, patches.block_limit(jax.default_backend()))
         for r, o in PAIRS + [chosen]:
             r = min(r or rows, rows)
             o = min(o or h - 2, h - 2)

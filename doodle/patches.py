@@ -296,12 +296,18 @@ def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth
     return best[2], best[1]
 
 
-def _on_cpu() -> bool:
-    """Whether the computation being traced runs on a CPU (the default device's platform)."""
+def block_limit(platform: str) -> Optional[int]:
+    """The Gram block bytes :func:`blocks` keeps within on a platform ("cpu", "gpu", ...):
+    :data:`CPU_BLOCK_BYTES` on a CPU, none elsewhere. The planner and :func:`match` ask here."""
+    return CPU_BLOCK_BYTES if platform == "cpu" else None
+
+
+def _platform() -> str:
+    """The platform the computation being traced runs on (the default device's)."""
     device = jax.config.jax_default_device
     if device is None:
-        return jax.default_backend() == "cpu"
-    return (device if isinstance(device, str) else device.platform) == "cpu"
+        return jax.default_backend()
+    return device if isinstance(device, str) else device.platform
 
 
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "slice_rows", "out_rows", "track"))
@@ -419,7 +425,7 @@ def match(out: jax.Array, bank: Bank, penalty: Optional[jax.Array] = None,
         raise ValueError(f"an output layer of {out.shape[0]}×{out.shape[1]} holds no 3×3 patch")
     if out_rows is None:
         slice_rows, out_rows = blocks(out.shape[:2], bank.rows, bank.cols, bank.slice_rows, out.shape[-1],
-                                      CPU_BLOCK_BYTES if _on_cpu() else None)
+                                      block_limit(_platform()))
     else:
         slice_rows, out_rows = bank.slice_rows, max(1, min(out_rows, out.shape[0] - 2))
     idx, score, hist = _match(

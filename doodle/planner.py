@@ -248,7 +248,7 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         rows = max(rows, 0)
         depth = vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0)
         walk_rows, out_rows = patches.blocks((oh, ow), rows_total, max(sw - 2, 1), max(rows, 1), depth,
-                                             patches.CPU_BLOCK_BYTES if device == "cpu" else None)
+                                             patches.block_limit(device))
         # The whole planned slice is counted, though on a CPU the matching walks smaller
         # blocks: counting only the block predicted less than the peak RSS fell by
         # (bench/RESULTS.md, fourth session), and SLICE_FACTOR was fitted this way.

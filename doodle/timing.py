@@ -127,8 +127,8 @@ def load_or_calibrate(folder: Path, key: Mapping[str, str], measure: Callable[[]
     measuring again next time."""
     busy = busy or busyness  # looked up at the call: tests pin it
     path = calibration_path(folder, key)
-    old = kept(folder, key)
-    if not needs_timing(old, busy):
+    old = _kept(folder, key)
+    if not _needs_timing(old, busy):
         return old
     cal = fit(measure(), key, busy())
     cal = faster(old, cal) if old is not None else cal
@@ -142,12 +142,12 @@ def load_or_calibrate(folder: Path, key: Mapping[str, str], measure: Callable[[]
     return cal
 
 
-def needs_timing(kept: Optional[Calibration], busy: Optional[Callable[[], float]] = None) -> bool:
+def _needs_timing(kept: Optional[Calibration], busy: Optional[Callable[[], float]] = None) -> bool:
     """Whether :func:`load_or_calibrate` would time an evaluation now."""
     return kept is None or (kept.busy > BUSY and (busy or busyness)() <= BUSY)
 
 
-def kept(folder: Path, key: Mapping[str, str]) -> Optional[Calibration]:
+def _kept(folder: Path, key: Mapping[str, str]) -> Optional[Calibration]:
     """The calibration of ``key`` in ``folder``, or None."""
     try:
         data = json.loads(calibration_path(folder, key).read_text())

@@ -32,10 +32,11 @@ def plan_command(**kw) -> None:
     folder = cache.cache_dir() / "timing"
     calibrations = {}
     for device in sorted({p.device for p in run_plan.phases if not p.skipped}):
-        key = timing.machine_key(device)
-        if timing.needs_timing(timing.kept(folder, key)):
+        def measure(device=device):  # said only when the calibration does time one
             click.echo(f"timing a small evaluation on the {device} (once per machine, kept in {folder})", err=True)
-        calibrations[device] = timing.calibration(folder, device)
+            return timing.measure(device)
+
+        calibrations[device] = timing.calibration(folder, device, measure_with=measure)
         if calibrations[device].busy > timing.BUSY:
             click.echo(f"the {device}'s timing was taken while other work loaded the machine "
                        f"({calibrations[device].busy:.1f} per core): the seconds may be high; it is timed again "
