@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# GPU check: one prepared script for a lent GPU machine, about 4 minutes (7 with speed), most important first.
+# GPU check: one prepared script for a lent GPU machine, most important first.
 #
-#   bench/gpu_check.sh OUTDIR [REFDIR] [speed]
+#   bench/gpu_check.sh OUTDIR [REFDIR] [large]
 #
 # REFDIR holds the reference's Monet.jpg, Monet_sem.png and Coastline_sem.png (not shipped;
 # default ../shared/reference/neural-doodle). Needs jax with CUDA, flax, optax, imageio and
 # click importable (the repository itself goes on PYTHONPATH; nothing is installed). Each
-# step has its own time limit and a failed step does not stop the next. Writes the default
-# run's two paintings and the bench's painting to OUTDIR; the log goes to stdout.
+# step has its own time limit and a failed step does not stop the next. The log goes to
+# stdout; OUTDIR gets the default run's paintings and JSON logs, the warm run's profile
+# (profile.txt) and, with "large", the memory figures at 4096×3072 and 7680×4320 and a
+# whole 7680×4320 painting (scaled, and two 100 % crops).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUTDIR=${1:?usage: bench/gpu_check.sh OUTDIR [REFDIR]}
+OUTDIR=${1:?usage: bench/gpu_check.sh OUTDIR [REFDIR] [large]}
 REF=$(cd "${2:-../shared/reference/neural-doodle}" && pwd)
 mkdir -p "$OUTDIR"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 DOODLE_REFERENCE=$REF
@@ -28,19 +30,30 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...: run with a limit, print its wall
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import sys, jax, flax, optax; print(sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, jax.devices())"
 
-# 1. The relu2_1 window by chunk size (a CPU-tuned default of 128 patches).
-step propagate 60 python3 bench/propagate.py --size 512x384 --chunks 128,1024,8192,0
-# 2. The default run, whole process, cold then warm compilation cache (target: <= 15 s);
-#    per-evaluation times in OUTDIR/*.jsonl.
+# 1. The default run, whole process: cold compilation cache, then warm (twice), then warm
+#    under cProfile (where a warm run's seconds go). XLA's convolution autotuner is off
+#    (GPU_FLAGS, default below): it was most of the 100 s cold start on 2026-11-28.
+export XLA_FLAGS="${GPU_FLAGS:---xla_gpu_autotune_level=0}"
 PAINT=(python3 -m doodle paint --style "$REF/Monet.jpg" --map "$REF/Coastline_sem.png" --random-seed 1 --print-every 1 -q)
-step paint_cold 150 "${PAINT[@]}" -o "$OUTDIR/coastline_cold.png" --log-json "$OUTDIR/cold.jsonl"
-step paint_warm 90 "${PAINT[@]}" -o "$OUTDIR/coastline_warm.png" --log-json "$OUTDIR/warm.jsonl"
-step paint_warm2 90 "${PAINT[@]}" -o "$DOODLE_CACHE/coastline_warm2.png" --log-json "$OUTDIR/warm2.jsonl"
-# 3. The planner against the allocator's peak (autotuner off), and the GPU-dependent tests.
-step memory 100 python3 bench/memory.py --device gpu --sizes 256x192,512x384,1024x768 --layers 2_1,3_1,4_1
-step tests 60 python3 -m pytest -q -p no:cacheprovider tests/test_planner.py tests/test_patches.py
-# 4. Per-phase figures with the breakdown (compiles without the cache: ~2.5 minutes),
-#    when the lease has time for it: bench/gpu_check.sh OUTDIR REFDIR speed
-if [ "${3:-}" = speed ]; then
-    step speed 150 python3 bench/speed.py --case coastline --image "$OUTDIR/speed.png"
+step paint_cold 120 "${PAINT[@]}" -o "$OUTDIR/coastline_cold.png" --log-json "$OUTDIR/cold.jsonl"
+step paint_warm 45 "${PAINT[@]}" -o "$OUTDIR/coastline_warm.png" --log-json "$OUTDIR/warm.jsonl"
+step paint_warm2 45 "${PAINT[@]}" -o "$DOODLE_CACHE/coastline_warm2.png"
+step import_only 30 python3 -c "import time; t=time.perf_counter(); import jax; t1=time.perf_counter(); jax.devices(); t2=time.perf_counter(); import doodle.cli, doodle.api, doodle.synthesis; t3=time.perf_counter(); print(f'import jax {t1-t:.2f}s, devices {t2-t1:.2f}s, import doodle {t3-t2:.2f}s')"
+step profile 45 python3 -m cProfile -o "$DOODLE_CACHE/warm.prof" -m doodle paint --style "$REF/Monet.jpg" \
+    --map "$REF/Coastline_sem.png" --random-seed 1 -q -o "$DOODLE_CACHE/coastline_prof.png"
+python3 - "$DOODLE_CACHE/warm.prof" "$OUTDIR/profile.txt" <<'PY'
+import io, pstats, sys
+out = io.StringIO()
+s = pstats.Stats(sys.argv[1], stream=out)
+s.sort_stats("cumulative").print_stats(70)
+s.sort_stats("tottime").print_stats(30)
+open(sys.argv[2], "w").write(out.getvalue())
+print("\n".join(l for l in out.getvalue().splitlines()[:60] if l.strip()))
+PY
+# 2. Large outputs: the planner against the allocator's peak for one phase (bench/memory.py
+#    turns the autotuner off itself), then a whole 3-phase painting at 7680×4320 with 10
+#    evaluations a phase (not the default 100), saved scaled and cropped.
+if [ "${3:-}" = large ]; then
+    step memory 200 python3 bench/memory.py --device gpu --sizes 4096x3072,7680x4320 --iterations 2 --json "$OUTDIR/memory.jsonl"
+    step large 200 python3 bench/memory.py --device gpu --sizes 7680x4320 --phases 3 --iterations 10 --save "$OUTDIR" --json "$OUTDIR/memory.jsonl"
 fi

@@ -166,7 +166,8 @@ def _to_features(placed: jax.Array, dirs: jax.Array) -> tuple[jax.Array, jax.Arr
     c, k = dirs.shape
     m = k // c
     target = placed.T @ (dirs.T / m)  # (X, C)
-    offset = (jnp.sum(placed * placed) - m * jnp.sum(target * target)) / (k * target.shape[0])
+    # K·X as a float: a Python int past 2**31 at 8K would not pass as JAX's int32.
+    offset = (jnp.sum(placed * placed) - m * jnp.sum(target * target)) / (float(k) * target.shape[0])
     return target, offset
 
 

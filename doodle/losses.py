@@ -25,7 +25,7 @@ def mrf_loss(feats: jax.Array, targets: Targets) -> jax.Array:
     """
     c = feats.shape[-1]
     total = jnp.sum(targets.count * feats * feats) - 2.0 * jnp.sum(feats * targets.acc) + targets.sq
-    return total / (targets.patches * 9 * c)
+    return total / (float(targets.patches) * 9 * c)  # a Python int past 2**31 at 4096×3072
 
 
 def content_loss(feats: jax.Array, content: jax.Array) -> jax.Array:

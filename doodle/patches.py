@@ -238,8 +238,12 @@ def _max_and_argmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 # On a CPU a matching is bound by memory traffic more than by the matmul: each block's
 # Gram matrix is written once and read nine times by the shifted sums, and blocks
 # small enough to stay near the cache ran faster than the planner's largest (bench/
-# matching_blocks.py, bench/RESULTS.md). A GPU keeps the planner's blocks.
+# matching_blocks.py, bench/RESULTS.md). A GPU has the memory for the planner's largest
+# blocks but gains nothing from them past a few GiB (the matmul is long saturated), and a
+# Gram block of 2**31 elements or more is past the 32-bit indexing that XLA's GPU
+# kernels are built around: keep it well below.
 CPU_BLOCK_BYTES = 48 * 2**20
+GPU_BLOCK_BYTES = 2 * 2**30
 
 
 def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth: int = 1,
@@ -298,8 +302,9 @@ def blocks(out_hw: tuple[int, int], rows: int, cols: int, slice_rows: int, depth
 
 def block_limit(platform: str) -> Optional[int]:
     """The Gram block bytes :func:`blocks` keeps within on a platform ("cpu", "gpu", ...):
-    :data:`CPU_BLOCK_BYTES` on a CPU, none elsewhere. The planner and :func:`match` ask here."""
-    return CPU_BLOCK_BYTES if platform == "cpu" else None
+    :data:`CPU_BLOCK_BYTES` on a CPU, :data:`GPU_BLOCK_BYTES` elsewhere. The planner and
+    :func:`match` ask here."""
+    return CPU_BLOCK_BYTES if platform == "cpu" else GPU_BLOCK_BYTES
 
 
 def _platform() -> str:

@@ -106,3 +106,12 @@ def test_labels_of_picks_the_nearest_palette_colour():
     palette = np.eye(3, dtype=np.float32)
     sem = np.array([[[0.9, 0.1, 0.0], [0.2, 0.3, 0.8]]], np.float32)
     np.testing.assert_array_equal(distribution.labels_of(sem, palette), [0, 2])
+
+
+def test_feature_targets_trace_at_more_values_than_32_bits_count():
+    # K·X is a Python int in the trace: past 2**31 (an 8K painting's relu2_1) JAX
+    # would refuse it as an int32 operand. Traced only (eval_shape): nothing allocated.
+    k, x, c = 640, 4_000_000, 128
+    out = jax.eval_shape(distribution._to_features, jax.ShapeDtypeStruct((k, x), jnp.float32),
+                         jax.ShapeDtypeStruct((c, k), jnp.float32))
+    assert out[0].shape == (x, c) and out[1].shape == ()

@@ -64,6 +64,18 @@ def test_mrf_loss_gradient(rng):
     _check_grad(lambda f: losses.mrf_loss(f, t), rng.standard_normal((5, 6, 3)), rng)
 
 
+def test_mrf_loss_normalises_by_a_patch_count_past_32_bits(rng):
+    # Found on an H200 at 4096×3072: P·9·C was a Python int past 2**31, which JAX
+    # refused as an int32 argument (OverflowError) before the first evaluation.
+    style = rng.standard_normal((6, 6, 3)).astype(np.float32)
+    t = patches.fold(style, jnp.asarray(rng.integers(0, 16, (12,)), jnp.int32), (5, 6))
+    feats = jnp.asarray(rng.standard_normal((5, 6, 3)), jnp.float32)
+    many = t._replace(patches=3_000_000_000)
+    expected = float(losses.mrf_loss(feats, t)) * t.patches / many.patches
+    np.testing.assert_allclose(float(losses.mrf_loss(feats, many)), expected, rtol=1e-6)
+    np.testing.assert_allclose(float(jax.jit(lambda f: losses.mrf_loss(f, many))(feats)), expected, rtol=1e-6)
+
+
 def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     """The fused evaluation (VGG forward, matching, loss, VJP) against finite differences.
 

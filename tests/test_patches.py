@@ -347,10 +347,14 @@ def test_a_chunked_walk_of_a_large_output_equals_the_whole(rng):
     np.testing.assert_allclose(np.asarray(auto.history), scores.max(axis=0), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("out_hw,rows,cols,slice_rows", [((98, 130), 94, 126, 42), ((386, 514), 94, 126, 1),
-                                                         ((50, 66), 46, 62, 46)])
-def test_blocks_on_a_cpu_keep_each_gram_block_within_the_cache_share(out_hw, rows, cols, slice_rows):
-    cap = patches.CPU_BLOCK_BYTES
+@pytest.mark.parametrize("out_hw,rows,cols,slice_rows,platform", [
+    ((98, 130), 94, 126, 42, "cpu"), ((386, 514), 94, 126, 1, "cpu"), ((50, 66), 46, 62, 46, "cpu"),
+    # 4096×3072's relu3_1 against a 512-wide style, planned whole on a large GPU: a Gram
+    # block of ~10**10 elements without the cap; with it, within 2 GiB.
+    ((1026, 770), 94, 126, 94, "gpu"), ((98, 130), 94, 126, 42, "gpu")])
+def test_blocks_keep_each_gram_block_within_the_platform_limit(out_hw, rows, cols, slice_rows, platform):
+    cap = patches.block_limit(platform)
+    assert cap == {"cpu": patches.CPU_BLOCK_BYTES, "gpu": patches.GPU_BLOCK_BYTES}[platform]
     r, ro = patches.blocks(out_hw, rows, cols, slice_rows, depth=256, block_bytes=cap)
     gram = (ro + 2) * out_hw[1] * (r + 2) * (cols + 2) * 4
     whole = (out_hw[0] * out_hw[1] * (slice_rows + 2) * (cols + 2)) * 4
@@ -358,5 +362,9 @@ def test_blocks_on_a_cpu_keep_each_gram_block_within_the_cache_share(out_hw, row
     assert _block_memory(out_hw, cols, ro, r) <= _block_memory(out_hw, cols, out_hw[0] - 2, slice_rows)
     if whole > cap:
         assert gram <= cap and ro < out_hw[0] - 2
-    else:  # the planner's block already fits: taken unless a chunked walk is less work
-        assert (r, ro) == (slice_rows, out_hw[0] - 2) or r > slice_rows
+    else:  # the planner's block already fits: taken unless another walk is less work
+        def work(ro, r):  # matmul and shifted sums of all blocks, padding included
+            h, w = out_hw
+            n = -(-(h - 2) // ro) * -(-rows // r)
+            return n * ((ro + 2) * w * (r + 2) * (cols + 2) * 256 + 9 * ro * (w - 2) * r * cols)
+        assert (r, ro) == (slice_rows, out_hw[0] - 2) or work(ro, r) < work(out_hw[0] - 2, slice_rows)
