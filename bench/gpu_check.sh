@@ -31,9 +31,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import sys, jax, flax, optax; print(sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, jax.devices())"
 
 # 1. The default run, whole process: cold compilation cache, then warm (twice), then warm
-#    under cProfile (where a warm run's seconds go). XLA's convolution autotuner is off
-#    (GPU_FLAGS, default below): it was most of the 100 s cold start on 2026-11-28.
-export XLA_FLAGS="${GPU_FLAGS:---xla_gpu_autotune_level=0}"
+#    under cProfile (where a warm run's seconds go). GPU_FLAGS: XLA_FLAGS for these runs
+#    (default none: turning the autotuner off made evaluations ~100x slower, 2026-11-30).
+export XLA_FLAGS="${GPU_FLAGS:-}"
 PAINT=(python3 -m doodle paint --style "$REF/Monet.jpg" --map "$REF/Coastline_sem.png" --random-seed 1 --print-every 1 -q)
 step paint_cold 120 "${PAINT[@]}" -o "$OUTDIR/coastline_cold.png" --log-json "$OUTDIR/cold.jsonl"
 step paint_warm 45 "${PAINT[@]}" -o "$OUTDIR/coastline_warm.png" --log-json "$OUTDIR/warm.jsonl"

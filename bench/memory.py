@@ -1,24 +1,26 @@
 """The memory planner's predicted peak against the measured peak of real runs.
 
 Usage:
-    python3 bench/memory.py [--sizes 256x192,512x384,1024x768] [--iterations 2]
+    python3 bench/memory.py [--sizes 256x192,512x384,1024x768] [--phases 3] [--iterations 20]
                             [--layers default] [--propagate on|off] [--remat auto|on|off]
-                            [--inputs DIR] [--device cpu] [--json FILE]
-                            [--phases 1] [--save DIR]
+                            [--release auto|on|off] [--inputs DIR] [--device cpu]
+                            [--json FILE] [--save DIR]
 
-Each size runs in a child process (one at a time: the largest need ~9 GB): the
-default options (built-in extractor, its style layers 2_1,3_1,4_1 with relu2_1
-propagated, the distribution and colour terms) but ONE phase at that size and
-``--iterations`` evaluations (matching once, before the first). The painting is the
+Each size runs in a child process (one at a time: the largest need ~15 GB): a whole
+run of the default options (built-in extractor, its style layers 2_1,3_1,4_1 with
+relu2_1 propagated, the distribution and colour terms), ``--phases`` phases of
+``--iterations`` evaluations each, none stopping early. The painting is the
 reference's Monet with its map and the Coastline doodle when ``--inputs`` holds
 them (``Monet.jpg``, ``Monet_sem.png``, ``Coastline_sem.png``), else a synthetic
 512×384 style and two-region doodle; the style stays at its own size and the doodle
 is scaled to the output, as ``doodle paint --output-size`` does. The child reports
 its peak RSS (CPU) or the allocator's peak (GPU) and the planner's prediction for
-that phase; the parent prints a table (size, predicted, measured, error %).
-``--phases 3`` runs a whole default run instead (the planner predicts its largest
-phase's peak); ``--save DIR`` writes the painting scaled to 1920 wide and two
-crops at 100 % (centre, lower left), to look at large outputs.
+the run; the parent prints a table (size, predicted, measured, error %). The planner
+predicts a whole run (on a CPU, what glibc's heaps keep of the freed buffers
+included: ``planner.CPU_RETENTION``); ``--phases 1 --iterations 2``, how this bench
+measured before 2026-11-30, shows one phase's first evaluations, which it exceeds.
+``--save DIR`` writes the painting scaled to 1920 wide and two crops at 100 %
+(centre, lower left), to look at large outputs.
 
 On a GPU, XLA's autotuner tries convolution algorithms when it compiles, with scratch
 buffers as large as the free memory allows, and that scratch, not the painting, would
@@ -49,7 +51,7 @@ import json, os, resource, sys, time
 import jax, numpy as np
 from doodle import api, planner, synthesis
 from doodle.options import Options
-w, h, iterations, layers, propagate, remat, device, inputs, phases, save, cached = sys.argv[1:12]
+w, h, iterations, layers, propagate, remat, device, inputs, phases, save, cached, release = sys.argv[1:13]
 if os.environ.get("BENCH_UNCAPPED") == "1":  # the GPU's blocks as before 2026-11-30: the planner's
     from doodle import patches
     patches.block_limit = lambda platform: patches.CPU_BLOCK_BYTES if platform == "cpu" else None
@@ -63,6 +65,7 @@ if layers != "default":
     flat["style_layers"] = tuple(layers.split(","))
 if remat != "-":
     flat["remat"] = remat
+flat["release_memory"] = release
 opts = Options.of(**flat)
 if inputs != "-":
     problem = api.build_problem(f"{inputs}/Monet.jpg", style_map=f"{inputs}/Monet_sem.png",
@@ -101,10 +104,10 @@ if plan.phases[0].device == "gpu":
     peak = planner.gpu_devices()[0].memory_stats()["peak_bytes_in_use"]
 else:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-p = plan.phases[0]
+p = plan.phases[-1]  # the final phase, the largest
 print(json.dumps({"predicted": plan.peak_bytes, "measured": peak, "device": p.device, "seconds": seconds,
                   "phases": len(plan.phases), "phase_times": times, "tiles": [getattr(q, "tiles", 1) for q in plan.phases],
-                  "remat": getattr(p, "remat", False), "bank_dtype": p.bank_dtype,
+                  "remat": p.remat, "release": p.release, "bank_dtype": p.bank_dtype,
                   "slices": ["window" if lp.propagated else lp.slices for lp in p.layers]}))
 """
 
@@ -123,7 +126,8 @@ def measure(w: int, h: int, args) -> dict:
             start = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", CHILD, str(w), str(h), str(args.iterations), args.layers,
                                   args.propagate, args.remat, args.device, inputs, str(args.phases),
-                                  (args.save or "-") if run == runs - 1 else "-", "1" if runs > 1 else "0"],
+                                  (args.save or "-") if run == runs - 1 else "-", "1" if runs > 1 else "0",
+                                  args.release],
                                  capture_output=True, text=True, cwd=ROOT, env=env)
             walls.append(round(time.perf_counter() - start, 1))
             if out.returncode != 0:
@@ -139,7 +143,7 @@ def measure(w: int, h: int, args) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", default="256x192,512x384,1024x768")
-    p.add_argument("--iterations", type=int, default=2)
+    p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--layers", default="default", help="style layers, or 'default' (the extractor's)")
     p.add_argument("--propagate", default="on", choices=("on", "off"))
     p.add_argument("--remat", default="-", help="auto, on or off ('-': leave the option at its default)")
@@ -148,8 +152,8 @@ def main() -> None:
     p.add_argument("--autotune", default="on", choices=("on", "off"), help="XLA's GPU autotuner")
     p.add_argument("--runs", type=int, default=0,
                    help="runs per size sharing a compilation cache, the last measured (0: 2 on a GPU, else 1)")
-    p.add_argument("--phases", type=int, default=1,
-                   help="phases of the run (1: the planned phase alone; 3: a whole default run)")
+    p.add_argument("--phases", type=int, default=3, help="phases of the run (3: a whole default run)")
+    p.add_argument("--release", default="auto", choices=("auto", "on", "off"), help="--release-memory")
     p.add_argument("--save", help="folder: write the painting (scaled to 1920 wide) and two 100%% crops")
     p.add_argument("--json", help="append each result as a JSON line to this file")
     args = p.parse_args()
@@ -157,7 +161,8 @@ def main() -> None:
         os.makedirs(args.save, exist_ok=True)
     print(f"layers {args.layers}, propagate {args.propagate}, remat {args.remat}, device {args.device}, "
           f"{args.phases} phase(s), {args.iterations} evaluations each")
-    print(f"{'size':>10} {'device':>6} {'remat':>5} {'slices':>18} {'predicted':>10} {'measured':>10} {'error':>7}")
+    print(f"{'size':>10} {'device':>6} {'remat':>5} {'trim':>5} {'tiles':>5} {'slices':>18} {'predicted':>10} "
+          f"{'measured':>10} {'error':>7} {'wall':>7}")
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         r = measure(w, h, args)
@@ -168,8 +173,9 @@ def main() -> None:
             with open(args.json, "a") as f:
                 f.write(json.dumps(r) + "\n")
         err = (r["predicted"] - r["measured"]) / r["measured"]
-        print(f"{size:>10} {r['device']:>6} {str(r['remat']):>5} {','.join(map(str, r['slices'])):>18} "
-              f"{r['predicted'] / 2**20:8.0f}Mi {r['measured'] / 2**20:8.0f}Mi {err:+7.0%}", flush=True)
+        print(f"{size:>10} {r['device']:>6} {str(r['remat']):>5} {str(r['release']):>5} {r['tiles'][-1]:>5} "
+              f"{','.join(map(str, r['slices'])):>18} {r['predicted'] / 2**20:8.0f}Mi {r['measured'] / 2**20:8.0f}Mi "
+              f"{err:+7.1%} {r['wall']:6.0f}s", flush=True)
 
 
 if __name__ == "__main__":

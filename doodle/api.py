@@ -520,7 +520,8 @@ def make_plan(problem: Problem, extractor: Extractor, options: Options,
                             options.resources.slices,
                             slice_budget=slice_budget or options.resources.match_memory,
                             propagated=[l for l, _ in parents_of(tuple(style_layers), options.painting.propagate)],
-                            remat=options.resources.remat, tiling=not options.painting.seamless)
+                            remat=options.resources.remat, tiling=not options.painting.seamless,
+                            release=options.resources.release_memory)
     except planner.DoesNotFit as e:
         hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."
                 if e.largest else "Use a smaller --output-size, or raise --max-memory.")

@@ -37,6 +37,14 @@ SLICE_FACTOR = 0.75
 REMAT_SAVING = 0.2
 # Channels of the semantic map appended to features: r, g, b and the constant.
 MAP_CHANNELS = 4
+# How far a whole CPU run's peak RSS rises above one phase's first evaluations (what
+# the factors above were fitted on) when freed memory is not given back: glibc keeps
+# the buffers XLA frees, and the heaps grow over the evaluations and phases. Fitted on
+# 3-phase runs at 512×384, 1024×768 and 3840×2160, checked on 2048×1536 (bench/RESULTS.md).
+# With doodle.hostmem trimming at each matching the heaps still grow between two
+# matchings, less: fitted on 1024×768 and 2048×1536 (at 512×384 it over-predicts by 4-7 %).
+CPU_RETENTION = 1.3
+CPU_RETENTION_TRIMMED = 1.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +77,7 @@ class PhasePlan:
     peak_bytes: int  # predicted peak of the phase on its device
     skipped: bool = False  # too small for a 3×3 patch at the deepest layer
     remat: bool = False  # the network's activations recomputed in the backward pass
+    release: bool = False  # freed host memory given back at each matching (doodle.hostmem)
     tiles: int = 1  # how many overlapping tiles the phase is painted in (1: whole)
     tile: Optional[tuple[int, int]] = None  # (h, w) of the largest tile; `layers` and the
     # slices are planned for one tile, `peak_bytes` for one tile and the whole canvas
@@ -188,6 +197,7 @@ def plan_phase(
     content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, baseline: Mapping[str, int] = None,
     slice_budget: int = 512 * 2**20, propagated: Sequence[str] = (), remat: str = "auto",
+    release: str = "auto",
 ) -> PhasePlan:
     """Plan one phase: the first device in preference order whose budget it fits.
 
@@ -199,19 +209,27 @@ def plan_phase(
     blocks buy no speed and crowd out everything else). ``remat`` ("auto", "on",
     "off", ``ResourceOptions.remat``): "auto" rematerialises the network's
     activations on a device only when the phase does not fit there without it
-    (it costs a forward pass per evaluation).
+    (it costs a forward pass per evaluation). ``release`` (the same choices,
+    ``ResourceOptions.release_memory``) gives freed host memory back at each
+    matching on a CPU; "auto" only when the phase does not fit otherwise (it costs a
+    few per cent of time, remat far more, so it is tried first).
     Raises DoesNotFit when no device holds even one-row slices.
     """
     baseline = baseline if baseline is not None else {"cpu": CPU_BASELINE, "gpu": 0}
     order = {"auto": ("gpu", "cpu"), "gpu": ("gpu",), "cpu": ("cpu",)}[prefer]
-    choices = {"auto": (False, True), "on": (True,), "off": (False,)}[remat]
+    remats = {"auto": (False, True), "on": (True,), "off": (False,)}[remat]
+    releases = {"auto": (False, True), "on": (True,), "off": (False,)}[release]
     shortest = None
     for device in order:
         if device not in budgets:
             continue
-        for with_remat in choices:
+        # Cheapest first: neither, trimming (a few per cent), remat (a forward pass).
+        # (Trimming is for a CPU's heap: a GPU's allocator gives nothing back to trim.)
+        for with_remat, with_release in dict.fromkeys(sorted((m, r and device == "cpu")
+                                                             for m in remats for r in releases)):
             candidate = _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budgets[device],
-                                   device, slices, baseline.get(device, 0), slice_budget, propagated, with_remat)
+                                   device, slices, baseline.get(device, 0), slice_budget, propagated, with_remat,
+                                   with_release)
             fits = all(lp.slice_rows >= 1 for lp in candidate.layers) and candidate.peak_bytes <= budgets[device]
             if fits:
                 return candidate
@@ -223,10 +241,14 @@ def plan_phase(
 
 
 def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budget, device, slices, baseline,
-               slice_budget, propagated, remat) -> PhasePlan:
-    """One phase on one device with remat on or off: its slices and predicted peak."""
+               slice_budget, propagated, remat, release=False) -> PhasePlan:
+    """One phase on one device with remat and trimming on or off: its slices and
+    predicted peak (the baseline, plus what the phase holds, grown on a CPU by what
+    its heaps keep of the freed buffers: :data:`CPU_RETENTION`, or
+    :data:`CPU_RETENTION_TRIMMED` when trimmed)."""
     fixed = phase_fixed_bytes(hw, style_hw, style_layers, content_layers, semantic, remat=remat)
-    room = budget - fixed - baseline
+    growth = 1.0 if device != "cpu" else CPU_RETENTION_TRIMMED if release else CPU_RETENTION
+    room = (budget - baseline) / growth - fixed
     layers = []
     worst = 0
     for layer in style_layers:
@@ -257,8 +279,8 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
                                 -(-rows_total // max(rows, 1)), sb, walked=-(-rows_total // walk_rows),
                                 chunks=-(-max(oh - 2, 1) // out_rows)))
-    peak = int(fixed + baseline + SLICE_FACTOR * worst)
-    return PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak, remat=remat)
+    peak = int(baseline + growth * (fixed + SLICE_FACTOR * worst))
+    return PhasePlan(phase, hw, style_hw, device, tuple(layers), "float32", peak, remat=remat, release=release)
 
 
 def tile_overlap(style_layers: Sequence[str], content_layers: Sequence[str]) -> int:
@@ -277,7 +299,7 @@ def plan_tiled(
     phase: int, hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
-    propagated: Sequence[str] = (), remat: str = "auto", most: int = 8,
+    propagated: Sequence[str] = (), remat: str = "auto", most: int = 8, release: str = "auto",
 ) -> PhasePlan:
     """Plan a phase painted in overlapping tiles (:mod:`doodle.tiles`): the fewest tiles,
     up to ``most`` along each side, whose one tile fits beside the whole canvas.
@@ -298,7 +320,7 @@ def plan_tiled(
             continue  # tiles hardly larger than their overlaps: more seams than painting
         try:
             one = plan_phase(phase, (th, tw), style_hw, style_layers, content_layers, semantic, room, prefer,
-                             slices, slice_budget=slice_budget, propagated=propagated, remat=remat)
+                             slices, slice_budget=slice_budget, propagated=propagated, remat=remat, release=release)
         except DoesNotFit:
             continue
         return dataclasses.replace(one, size=hw, peak_bytes=one.peak_bytes + canvas, tiles=ny * nx,
@@ -310,7 +332,7 @@ def plan(
     size: tuple[int, int], style_size: tuple[int, int], style_layers: Sequence[str],
     content_layers: Sequence[str], semantic: bool, phases: int, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
-    propagated: Sequence[str] = (), remat: str = "auto", tiling: bool = True,
+    propagated: Sequence[str] = (), remat: str = "auto", tiling: bool = True, release: str = "auto",
 ) -> Plan:
     """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
 
@@ -329,22 +351,24 @@ def plan(
                 continue
             try:
                 out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
-                                      slices, slice_budget=slice_budget, propagated=propagated, remat=remat))
+                                      slices, slice_budget=slice_budget, propagated=propagated, remat=remat,
+                                      release=release))
             except DoesNotFit:
                 if not tiling or i < phases - 1:
                     raise
                 out.append(plan_tiled(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
-                                      slices, slice_budget=slice_budget, propagated=propagated, remat=remat))
+                                      slices, slice_budget=slice_budget, propagated=propagated, remat=remat,
+                                      release=release))
     except DoesNotFit as e:
         largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer,
-                                  propagated, remat)
+                                  propagated, remat, release)
         hint = f"; the largest output that fits is {largest[0]}×{largest[1]}" if largest else ""
         raise DoesNotFit(f"{e}{hint}", largest) from None
     return Plan(tuple(out), dict(budgets))
 
 
 def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto",
-                    propagated=(), remat="auto"):
+                    propagated=(), remat="auto", release="auto"):
     """The largest (w, h) with the aspect of ``size`` whose final phase fits, or None.
 
     The style is scaled with the output, as the final phase would see both.
@@ -352,7 +376,7 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
     def fits(s: float) -> bool:
         try:
             plan_phase(1, scaled(size, s), scaled(style_size, s), style_layers, content_layers, semantic,
-                       budgets, prefer, propagated=propagated, remat=remat)
+                       budgets, prefer, propagated=propagated, remat=remat, release=release)
             return True
         except DoesNotFit:
             return False

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import planner, tiles, vgg
+from doodle import hostmem, planner, tiles, vgg
 from doodle.errors import DivergenceError
 from doodle.evaluation import constants, eval_config, fresh, iterate, reassign
 from doodle.extractor import Extractor
@@ -126,13 +126,14 @@ def synthesize(
         rows = plan.slice_rows(i + 1) if plan is not None else None
         device = _device(plan.phases[i].device) if plan is not None else None
         remat = plan.phases[i].remat if plan is not None else None
+        release = plan.phases[i].release if plan is not None else options.resources.release_memory == "on"
         with jax.default_device(device) if device is not None else contextlib.nullcontext():
             if plan is not None and plan.phases[i].tiles > 1:
                 x = _run_tiled(problem, extractor, options, i, hw, scale, x, callback, rows, remat, plan.phases[i],
                                key=directions_key, memo=memo)
             else:
                 x = _run_phase(problem, extractor, options, i, hw, scale, x, callback, rows, remat,
-                               key=directions_key, memo=memo)
+                               key=directions_key, memo=memo, release=release)
     return np.asarray(x)
 
 
@@ -171,13 +172,13 @@ def _run_tiled(problem, extractor, options, i, hw, scale, x, callback, slice_row
             callback(dataclasses.replace(p, message=f"{p.message} ({note})" if p.message else note))
 
         painted = _run_phase(sub, extractor, options, i, t.hw, scale, jnp.asarray(tiles.crop(canvas, t)),
-                             tile_callback, slice_rows, remat, key=key, memo=memo)
+                             tile_callback, slice_rows, remat, key=key, memo=memo, release=phase_plan.release)
         canvas = tiles.paste(canvas, np.asarray(painted), layout, k)
     return jnp.asarray(canvas)
 
 
 def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_rows=None, remat=None, *, key,
-               memo=None):
+               memo=None, release=False):
     start = time.perf_counter()
     phase = prepare_phase(problem, extractor, options, scale, hw, slice_rows, key=key, memo=memo)
     config = eval_config(extractor, options, problem, phase, remat)
@@ -206,6 +207,8 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
         if it <= options.painting.iterations:
             match = (it == 1 and first_matches) or (
                 it > 1 and not options.painting.cache and (it - 1) % max(1, options.painting.match_every) == 0)
+            if release and match:
+                hostmem.release()  # what the evaluations before freed (the planner counted on it)
             state, ev = iterate(config, consts, hw, state, matching, match, it > 1, not retargeted)
             matching = ev.matching
             retargeted = bool(match and phase.dist)

@@ -35,6 +35,8 @@ PAINT_FLAGS |= {"--seamless", "--no-seamless"}
 # Added since, deliberately (issue 17, frame sequences): the painting field
 # `temporal_weight`'s flag, and paint's own --force (repaint every frame).
 PAINT_FLAGS |= {"--temporal-weight", "--force"}
+# Issue 16 (an honest planner for whole runs): the resource field `release_memory`'s flag.
+PAINT_FLAGS |= {"--release-memory"}
 PLAN_FLAGS = PAINT_FLAGS - {"--force", "--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
                             "--quiet", "--compile-cache", "--no-compile-cache", "--metadata", "--no-metadata",
                             "--like", "--allow-changed-inputs"} | {"--json"}

@@ -113,6 +113,9 @@ def test_library_errors_name_the_field():
         validate(Options.of(output_size=(0, 10)))
     with pytest.raises(OptionError, match="iterations must be a whole number"):
         validate(Options.of(iterations=2.5))
+    with pytest.raises(OptionError, match="release_memory must be one of auto, on, off") as e:
+        validate(Options.of(release_memory="sometimes"))
+    assert str(e.value.as_flag()).startswith("--release-memory must be one of")
 
 
 # --- output paths, checked before painting ----------------------------------------

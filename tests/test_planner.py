@@ -145,12 +145,14 @@ def test_plan_command_prints_a_table_and_json():
     result = _plan_cli()
     assert result.exit_code == 0, result.output
     assert "predicted peak" in result.output and "2_1" in result.output
+    assert " trim " in result.output  # whether a phase gives freed memory back
     result = _plan_cli("--json")
     data = json.loads(result.stdout)  # stderr may say that the machine's calibration ran
     assert len(data["phases"]) == 3 and data["peak_bytes"] > 0
     assert [p["size"] for p in data["phases"]][-1] == [240, 320]
     for phase in data["phases"]:
         assert phase["remat"] is False and phase["bank_dtype"] == "float32" and phase["tiles"] == 1
+        assert phase["release"] is False  # roomy: no trimming
         assert phase["seconds_per_evaluation"] > 0
     assert data["seconds_at_most"] == pytest.approx(100 * sum(p["seconds_per_evaluation"] for p in data["phases"]))
 
@@ -232,32 +234,63 @@ def test_the_peak_is_baseline_fixed_and_the_largest_slice():
                      remat="off").phases[0]
     fixed = planner.phase_fixed_bytes((384, 512), (384, 512), LAYERS, (), True)
     worst = max(lp.slice_bytes for lp in p.layers)
-    assert p.peak_bytes == int(fixed + planner.CPU_BASELINE + planner.SLICE_FACTOR * worst)
+    # A CPU run that keeps what it frees grows by CPU_RETENTION over what it holds.
+    assert not p.release
+    assert p.peak_bytes == int(planner.CPU_BASELINE + planner.CPU_RETENTION * (fixed + planner.SLICE_FACTOR * worst))
+    trimmed = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}, propagated=("2_1",),
+                           remat="off", release="on").phases[0]
+    assert trimmed.release and trimmed.layers == p.layers
+    assert trimmed.peak_bytes == int(planner.CPU_BASELINE + planner.CPU_RETENTION_TRIMMED * (
+        fixed + planner.SLICE_FACTOR * worst))
+    # A GPU's allocator holds only what is alive: no growth, and nothing to trim.
+    gpu = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"gpu": 64 * GIB}, propagated=("2_1",),
+                       remat="off", release="on").phases[0]
+    worst_gpu = max(lp.slice_bytes for lp in gpu.layers)
+    assert gpu.device == "gpu" and not gpu.release
+    assert gpu.peak_bytes == int(fixed + planner.SLICE_FACTOR * worst_gpu)
     # Another style layer adds; exhaustive matching never takes less (both slices capped here).
     shallow = planner.plan((384, 512), (384, 512), ("3_1", "4_1"), (), True, 1, {"cpu": 64 * GIB}).phases[0]
     exhaustive = planner.plan((384, 512), (384, 512), LAYERS, (), True, 1, {"cpu": 64 * GIB}).phases[0]
     assert shallow.peak_bytes < p.peak_bytes <= exhaustive.peak_bytes
 
 
+def test_trimming_is_taken_only_when_memory_is_short_and_before_remat():
+    args = ((768, 1024), (384, 512), LAYERS, (), True, 1)
+    kept = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",)).phases[0]
+    trimmed = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), release="on").phases[0]
+    assert not kept.release and trimmed.release and trimmed.peak_bytes < kept.peak_bytes
+    # A budget that one-row slices exceed untrimmed and fit trimmed (slices shrink
+    # first: they cost nothing).
+    thinnest = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), release="off").phases[0]
+    thinnest_trimmed = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",),
+                                    release="on").phases[0]
+    short = (thinnest.peak_bytes + thinnest_trimmed.peak_bytes) // 2
+    auto = planner.plan(*args, {"cpu": short}, propagated=("2_1",)).phases[0]
+    assert auto.release and not auto.remat and auto.tiles == 1 and auto.peak_bytes <= short
+    with pytest.raises(planner.DoesNotFit):
+        planner.plan(*args, {"cpu": short}, propagated=("2_1",), release="off", remat="off", tiling=False)
+
+
 def test_remat_predicts_less_and_auto_takes_it_only_when_memory_is_short():
     size = (768, 1024)
+    # Trimming off: this is remat's choice alone (trimming, cheaper, would come first).
     args = (size, (384, 512), LAYERS, (), True, 1)
-    plain = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), remat="off").phases[0]
-    forced = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), remat="on").phases[0]
+    plain = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), release="off", remat="off").phases[0]
+    forced = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), release="off", remat="on").phases[0]
     assert forced.remat and not plain.remat and forced.peak_bytes < plain.peak_bytes
-    roomy = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",)).phases[0]
+    roomy = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",), release="off").phases[0]
     assert not roomy.remat and roomy == plain
     # A budget that one-row slices without remat exceed and one-row slices with remat
     # fit: smaller slices cost no arithmetic, remat a forward pass, so slices shrink first.
-    thinnest = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), remat="off").phases[0]
-    thinnest_remat = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), remat="on").phases[0]
+    thinnest = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), release="off", remat="off").phases[0]
+    thinnest_remat = planner.plan(*args, {"cpu": 64 * GIB}, slices=10**6, propagated=("2_1",), release="off", remat="on").phases[0]
     short = (thinnest.peak_bytes + thinnest_remat.peak_bytes) // 2
-    auto = planner.plan(*args, {"cpu": short}, propagated=("2_1",)).phases[0]
+    auto = planner.plan(*args, {"cpu": short}, propagated=("2_1",), release="off").phases[0]
     assert auto.remat and auto.peak_bytes <= short
     with pytest.raises(planner.DoesNotFit):
-        planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off", tiling=False)
+        planner.plan(*args, {"cpu": short}, propagated=("2_1",), release="off", remat="off", tiling=False)
     # Without remat and with tiling allowed, the phase is painted in tiles instead.
-    assert planner.plan(*args, {"cpu": short}, propagated=("2_1",), remat="off").phases[0].tiles > 1
+    assert planner.plan(*args, {"cpu": short}, propagated=("2_1",), release="off", remat="off").phases[0].tiles > 1
 
 
 def test_a_final_phase_too_large_whole_is_planned_in_tiles():

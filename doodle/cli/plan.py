@@ -15,7 +15,7 @@ from doodle.cli.options import defaulted, paint_options, prepare
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @reports_errors
 def plan_command(**kw) -> None:
-    """Show the plan of a painting: per phase its size, patches, slices, device, remat,
+    """Show the plan of a painting: per phase its size, patches, slices, device, remat, trim
     bank dtype, tiles, predicted peak memory and seconds per evaluation.
 
     Takes the same arguments as `doodle paint` and paints nothing. The seconds come
@@ -78,7 +78,7 @@ def _print_table(run_plan, seconds, options) -> None:
 
     budgets = ", ".join(f"{d} {b / 2**20:,.0f} MiB" for d, b in run_plan.budgets.items())
     click.echo(f"budget: {budgets}")
-    click.echo(f"{'phase':>5} {'size':>9} {'style':>9} {'device':>6} {'remat':>5} {'bank':>7} {'tiles':>5} "
+    click.echo(f"{'phase':>5} {'size':>9} {'style':>9} {'device':>6} {'remat':>5} {'trim':>4} {'bank':>7} {'tiles':>5} "
                f"{'layer':>5} {'patches out×style':>20} {'slices':>6} {'peak':>10} {'s/eval':>7}")
     for p, sec in zip(run_plan.phases, seconds):
         size, style = f"{p.size[1]}×{p.size[0]}", f"{p.style_size[1]}×{p.style_size[0]}"
@@ -87,7 +87,7 @@ def _print_table(run_plan, seconds, options) -> None:
             continue
         for j, lp in enumerate(p.layers):
             head = (f"{p.phase:>5} {size:>9} {style:>9} {p.device:>6} {'on' if p.remat else 'off':>5} "
-                    f"{p.bank_dtype:>7} {p.tiles:>5}" if j == 0 else " " * 52)
+                    f"{'on' if p.release else 'off':>4} {p.bank_dtype:>7} {p.tiles:>5}" if j == 0 else " " * 57)
             peak = f"{p.peak_bytes / 2**20:8,.0f}Mi" if j == 0 else ""
             per = f"{sec:7.2f}" if j == 0 else ""
             slices = "window" if lp.propagated else lp.walked if lp.chunks == 1 else f"{lp.walked}×{lp.chunks}"

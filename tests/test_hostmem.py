@@ -1,0 +1,78 @@
+"""Giving freed memory back: glibc's heap shrinks, and a painting trims where planned."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from doodle import hostmem, planner, synthesis
+from doodle.options import Options
+
+from test_planner import LAYERS, GIB, _problem
+
+needs_glibc = pytest.mark.skipif(not hostmem.available(), reason="no malloc_trim: not glibc")
+
+
+# Run in a fresh process: in the test run's own, a new thread may share a heap other
+# threads have shaped, and what free() keeps there is not this test's to decide.
+HEAP = r"""
+import ctypes, json, os, threading
+from doodle import hostmem
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+out, keepers = {}, []
+
+def work():
+    # In a thread, as XLA's buffers are: its own arena. 96 MiB in blocks below the mmap
+    # threshold, touched, each followed by a small block that stays, so the freed ones
+    # cannot merge into the top of the heap and free() keeps them.
+    blocks = []
+    for _ in range(1536):
+        blocks.append(libc.malloc(64 * 1024))
+        keepers.append(libc.malloc(64))
+        ctypes.memset(blocks[-1], 1, 64 * 1024)
+    out["before"] = rss()
+    for b in blocks:
+        libc.free(b)
+    out["kept"] = rss()
+
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+out["released"] = hostmem.release()
+out["after"] = rss()
+print(json.dumps(out))
+"""
+
+
+@needs_glibc
+def test_release_returns_the_freed_middle_of_a_threads_heap():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(hostmem.__file__)))
+    done = subprocess.run([sys.executable, "-c", HEAP], capture_output=True, text=True, cwd=root, check=True,
+                          env=dict(os.environ, PYTHONPATH=root))
+    rss = json.loads(done.stdout)
+    assert rss["released"]
+    assert rss["kept"] > rss["before"] - 48 * 2**20  # glibc kept most of it
+    assert rss["after"] < rss["kept"] - 64 * 2**20  # and gave it back when asked
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_a_phase_trims_at_each_matching_when_planned(builtin_extractor, monkeypatch, release):
+    calls = []
+    monkeypatch.setattr(hostmem, "release", lambda: calls.append(1) or True)
+    plan = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB},
+                        release="on" if release else "off")
+    assert plan.phases[0].release == release
+    opts = Options.of(iterations=9, phases=1, random_seed=0, match_every=4, stall_tolerance=0.0)
+    synthesis.synthesize(_problem(), builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=plan)
+    # Matchings at evaluations 5 and 9 (the phase's first is made before its first evaluation).
+    assert len(calls) == (2 if release else 0)
