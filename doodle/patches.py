@@ -239,9 +239,10 @@ def _max_and_argmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 # Gram matrix is written once and read nine times by the shifted sums, and blocks
 # small enough to stay near the cache ran faster than the planner's largest (bench/
 # matching_blocks.py, bench/RESULTS.md). A GPU has the memory for the planner's largest
-# blocks but gains nothing from them past a few GiB (the matmul is long saturated), and a
-# Gram block of 2**31 elements or more is past the 32-bit indexing that XLA's GPU
-# kernels are built around: keep it well below.
+# blocks (tens of GiB at 4096×3072 on an H200) but gains nothing from them past a few
+# GiB, the matmul long saturated; within 2 GiB every block's element count also stays
+# far below 2**31, where 32-bit index arithmetic fails (as the loss's normaliser did
+# there). Not yet timed on a GPU at such sizes.
 CPU_BLOCK_BYTES = 48 * 2**20
 GPU_BLOCK_BYTES = 2 * 2**30
 

@@ -336,8 +336,9 @@ def plan(
 ) -> Plan:
     """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
 
-    The final phase, when it does not fit whole, is painted in tiles (``tiling``; off
-    for a seamless tile, whose borders must wrap round).
+    A phase that does not fit whole is painted in tiles (``tiling``; off for a
+    seamless tile, whose borders must wrap round): the final phase, and for a very
+    large output the coarser ones too.
     Raises DoesNotFit naming the largest output size that would fit.
     """
     need = vgg.min_side(tuple(style_layers) + tuple(content_layers))
@@ -354,7 +355,7 @@ def plan(
                                       slices, slice_budget=slice_budget, propagated=propagated, remat=remat,
                                       release=release))
             except DoesNotFit:
-                if not tiling or i < phases - 1:
+                if not tiling:
                     raise
                 out.append(plan_tiled(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
                                       slices, slice_budget=slice_budget, propagated=propagated, remat=remat,

@@ -146,26 +146,32 @@ def _device(kind: str):
 
 def _run_tiled(problem, extractor, options, i, hw, scale, x, callback, slice_rows, remat, phase_plan, *, key,
                memo=None):
-    """The final phase painted tile by tile (:mod:`doodle.tiles`), for an output whose
-    phase does not fit in memory whole: each tile is a phase of its own over its part
-    of the doodle, content and carried frame, starting from the canvas as it stands,
-    and all of them match against one style bank (the style's network pass is made
-    once, through ``memo``). The planner tiles only the final phase (scale 1), so the
-    problem's full-size arrays are cropped as they are."""
+    """A phase painted tile by tile (:mod:`doodle.tiles`), for an output whose phase
+    does not fit in memory whole: each tile is a phase of its own over its part of the
+    doodle, content and carried frame, starting from the canvas as it stands, and all
+    of them match against one style bank (the style's network pass is made once,
+    through ``memo``). The problem's full-size arrays are resized to the phase first
+    (as :func:`doodle.phase.prepare_phase` would; the maps' channels are affine in
+    their colours, so resizing the colours is the same), then cropped."""
     memo = memo if memo is not None else StyleMemo()
     layout = tiles.layout(hw, phase_plan.tile, phase_plan.overlap)
     canvas = np.array(x, np.float32)  # a host copy, pasted into tile by tile
 
-    def part(array, t):
-        if array is None:
-            return None
-        if np.shape(array)[:2] != tuple(hw):
-            raise ValueError(f"a tiled phase needs full-size inputs, not {np.shape(array)[:2]} for {hw}")
-        return np.asarray(array)[t.y0:t.y1, t.x0:t.x1]
+    def at_phase(array):
+        if array is None or np.shape(array)[:2] == tuple(hw):
+            return array
+        if np.ndim(array) == 2:  # the still mask
+            return np.asarray(resize(np.asarray(array, np.float32)[..., None], hw))[..., 0]
+        return np.asarray(resize(array, hw))
+
+    full = {name: at_phase(getattr(problem, name)) for name in ("target_map", "content", "previous", "still")}
+
+    def part(name, t):
+        array = full[name]
+        return None if array is None else np.asarray(array)[t.y0:t.y1, t.x0:t.x1]
 
     for k, t in enumerate(layout):
-        sub = problem._replace(target_map=part(problem.target_map, t), content=part(problem.content, t), size=t.hw,
-                               previous=part(problem.previous, t), still=part(problem.still, t))
+        sub = problem._replace(size=t.hw, **{name: part(name, t) for name in full})
         note = f"tile {k + 1} of {len(layout)}, rows {t.y0}-{t.y1}, columns {t.x0}-{t.x1}"
 
         def tile_callback(p, note=note):

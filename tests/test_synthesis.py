@@ -268,3 +268,51 @@ def test_a_phase_painted_in_tiles_has_no_seam(tmp_path):
     assert figures["phase_events"] == 4 and "tile 4 of 4" in figures["last_message"]
     assert figures["tiled"] <= 1.3 and figures["untiled"] <= 1.3, figures
     assert figures["tiled-vs-untiled"] < 0.5 < figures["off-vs-untiled"], figures
+    # A coarser phase in tiles: each tile a phase of its own, the final phase whole after.
+    assert figures["coarse_phase_events"] == [4, 1], figures
+    # No seam, and the same texture (colour mean and spread) if not the same layout: the
+    # coarse phase decides where things go, and its tiles decided on their own.
+    assert figures["coarse"] <= 1.3 and figures["coarse-mean"] < 0.1, figures
+    assert 0.8 < figures["coarse-spread"] < 1.25, figures
+
+
+def test_a_coarser_phase_in_tiles_crops_the_inputs_resized_to_that_phase(monkeypatch):
+    """Each tile of a coarse phase gets its part of the doodle, content and carried
+    frame resized to the phase (what an untiled phase would resize them to), not of
+    the full-size arrays; the final phase gets the problem as it is."""
+    import dataclasses
+
+    from doodle import planner, problem as problem_mod, tiles
+
+    rng = np.random.default_rng(0)
+    style = rng.uniform(0, 255, (48, 48, 3)).astype(np.float32)
+    sem = np.zeros((48, 48, 3), np.uint8)
+    sem[24:] = 255
+    doodle = np.zeros((144, 144, 3), np.uint8)
+    doodle[:, 50:] = 255
+    content = rng.uniform(0, 255, (144, 144, 3)).astype(np.float32)
+    still = (rng.uniform(size=(144, 144)) > 0.5).astype(np.float32)
+    prob = Problem(style, sem, content, doodle, (144, 144), previous=content[::-1].copy(), still=still)
+    whole = planner.plan((144, 144), (48, 48), ("3_1", "4_1"), ("4_2",), True, 2, {"cpu": 8 * 2**30})
+    first = dataclasses.replace(whole.phases[0], tiles=4, tile=(44, 44), overlap=16)
+    calls = []
+
+    def fake_phase(problem, extractor, options, i, hw, scale, x, callback, *args, **kw):
+        calls.append((i, hw, problem))
+        return jnp.zeros(hw + (3,), jnp.float32)
+
+    monkeypatch.setattr(synthesis, "_run_phase", fake_phase)
+    opts = Options.of(phases=2, random_seed=0, style_layers=("3_1", "4_1"), content_layers=("4_2",),
+                      content_weight=10.0)
+    synthesis.synthesize(prob, None, opts, key=jax.random.PRNGKey(0),
+                         plan=planner.Plan((first,) + whole.phases[1:], whole.budgets))
+    layout = tiles.layout((72, 72), (44, 44), 16)
+    assert [c[:2] for c in calls] == [(0, t.hw) for t in layout] + [(1, (144, 144))]
+    for (_, _, sub), t in zip(calls, layout):
+        for name in ("target_map", "content", "previous"):
+            at_phase = np.asarray(problem_mod.resize(getattr(prob, name), (72, 72)))
+            np.testing.assert_allclose(getattr(sub, name), at_phase[t.y0:t.y1, t.x0:t.x1], atol=1e-4)
+        mask = np.asarray(problem_mod.resize(still[..., None], (72, 72)))[..., 0]
+        np.testing.assert_allclose(sub.still, mask[t.y0:t.y1, t.x0:t.x1], atol=1e-4)
+        assert sub.size == t.hw
+    assert calls[-1][2] is prob

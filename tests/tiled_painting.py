@@ -1,6 +1,7 @@
 """A small painting whose final phase is painted in 2×2 tiles, against the same painting
-untiled and a control with each tile pasted 3 px off its place; prints the figures as
-one JSON line (run by tests/test_synthesis.py in a fresh process)."""
+untiled and a control with each tile pasted 3 px off its place, and one whose coarser
+phase is painted in tiles; prints the figures as one JSON line (run by
+tests/test_synthesis.py in a fresh process)."""
 import dataclasses
 import json
 
@@ -58,13 +59,30 @@ def main() -> None:
     paste = tiles.paste
     tiles.paste = lambda canvas, painted, layout, i: paste(canvas, np.roll(painted, 3, axis=(0, 1)), layout, i)
     off = paint(tiled)[0]
+    tiles.paste = paste
     spread = np.abs(untiled - untiled.mean((0, 1))).mean()
+
+    # A coarser phase in tiles too (a very large output): phase 1 of 2, at 72×72, in
+    # 2×2 tiles over the doodle resized to it, the final phase (144×144) whole.
+    problem = problem._replace(size=(144, 144))
+    whole2 = planner.plan((144, 144), (48, 48), ("3_1", "4_1"), (), False, 2, {"cpu": 8 * 2**30})
+    first = dataclasses.replace(whole2.phases[0], tiles=4, tile=(44, 44), overlap=16)
+    untiled2, _ = paint(whole2)
+    coarse, coarse_events = paint(planner.Plan((first,) + whole2.phases[1:], whole2.budgets))
+    spread2 = np.abs(untiled2 - untiled2.mean((0, 1))).mean()
+    layout2 = tiles.layout((144, 144), (88, 88), 32)  # phase 1's joins, at the final size
     print(json.dumps({
         "untiled": join_ratio(untiled, layout), "tiled": join_ratio(joined, layout), "off": join_ratio(off, layout),
         "tiled-vs-untiled": float(np.abs(joined - untiled).mean() / spread),
         "off-vs-untiled": float(np.abs(off - untiled).mean() / spread),
         "phase_events": sum(e.event == "phase" and e.phase == 2 for e in events),
         "last_message": events[-1].message,
+        "coarse": join_ratio(coarse, layout2), "coarse-untiled": join_ratio(untiled2, layout2),
+        "coarse-vs-untiled": float(np.abs(coarse - untiled2).mean() / spread2),
+        # The same texture, if not the same layout: its colour mean and spread.
+        "coarse-mean": float(np.abs(coarse.mean((0, 1)) - untiled2.mean((0, 1))).mean() / spread2),
+        "coarse-spread": float(np.abs(coarse - coarse.mean((0, 1))).mean() / spread2),
+        "coarse_phase_events": [sum(e.event == "phase" and e.phase == k for e in coarse_events) for k in (1, 2)],
     }))
 
 
