@@ -273,9 +273,18 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
                                              patches.block_limit(device))
         # The whole planned slice is counted, though on a CPU the matching walks smaller
         # blocks: counting only the block predicted less than the peak RSS fell by
-        # (bench/RESULTS.md, fourth session), and SLICE_FACTOR was fitted this way.
+        # (bench/RESULTS.md, fourth session), and SLICE_FACTOR was fitted this way. So on
+        # a CPU the term stands for memory that smaller slices do not free: it is counted
+        # at the largest slice whatever the budget (shrinking the slices to fit a tight
+        # budget under-predicted by 30-36 %), and a tight budget takes trimming, remat or
+        # tiles instead, which do free memory.
         sb = slice_bytes((oh, ow), sw, max(rows, 1))
-        worst = max(worst, sb)
+        if device == "cpu":
+            per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
+            roomy = int(max(0, slice_budget - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
+            worst = max(worst, slice_bytes((oh, ow), sw, max(min(roomy, rows_total), rows, 1)))
+        else:
+            worst = max(worst, sb)
         layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
                                 -(-rows_total // max(rows, 1)), sb, walked=-(-rows_total // walk_rows),
                                 chunks=-(-max(oh - 2, 1) // out_rows)))
