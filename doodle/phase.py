@@ -89,7 +89,7 @@ def prepare_phase(
     previous = still = None
     if problem.previous is not None:
         previous = resize(problem.previous, out_hw, seamless)
-        still = resize(np.asarray(problem.still, np.float32)[..., None], out_hw, seamless)[..., 0]
+        still = resize(problem.still, out_hw, seamless)
     return Phase(style_raw=raw, banks=banks, target_sem=tsem, content=content, labels=labels, dist=dist,
                  previous=previous, still=still)
 

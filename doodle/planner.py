@@ -217,8 +217,7 @@ def plan_phase(
     """
     baseline = baseline if baseline is not None else {"cpu": CPU_BASELINE, "gpu": 0}
     order = {"auto": ("gpu", "cpu"), "gpu": ("gpu",), "cpu": ("cpu",)}[prefer]
-    remats = {"auto": (False, True), "on": (True,), "off": (False,)}[remat]
-    releases = {"auto": (False, True), "on": (True,), "off": (False,)}[release]
+    remats, releases = _SWITCH[remat], _SWITCH[release]
     shortest = None
     for device in order:
         if device not in budgets:
@@ -238,6 +237,10 @@ def plan_phase(
     raise DoesNotFit(
         f"phase {phase} at {hw[1]}×{hw[0]} needs about {_mib(shortest.peak_bytes) if shortest else '?'}, more "
         f"than {', '.join(f'{d} {_mib(b)}' for d, b in budgets.items())}", None)
+
+
+# The settings an "auto" / "on" / "off" option lets the planner try, in that order.
+_SWITCH = {"auto": (False, True), "on": (True,), "off": (False,)}
 
 
 def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budget, device, slices, baseline,
@@ -260,14 +263,12 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
             worst = max(worst, sb)
             layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb, True))
             continue
-        if slices:
-            rows = -(-rows_total // slices)
-        else:
+
+        def rows_within(cap: float) -> int:  # style rows per slice whose transient stays within cap
             per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
-            cap = min(room / SLICE_FACTOR, slice_budget)
-            rows = int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
-            rows = min(rows, rows_total)
-        rows = max(rows, 0)
+            return min(int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1)), rows_total)
+
+        rows = -(-rows_total // slices) if slices else rows_within(min(room / SLICE_FACTOR, slice_budget))
         depth = vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0)
         walk_rows, out_rows = patches.blocks((oh, ow), rows_total, max(sw - 2, 1), max(rows, 1), depth,
                                              patches.block_limit(device))
@@ -279,12 +280,8 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         # budget under-predicted by 30-36 %), and a tight budget takes trimming, remat or
         # tiles instead, which do free memory.
         sb = slice_bytes((oh, ow), sw, max(rows, 1))
-        if device == "cpu":
-            per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
-            roomy = int(max(0, slice_budget - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1))
-            worst = max(worst, slice_bytes((oh, ow), sw, max(min(roomy, rows_total), rows, 1)))
-        else:
-            worst = max(worst, sb)
+        counted = max(rows_within(slice_budget), rows, 1) if device == "cpu" else max(rows, 1)
+        worst = max(worst, slice_bytes((oh, ow), sw, counted))
         layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), max(rows, 1),
                                 -(-rows_total // max(rows, 1)), sb, walked=-(-rows_total // walk_rows),
                                 chunks=-(-max(oh - 2, 1) // out_rows)))

@@ -90,13 +90,16 @@ def semantic_channels(sem: np.ndarray) -> jax.Array:
 
 
 def resize(image: Any, hw: tuple[int, int], wrap: bool = False) -> jax.Array:
-    """(H, W, C) -> (h, w, C) float32, bilinear with antialiasing when shrinking.
+    """(H, W, C) -> (h, w, C) float32, bilinear with antialiasing when shrinking; an
+    (H, W) array (a mask) -> (h, w).
 
     ``wrap``: the image is one tile of a periodic one (``--seamless``): pixels near
     an edge are blended with those across the opposite edge, as in the resized
     tiling, instead of with the edge's own (which would leave a seam).
     """
     image = jnp.asarray(image, jnp.float32)
+    if image.ndim == 2:
+        return resize(image[..., None], hw, wrap)[..., 0]
     if image.shape[:2] == tuple(hw):
         return image
     if not wrap:

@@ -158,11 +158,7 @@ def _run_tiled(problem, extractor, options, i, hw, scale, x, callback, slice_row
     canvas = np.array(x, np.float32)  # a host copy, pasted into tile by tile
 
     def at_phase(array):
-        if array is None or np.shape(array)[:2] == tuple(hw):
-            return array
-        if np.ndim(array) == 2:  # the still mask
-            return np.asarray(resize(np.asarray(array, np.float32)[..., None], hw))[..., 0]
-        return np.asarray(resize(array, hw))
+        return array if array is None or np.shape(array)[:2] == tuple(hw) else np.asarray(resize(array, hw))
 
     full = {name: at_phase(getattr(problem, name)) for name in ("target_map", "content", "previous", "still")}
 
