@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from doodle import api, evaluation, imaging, patches, synthesis, vgg  # noqa: E402
 from doodle.phase import prepare_phase  # noqa: E402
-from doodle.problem import palette_of, resize, semantic_channels  # noqa: E402
+from doodle.problem import palette_of, resize, semantic_channels, stall_tolerance_of  # noqa: E402
 from doodle.extractor import builtin  # noqa: E402
 from doodle.options import Options  # noqa: E402
 
@@ -159,7 +159,7 @@ def main() -> None:
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--exhaustive", action="store_true", help="search every layer's whole bank (no propagation)")
     p.add_argument("--soft-labels", action="store_true", help="no hard label restriction")
-    p.add_argument("--stall-tolerance", type=float, default=Options().painting.stall_tolerance)
+    p.add_argument("--stall-tolerance", type=float, default=None, help="default: the mode's (doodle's: with maps)")
     p.add_argument("--image", help="where to write the painting [/tmp/bench_speed_CASE_WxH.png]")
     p.add_argument("--scaling", help="comma-separated sizes, e.g. 256x256,512x512,1024x1024")
     args = p.parse_args()
@@ -177,7 +177,7 @@ def main() -> None:
     flops = matmul_gflops()
     print(f"case {name} {w}x{h}, iterations {args.iterations}, match_every {args.match_every}, "
           f"propagate {options.painting.propagate}, hard_labels {options.painting.hard_labels}, "
-          f"stall_tolerance {options.painting.stall_tolerance:g}, device {jax.devices()[0].platform}, "
+          f"stall_tolerance {stall_tolerance_of(options, problem):g}, device {jax.devices()[0].platform}, "
           f"matmul {flops:.0f} GFLOP/s", flush=True)
     stamps: dict[int, list[float]] = {}
     first: dict[int, float] = {}

@@ -19,7 +19,7 @@ from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
 from doodle.options import BUILTIN, PRETRAINED, Options, validate
-from doodle.problem import (Problem, content_layers_of, content_weight_of, has_maps, parents_of, resize,
+from doodle.problem import (Problem, content_layers_of, content_weight_of, has_maps, propagated_of, resize,
                             style_layers_of, style_size, styles_of, terms_of)
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
@@ -519,7 +519,7 @@ def make_plan(problem: Problem, extractor: Extractor, options: Options,
                             options.painting.phases, budgets, prefer or options.resources.device,
                             options.resources.slices,
                             slice_budget=slice_budget or options.resources.match_memory,
-                            propagated=[l for l, _ in parents_of(tuple(style_layers), options.painting.propagate)],
+                            propagated=[l for l, _ in propagated_of(options, problem, tuple(style_layers))],
                             remat=options.resources.remat, tiling=not options.painting.seamless,
                             release=options.resources.release_memory)
     except planner.DoesNotFit as e:

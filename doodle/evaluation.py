@@ -20,7 +20,7 @@ from doodle import distribution, losses, optim, patches, vgg
 from doodle.extractor import Extractor
 from doodle.options import Options
 from doodle.phase import Phase
-from doodle.problem import Problem, content_layers_of, content_weight_of, parents_of, style_layers_of, terms_of
+from doodle.problem import Problem, content_layers_of, content_weight_of, propagated_of, style_layers_of, terms_of
 
 RGB = distribution.RGB
 
@@ -61,7 +61,7 @@ def eval_config(extractor: Extractor, options: Options, problem: Problem, phase:
         style_layers=style_layers,
         content_layers=content_layers_of(options, problem, extractor),
         banks=tuple((l, b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()),
-        parents=tuple((l, p) for l, p in parents_of(style_layers, options.painting.propagate)
+        parents=tuple((l, p) for l, p in propagated_of(options, problem, style_layers)
                       if min(phase.banks[l].rows, phase.banks[l].cols) >= 3),
         style_weight=options.painting.style_weight,
         content_weight=content_weight_of(options, problem, extractor),

@@ -68,19 +68,30 @@ BUILTIN = ExtractorDefaults(style_layers=("2_1", "3_1", "4_1"), content_layers=(
 
 @dataclasses.dataclass(frozen=True)
 class TermDefaults:
-    """What ``distribution_weight`` and ``color_weight`` left at None mean in one mode."""
+    """What ``distribution_weight``, ``color_weight`` and ``stall_tolerance`` left at
+    None mean in one mode, and how deep ``propagate`` reaches there."""
 
     distribution_weight: float
     color_weight: float
+    stall_tolerance: float
+    # True: every style layer but the deepest is refined from the next deeper one's
+    # matches; False: only layers finer than relu3_1 (relu3_1 and deeper searched whole).
+    propagate_deep: bool
 
 
 # Doodles and semantic transfer: the maps already spread the matches over the style's
-# regions, and heavier terms cost texture-by-numbers label accuracy.
-WITH_MAPS = TermDefaults(distribution_weight=25.0, color_weight=100.0)
+# regions, and heavier terms cost texture-by-numbers label accuracy. relu3_1 refined
+# from relu4_1 and a 4 % stall rule: the same figures as searching relu3_1 with 2 %,
+# the by-numbers accuracy a little higher, in three quarters of the time.
+WITH_MAPS = TermDefaults(distribution_weight=25.0, color_weight=100.0, stall_tolerance=0.04,
+                         propagate_deep=True)
 # Texture synthesis and plain transfer: the terms are all that stops a collapse onto
 # a few patches, and in plain transfer they pull the colours from the photo's to the
 # style's against the heavy content term.
-WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0)
+# relu3_1 searched whole: refined from relu4_1, texture synthesis copied the style
+# almost verbatim (coherent matches copy whole areas; bench/RESULTS.md).
+WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0, stall_tolerance=0.02,
+                            propagate_deep=False)
 DEVICES = ("auto", "cpu", "gpu")
 REMAT = ("auto", "on", "off")
 RELEASE = ("auto", "on", "off")
@@ -162,14 +173,15 @@ class PaintingOptions:
     # every 4th gave the same picture and a lower final loss in much less time
     # (bench/RESULTS.md).
     match_every: int = _option(4, "Re-match patches every N evaluations (higher is faster).")
-    # Style layers finer than relu3_1 (2_1, 1_1…) are matched by refining the next
-    # deeper style layer's matches in a 3×3 window instead of searching the whole bank.
-    # The exhaustive search at relu2_1 costs 16× the pixel pairs of relu3_1; the
-    # reference searched every layer (bench/RESULTS.md has the comparison). relu3_1
-    # and deeper are always exhaustive.
+    # Style layers are matched by refining the next deeper style layer's matches in a
+    # 3×3 window instead of searching the whole bank: those finer than relu3_1 always,
+    # and with maps relu3_1 too (WITH_MAPS). The exhaustive search at relu2_1 costs 16×
+    # the pixel pairs of relu3_1, relu3_1 8× those of relu4_1; the reference searched
+    # every layer (bench/RESULTS.md has the comparisons). The deepest style layer is
+    # always searched whole.
     propagate: bool = _option(
-        True, "Match layers finer than 3_1 by refining the next deeper layer's matches "
-        "(fast), or search their whole bank (the reference; slow).")
+        True, "Match style layers finer than 3_1 (with maps: every one but the deepest) by refining the "
+        "next deeper layer's matches (fast), or search every layer's whole bank (the reference; slow).")
     # With flat-colour maps, a patch only takes style patches whose centre has its own
     # map colour (the reference only biased matching towards it, through
     # `semantic_weight`). Maps with many colours (> 64, not flat) are not restricted.
@@ -182,13 +194,13 @@ class PaintingOptions:
     # A phase ends early once L-BFGS has all but stalled: when the lowest loss measured
     # at a fresh matching in the last `stall_window` evaluations improved by less than
     # this fraction on the lowest before them (0: run every evaluation, as the
-    # reference did). The log says when a phase ends early. 2 %, not 1 %: with the
-    # distribution terms the loss keeps creeping down long after the picture has
-    # settled (the regions' colour distances moved by under 1 on the Coastline doodle
-    # between 2 % and 1 %, for a third more evaluations; bench/RESULTS.md).
-    stall_tolerance: float = _option(
-        0.02, "End a phase early when its loss (measured at each re-matching) improved by less than this "
-        "fraction over --stall-window evaluations (0: never).")
+    # reference did). The log says when a phase ends early. 2 % or 4 %, not 1 %: with
+    # the distribution terms the loss keeps creeping down long after the picture has
+    # settled. None: the mode's default (WITH_MAPS or WITHOUT_MAPS above).
+    stall_tolerance: Optional[float] = _option(
+        None, "End a phase early when its loss (measured at each re-matching) improved by less than this "
+        "fraction over --stall-window evaluations (0: never) "
+        f"[default: {WITH_MAPS.stall_tolerance:g} with maps, {WITHOUT_MAPS.stall_tolerance:g} without].")
     stall_window: int = _option(10, "Evaluations over which --stall-tolerance is judged.")
     # Each resolution is half the size of the next.
     phases: int = _option(3, "Resolutions, coarse to fine.")
@@ -329,6 +341,13 @@ def _integer(field: str, value, low: int, high: int, hint: str = "") -> None:
         raise OptionError(field, f"must be at most {high}, got {value}.", hint)
 
 
+def _stall_tolerance(value) -> None:
+    hint = "Use e.g. 0.02 (2 %), or 0 to run every evaluation."
+    _number("stall_tolerance", value, 0.0, 1.0, hint)
+    if value >= 1:
+        raise OptionError("stall_tolerance", f"must be below 1, got {value:g}.", hint)
+
+
 def validate(options: Options) -> None:
     """OptionError (exit 2) naming the first field whose value cannot work.
 
@@ -341,11 +360,8 @@ def validate(options: Options) -> None:
         value = getattr(painting, field)
         if value is not None:  # None: the default for the run's extractor and mode
             _number(field, value, 0.0, MAX_WEIGHT)
-    _number("stall_tolerance", painting.stall_tolerance, 0.0, 1.0,
-            "Use e.g. 0.01 (1 %), or 0 to run every evaluation.")
-    if painting.stall_tolerance >= 1:
-        raise OptionError("stall_tolerance", f"must be below 1, got {painting.stall_tolerance:g}.",
-                          "Use e.g. 0.01 (1 %), or 0 to run every evaluation.")
+    if painting.stall_tolerance is not None:  # None: the mode's default
+        _stall_tolerance(painting.stall_tolerance)
     _integer("iterations", painting.iterations, 1, MAX_COUNT, "Use e.g. 100.")
     _integer("phases", painting.phases, 1, MAX_PHASES, "Use e.g. 3.")
     _integer("match_every", painting.match_every, 1, MAX_COUNT, "Use e.g. 4.")

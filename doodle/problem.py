@@ -164,14 +164,30 @@ def palette_of(problem: Problem) -> Optional[np.ndarray]:
     return np.concatenate([colours / np.float32(255.0), np.ones((len(colours), 1))], axis=1).astype(np.float32)
 
 
-def parents_of(style_layers: tuple[str, ...], propagate: bool) -> tuple[tuple[str, str], ...]:
+def parents_of(style_layers: tuple[str, ...], propagate: bool, deep: bool = False) -> tuple[tuple[str, str], ...]:
     """(layer, parent) for each style layer matched by :func:`doodle.patches.propagate`:
-    those finer than relu3_1 with a deeper style layer, whose nearest one is the parent."""
+    those finer than relu3_1 (``deep``: every one) with a deeper style layer, whose
+    nearest one is the parent. With ``deep`` only the deepest style layer is searched
+    whole (coarse to fine, as Deep Image Analogy's pyramid of nearest-neighbour
+    fields, Liao et al. 2017)."""
     if not propagate:
         return ()
     pairs = []
     for layer in style_layers:
         deeper = [l for l in style_layers if vgg.downscale(l) > vgg.downscale(layer)]
-        if vgg.downscale(layer) < vgg.downscale("3_1") and deeper:
+        if deeper and (deep or vgg.downscale(layer) < vgg.downscale("3_1")):
             pairs.append((layer, min(deeper, key=vgg.downscale)))
     return tuple(pairs)
+
+
+def propagated_of(options: Options, problem: Problem, style_layers: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """:func:`parents_of` for the run: how deep propagation reaches is the mode's
+    (:data:`doodle.options.WITH_MAPS` or ``WITHOUT_MAPS``)."""
+    mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
+    return parents_of(tuple(style_layers), options.painting.propagate, mode.propagate_deep)
+
+
+def stall_tolerance_of(options: Options, problem: Problem) -> float:
+    """The stall rule's tolerance in use: the user's, or the mode's default."""
+    mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
+    return mode.stall_tolerance if options.painting.stall_tolerance is None else options.painting.stall_tolerance

@@ -25,7 +25,7 @@ from doodle.memo import StyleMemo
 from doodle.options import Options
 from doodle.phase import prepare_phase
 from doodle.planner import scaled
-from doodle.problem import Problem, content_layers_of, resize, style_layers_of, styles_of
+from doodle.problem import Problem, content_layers_of, resize, stall_tolerance_of, style_layers_of, styles_of
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
@@ -199,7 +199,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
 
     good = x
     loss = math.nan
-    stall = Stall(options.painting.stall_tolerance, options.painting.stall_window)
+    stall = Stall(stall_tolerance_of(options, problem), options.painting.stall_window)
     pending = None  # (iteration, state, evaluation, matched) dispatched but not yet reported
     done_at, message = options.painting.iterations, ""
     retargeted = False  # whether the distribution targets moved since the last evaluation
@@ -234,7 +234,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             if stall.update(k, loss, matched) and k < options.painting.iterations:
                 done_at = k
                 message = (f"phase {i + 1} stopped after {k} of {options.painting.iterations} evaluations: the loss "
-                           f"improved by less than {100 * options.painting.stall_tolerance:g}% over the last "
+                           f"improved by less than {100 * stall_tolerance_of(options, problem):g}% over the last "
                            f"{options.painting.stall_window}")
                 break
         pending = (it, state, ev, at_matching) if it <= options.painting.iterations else None

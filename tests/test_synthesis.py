@@ -6,9 +6,10 @@ import pytest
 
 from doodle import patches, synthesis, vgg
 from doodle.evaluation import make_evaluate
-from doodle.options import Options
+from doodle.options import WITH_MAPS, WITHOUT_MAPS, Options
 from doodle.phase import prepare_phase
-from doodle.problem import Problem, palette_of, parents_of, semantic_channels, style_layers_of
+from doodle.problem import (Problem, palette_of, parents_of, propagated_of, semantic_channels, stall_tolerance_of,
+                            style_layers_of)
 
 from images import flat_and_stripes, swapped_doodle, two_textures
 
@@ -157,6 +158,32 @@ def test_parents_of_layers():
     assert parents_of(("2_1", "3_1", "4_1"), True) == (("2_1", "3_1"),)
     assert parents_of(("1_1", "2_1", "4_1"), True) == (("1_1", "2_1"), ("2_1", "4_1"))
     assert parents_of(("3_1", "4_1"), True) == ()
+    # deep: every layer but the deepest, each from its nearest deeper one.
+    assert parents_of(("2_1", "3_1", "4_1"), True, deep=True) == (("2_1", "3_1"), ("3_1", "4_1"))
+    assert parents_of(("3_1", "4_1"), True, deep=True) == (("3_1", "4_1"),)
+    # Layers at the deepest scale are all searched whole; none is another's parent.
+    assert parents_of(("4_1", "4_2"), True, deep=True) == ()
+    assert parents_of(("3_1", "4_1", "4_2"), True, deep=True) == (("3_1", "4_1"),)
+    assert parents_of(("2_1", "3_1", "4_1"), False, deep=True) == ()
+
+
+def test_modes_default_stall_tolerance_and_propagation_depth():
+    """With maps relu3_1 is refined from relu4_1 and phases stop at 4 %; without
+    (texture synthesis, plain transfer) relu3_1 is searched whole and phases stop at
+    2 %; the user's values win in both."""
+    style, sem = two_textures(32)
+    layers = ("2_1", "3_1", "4_1")
+    with_maps = Problem(style, sem, None, sem, (32, 32))
+    without = Problem(style, None, None, None, (32, 32))
+    opts = Options()
+    assert WITH_MAPS.stall_tolerance != WITHOUT_MAPS.stall_tolerance
+    assert stall_tolerance_of(opts, with_maps) == WITH_MAPS.stall_tolerance
+    assert stall_tolerance_of(opts, without) == WITHOUT_MAPS.stall_tolerance
+    assert stall_tolerance_of(opts.replace(semantic_weight=0.0), with_maps) == WITHOUT_MAPS.stall_tolerance
+    assert stall_tolerance_of(opts.replace(stall_tolerance=0.0), with_maps) == 0.0
+    assert propagated_of(opts, with_maps, layers) == (("2_1", "3_1"), ("3_1", "4_1"))
+    assert propagated_of(opts, without, layers) == (("2_1", "3_1"),)
+    assert propagated_of(opts.replace(propagate=False), with_maps, layers) == ()
     assert parents_of(("2_1",), True) == ()
     assert parents_of(("2_1", "3_1", "4_1"), False) == ()
 
