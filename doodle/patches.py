@@ -474,7 +474,8 @@ def propagate(
     offset (the coarse-to-fine correspondence of PatchMatch-style pyramids, Barnes
     et al. 2009), and takes the best of the 9 style patches around that start. Li &
     Wand and the reference search every layer exhaustively; this departs from them
-    for every style layer but the deepest (see ``PaintingOptions.propagate``).
+    for layers finer than relu3_1, and with maps for relu3_1 too (see
+    ``PaintingOptions.propagate``).
 
     Args:
       out: (H, W, D) float32, this layer's output after :func:`normalise_output`.

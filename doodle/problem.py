@@ -15,7 +15,7 @@ import numpy as np
 
 from doodle import vgg
 from doodle.extractor import Extractor
-from doodle.options import WITH_MAPS, WITHOUT_MAPS, ExtractorDefaults, Options
+from doodle.options import WITH_MAPS, WITHOUT_MAPS, ExtractorDefaults, Options, TermDefaults
 
 # What the default layers and content weight are read from: the run's extractor, or,
 # before any weights are loaded (doodle plan), the defaults of its kind.
@@ -129,10 +129,14 @@ def content_weight_of(options: Options, problem: Problem, extractor: Optional[De
     return extractor.content_weight_with_maps if has_maps(problem, options) else extractor.content_weight
 
 
+def mode_of(options: Options, problem: Problem) -> TermDefaults:
+    """The run's mode defaults: :data:`doodle.options.WITH_MAPS` or ``WITHOUT_MAPS``."""
+    return WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
+
+
 def terms_of(options: Options, problem: Problem) -> tuple[float, float]:
-    """(distribution weight, colour weight) in use: the user's, or the mode's default
-    (:data:`doodle.options.WITH_MAPS` or ``WITHOUT_MAPS``)."""
-    mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
+    """(distribution weight, colour weight) in use: the user's, or the mode's default."""
+    mode = mode_of(options, problem)
     return (mode.distribution_weight if options.painting.distribution_weight is None
             else options.painting.distribution_weight,
             mode.color_weight if options.painting.color_weight is None else options.painting.color_weight)
@@ -181,13 +185,11 @@ def parents_of(style_layers: tuple[str, ...], propagate: bool, deep: bool = Fals
 
 
 def propagated_of(options: Options, problem: Problem, style_layers: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """:func:`parents_of` for the run: how deep propagation reaches is the mode's
-    (:data:`doodle.options.WITH_MAPS` or ``WITHOUT_MAPS``)."""
-    mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
-    return parents_of(tuple(style_layers), options.painting.propagate, mode.propagate_deep)
+    """:func:`parents_of` for the run: how deep propagation reaches is the mode's."""
+    return parents_of(tuple(style_layers), options.painting.propagate, mode_of(options, problem).propagate_deep)
 
 
 def stall_tolerance_of(options: Options, problem: Problem) -> float:
     """The stall rule's tolerance in use: the user's, or the mode's default."""
-    mode = WITH_MAPS if has_maps(problem, options) else WITHOUT_MAPS
-    return mode.stall_tolerance if options.painting.stall_tolerance is None else options.painting.stall_tolerance
+    tolerance = options.painting.stall_tolerance
+    return mode_of(options, problem).stall_tolerance if tolerance is None else tolerance

@@ -234,7 +234,7 @@ def _run_phase(problem, extractor, options, i, hw, scale, x, callback, slice_row
             if stall.update(k, loss, matched) and k < options.painting.iterations:
                 done_at = k
                 message = (f"phase {i + 1} stopped after {k} of {options.painting.iterations} evaluations: the loss "
-                           f"improved by less than {100 * stall_tolerance_of(options, problem):g}% over the last "
+                           f"improved by less than {100 * stall.tolerance:g}% over the last "
                            f"{options.painting.stall_window}")
                 break
         pending = (it, state, ev, at_matching) if it <= options.painting.iterations else None

@@ -158,6 +158,8 @@ def test_parents_of_layers():
     assert parents_of(("2_1", "3_1", "4_1"), True) == (("2_1", "3_1"),)
     assert parents_of(("1_1", "2_1", "4_1"), True) == (("1_1", "2_1"), ("2_1", "4_1"))
     assert parents_of(("3_1", "4_1"), True) == ()
+    assert parents_of(("2_1",), True) == ()
+    assert parents_of(("2_1", "3_1", "4_1"), False) == ()
     # deep: every layer but the deepest, each from its nearest deeper one.
     assert parents_of(("2_1", "3_1", "4_1"), True, deep=True) == (("2_1", "3_1"), ("3_1", "4_1"))
     assert parents_of(("3_1", "4_1"), True, deep=True) == (("3_1", "4_1"),)
@@ -184,8 +186,6 @@ def test_modes_default_stall_tolerance_and_propagation_depth():
     assert propagated_of(opts, with_maps, layers) == (("2_1", "3_1"), ("3_1", "4_1"))
     assert propagated_of(opts, without, layers) == (("2_1", "3_1"),)
     assert propagated_of(opts.replace(propagate=False), with_maps, layers) == ()
-    assert parents_of(("2_1",), True) == ()
-    assert parents_of(("2_1", "3_1", "4_1"), False) == ()
 
 
 @pytest.mark.parametrize("hard", [True, False])
