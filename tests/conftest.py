@@ -41,6 +41,16 @@ def builtin_extractor():
     return builtin()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_programs():
+    """Drop the compiled programs a test module leaves behind. The suite compiles over
+    a thousand programs in one process; kept all at once, XLA crashed the session
+    (SIGSEGV in libgcc_s's unwinder) while compiling a program late in it that
+    compiles fine in a shorter session."""
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
