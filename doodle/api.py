@@ -445,18 +445,28 @@ def paint_problem(
         except Exception as e:  # XLA reports OOM as a runtime error of its own type
             if not planner.is_out_of_memory(e):
                 raise
-            # Re-plan with smaller slices, then on the CPU, then give up: an
-            # out-of-memory is never reported as divergence (neural-doodle#57).
+            # Re-plan with smaller slices, then with the memory savers the user left
+            # to the planner (remat, heap trimming) forced on, then on the CPU, then
+            # give up: an out-of-memory is never reported as divergence
+            # (neural-doodle#57). A saver the user turned off stays off.
+            savers = _savers_left_to_plan(options)
             if slice_budget > 16 * 2**20 and options.resources.slices is None:
                 slice_budget //= 4
                 notice(f"out of memory: retrying with matching slices of {slice_budget // 2**20} MiB")
+            elif savers:
+                options = options.replace(**{name: "on" for name in savers})
+                notice(f"out of memory: retrying with {' and '.join(SAVER_WORDS[n] for n in savers)} on")
             elif prefer != "cpu" and "cpu" in planner.budgets("cpu", options.resources.max_memory):
                 prefer = "cpu"
                 budgets = planner.budgets("cpu", options.resources.max_memory)
                 notice("out of memory on the GPU: retrying on the CPU")
             else:
-                largest = planner.largest_fitting(problem.size, style_size(problem), *_layers(extractor, options,
-                                                  problem), budgets=_halved(budgets))
+                style_layers, content_layers, semantic = _layers(extractor, options, problem)
+                largest = planner.largest_fitting(
+                    problem.size, style_size(problem), style_layers, content_layers, semantic,
+                    budgets=_halved(budgets), prefer=prefer,
+                    propagated=[l for l, _ in propagated_of(options, problem, tuple(style_layers))],
+                    remat=options.resources.remat, release=options.resources.release_memory)
                 size = f" (try --output-size {largest[0]}x{largest[1]})" if largest else ""
                 raise RunFailure(f"out of memory even with the smallest slices{size}.",
                                  "Use a smaller --output-size or close other programs.") from None
@@ -488,6 +498,15 @@ class RunFailure(DoodleError):
 def _layers(extractor: Extractor, options: Options, problem: Problem):
     semantic = has_maps(problem, options)
     return (style_layers_of(options, extractor), content_layers_of(options, problem, extractor), semantic)
+
+
+# The memory savers an out-of-memory retry may force on, by their option's name.
+SAVER_WORDS = {"remat": "rematerialisation", "release_memory": "memory release"}
+
+
+def _savers_left_to_plan(options: Options) -> list[str]:
+    """The savers of SAVER_WORDS still at "auto" in ``options`` (left to the planner)."""
+    return [name for name in SAVER_WORDS if getattr(options.resources, name) == "auto"]
 
 
 def _halved(budgets: dict) -> dict:

@@ -380,7 +380,11 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
 
     The style is scaled with the output, as the final phase would see both.
     """
+    need = vgg.min_side(tuple(style_layers) + tuple(content_layers))
+
     def fits(s: float) -> bool:
+        if min(scaled(size, s) + scaled(style_size, s)) < need:  # too small to plan at all
+            return False
         try:
             plan_phase(1, scaled(size, s), scaled(style_size, s), style_layers, content_layers, semantic,
                        budgets, prefer, propagated=propagated, remat=remat, release=release)
@@ -388,8 +392,8 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
         except DoesNotFit:
             return False
 
-    lo, hi = 0.0, 1.0
-    if not fits(1e-3 + vgg.min_side(tuple(style_layers) + tuple(content_layers)) / min(size + style_size)):
+    lo, hi = 1e-3 + need / min(size + style_size), 1.0
+    if not fits(lo):
         return None
     for _ in range(20):
         mid = (lo + hi) / 2

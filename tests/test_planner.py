@@ -124,6 +124,59 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
     assert len(calls) == 2 and "out of memory" in notices[0]
 
 
+def _always_out_of_memory(calls):
+    def synthesize(problem, extractor, options, *, key, callback=None, plan=None, **rest):
+        calls.append((options.resources.remat, options.resources.release_memory, plan))
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234 bytes.")
+    return synthesize
+
+
+def test_out_of_memory_forces_the_savers_left_to_the_planner_on(builtin_extractor, monkeypatch):
+    calls, notices = [], []
+    monkeypatch.setattr(synthesis, "synthesize", _always_out_of_memory(calls))
+    style, sem = two_textures(40)
+    opts = Options.of(iterations=2, phases=1, slices=1, device="cpu")  # slices given: no smaller-slice retries
+    with pytest.raises(api.RunFailure, match="out of memory"):
+        api.paint(style, style_map=sem, map=swapped_doodle(32), options=opts, extractor=builtin_extractor,
+                  notice=notices.append)
+    assert [c[:2] for c in calls] == [("auto", "auto"), ("on", "on")]
+    assert "rematerialisation and memory release on" in notices[0]
+    assert all(lp.remat for lp in calls[1][2].phases)  # the re-plan took it
+
+    calls.clear()
+    with pytest.raises(api.RunFailure):  # what the user turned off stays off
+        api.paint(style, style_map=sem, map=swapped_doodle(32), options=opts.replace(remat="off"),
+                  extractor=builtin_extractor)
+    assert [c[:2] for c in calls] == [("off", "auto"), ("off", "on")]
+
+
+def test_out_of_memory_suggests_a_size_planned_as_the_run_was(builtin_extractor, monkeypatch):
+    calls, asked = [], []
+    monkeypatch.setattr(synthesis, "synthesize", _always_out_of_memory(calls))
+    real = planner.largest_fitting
+    monkeypatch.setattr(planner, "largest_fitting", lambda *a, **k: asked.append(k) or real(*a, **k))
+    style, sem = two_textures(40)
+    opts = Options.of(iterations=2, phases=1, slices=1, device="cpu", remat="off", release_memory="off")
+    with pytest.raises(api.RunFailure, match="try --output-size"):
+        api.paint(style, style_map=sem, map=swapped_doodle(32), options=opts, extractor=builtin_extractor)
+    problem_layers = api.style_layers_of(opts, builtin_extractor)
+    assert asked[-1]["remat"] == "off" and asked[-1]["release"] == "off"
+    # with maps every style layer but the deepest is refined, as in the run's plan
+    assert asked[-1]["propagated"] == list(problem_layers[:-1])
+
+
+def test_largest_fitting_never_plans_below_the_smallest_side():
+    # The bisection once planned a 16 px output whose relu4_1 holds no 3×3 patch row
+    # (ZeroDivisionError in patches.blocks) instead of calling it too small.
+    layers = ("2_1", "3_1", "4_1")
+    w, h = planner.largest_fitting((32, 32), (40, 40), layers, (), True, budgets={"cpu": 64 * GIB}, prefer="cpu",
+                                   propagated=layers[:-1])
+    assert (w, h) == (32, 32)
+    tight = planner.largest_fitting((512, 512), (40, 40), layers, (), True, prefer="cpu", propagated=layers[:-1],
+                                    budgets={"cpu": planner.CPU_BASELINE + 64 * 2**20})
+    assert tight is None or min(tight) >= vgg.min_side(layers)
+
+
 def test_refused_before_it_starts_with_exit_2_message(builtin_extractor):
     style, _ = two_textures(40)
     opts = Options.of(iterations=1, phases=1, max_memory=planner.CPU_BASELINE + 2**20, output_size=(640, 480))
