@@ -99,6 +99,11 @@ class Plan:
     def peak_bytes(self) -> int:
         return max((p.peak_bytes for p in self.phases if not p.skipped), default=0)
 
+    @property
+    def memory_short(self) -> bool:
+        """Some phase needed a memory saver: trimming, remat or tiles."""
+        return any(p.release or p.remat or p.tiles > 1 for p in self.phases if not p.skipped)
+
     def slice_rows(self, phase: int) -> dict[str, int]:
         """{layer: slice rows} of a 1-based phase."""
         return {lp.layer: lp.slice_rows for lp in self.phases[phase - 1].layers}

@@ -10,6 +10,8 @@ import pytest
 from doodle import hostmem, planner, synthesis
 from doodle.options import Options
 
+from doodle.problem import Problem
+from images import swapped_doodle, two_textures
 from test_planner import LAYERS, GIB, _problem
 
 needs_glibc = pytest.mark.skipif(not hostmem.available(), reason="no malloc_trim: not glibc")
@@ -76,3 +78,21 @@ def test_a_phase_trims_at_each_matching_when_planned(builtin_extractor, monkeypa
     synthesis.synthesize(_problem(), builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=plan)
     # Matchings at evaluations 5 and 9 (the phase's first is made before its first evaluation).
     assert len(calls) == (2 if release else 0)
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_a_short_plan_drops_each_phases_programs_before_the_next(builtin_extractor, monkeypatch, short):
+    # A phase's programs are specialised to its sizes and hold 60-190 MiB each on a
+    # CPU: a run short of memory drops them between phases; a roomy one keeps them
+    # (a batch painting the same sizes again reuses them).
+    calls = []
+    real = jax.clear_caches
+    monkeypatch.setattr(jax, "clear_caches", lambda: calls.append(1) or real())
+    style, sem = two_textures(64)
+    problem = Problem(style, sem, None, swapped_doodle(64), (64, 64))
+    plan = planner.plan((64, 64), (64, 64), LAYERS, (), True, 2, {"cpu": 64 * GIB},
+                        release="on" if short else "off", remat="off")
+    assert plan.memory_short == short and not any(p.skipped for p in plan.phases)
+    opts = Options.of(iterations=3, phases=2, random_seed=0, stall_tolerance=0.0)
+    image = synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=plan)
+    assert len(calls) == (1 if short else 0) and image.shape == (64, 64, 3)
