@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import imageio.v3 as iio
+import jax
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 import doodle
 from doodle import cli
 from doodle.batch import FAILED, INVALID, PAINTED, SKIPPED, InProcess, JobError, Workers, paint_many, read_jobs
-from doodle.batch.cache import StyleMemo
+from doodle.batch.cache import Shared, StyleMemo
 from doodle.batch.jobs import INPUT_KEYS, PAINT_ONLY, RUN_ONLY, glob_jobs, option_keys
 
 from console import default_sigint, interrupt
@@ -368,3 +369,28 @@ def test_progress_bar_on_a_terminal_and_lines_otherwise():
     assert "\r" not in plain.getvalue() and lines[0] == "doodle: [1/3] painted in 30.0s: out/a.png (2.00/min, ETA 1:00)"
     assert lines[1] == "doodle: error: jobs.jsonl line 2 (out/b.png) failed: the optimisation diverged."
     assert lines[2].startswith("doodle: of 3 jobs 1 painted, 0 up to date, 1 failed, 0 invalid, 1 not painted")
+
+
+def test_a_process_keeps_the_programs_of_a_few_sizes_only(monkeypatch):
+    # Each size's compiled programs hold a few hundred MiB on a CPU: a worker painting
+    # many sizes would grow without end. Sizes seen again reuse theirs.
+    cleared = []
+    monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(1))
+    shared = Shared(program_sizes=2)
+    assert [shared.programs_for(k) for k in ("a", "b", "a", "b")] == [False] * 4 and not cleared
+    assert shared.programs_for("c") and cleared == [1]  # a third size: all dropped first
+    assert not shared.programs_for("c") and not shared.programs_for("a") and cleared == [1]
+    assert shared.programs_for("b") and cleared == [1, 1]
+
+
+def test_a_batch_of_sizes_drops_programs_between_them(folder, monkeypatch):
+    real, cleared = jax.clear_caches, []
+    monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(1) or real())
+    jobs = [{"style": str(folder / "style.png"), "map": str(folder / "doodle_sem.png"),
+             "output": str(folder / f"sizes-{i}.png"), "random_seed": 1, "output_size": size, **QUICK}
+            for i, size in enumerate(["32x32", "32x32", "40x32", "32x32"])]
+    executor = InProcess()
+    executor.shared.program_sizes = 1
+    results = paint_many(jobs, executor=executor)
+    assert [r.status for r in results] == [PAINTED] * 4
+    assert len(cleared) == 2  # at 40x32, and at 32x32 again

@@ -11,12 +11,35 @@ __all__ = ["Shared", "StyleMemo"]
 
 class Shared:
     """One process's shared state for a batch: an extractor per weights and layers
-    (``extractor``: a fixed one to use for every job instead), and a :class:`StyleMemo`."""
+    (``extractor``: a fixed one to use for every job instead), a :class:`StyleMemo`,
+    and the compiled programs of at most ``program_sizes`` paintings' sizes."""
 
-    def __init__(self, extractor: Any = None, memo_size: int = 32) -> None:
+    def __init__(self, extractor: Any = None, memo_size: int = 32, program_sizes: int = 4) -> None:
         self.fixed = extractor
         self.extractors: dict[Hashable, Any] = {}
         self.memo = StyleMemo(memo_size)
+        self.program_sizes = program_sizes
+        self.sizes: set[Hashable] = set()
+
+    def programs_for(self, sizes: Hashable) -> bool:
+        """Say that a painting of ``sizes`` (its output's and styles' sizes) comes next.
+
+        JAX keeps every program it compiled, each specialised to its sizes; on a CPU
+        one painting's set holds a few hundred MiB (bench/RESULTS.md, seventh session),
+        so a worker painting many different sizes would grow without end. Paintings of
+        sizes already seen reuse their programs; a new size when ``program_sizes``
+        others are kept drops them all first (``jax.clear_caches``). True when it did.
+        """
+        if sizes in self.sizes:
+            return False
+        dropped = len(self.sizes) >= self.program_sizes
+        if dropped:
+            import jax
+
+            jax.clear_caches()
+            self.sizes.clear()
+        self.sizes.add(sizes)
+        return dropped
 
     def extractor(self, options: Any, notice: Callable[[str], None] = lambda s: None) -> Any:
         """The extractor ``doodle paint`` would load for ``options``, loaded once."""

@@ -250,6 +250,7 @@ def paint_prepared(problem: Any, options: Any, random_seed: int, shared: Shared,
     info = RunInfo(output="")  # started now: the record's timing is this painting's
     options = stamp.effective(options, problem, random_seed)
     extractor = shared.extractor(options, notice)
+    shared.programs_for((tuple(problem.size), tuple(s.shape[:2] for s in api.styles_of(problem))))
     device = planner.select_device(options.resources.device)
     info.device = f"{device.platform} ({device.device_kind})"
     phases = Reporter(options, quiet=True)  # keeps each phase's record, prints nothing
