@@ -267,6 +267,7 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         oh, ow = vgg.feature_size(*hw, layer)
         sh, sw = vgg.feature_size(*style_hw, layer)
         rows_total = max(sh - 2, 1)
+
         def rows_within(cap: float) -> int:  # style rows per slice whose transient stays within cap
             per_row = slice_bytes((oh, ow), sw, 1) - slice_bytes((oh, ow), sw, 0)
             return min(int(max(0, cap - slice_bytes((oh, ow), sw, 0)) // max(per_row, 1)), rows_total)
