@@ -461,11 +461,10 @@ def paint_problem(
                 budgets = planner.budgets("cpu", options.resources.max_memory)
                 notice("out of memory on the GPU: retrying on the CPU")
             else:
-                style_layers, content_layers, semantic = _layers(extractor, options, problem)
+                style_layers, content_layers, semantic, propagated = _layers(extractor, options, problem)
                 largest = planner.largest_fitting(
                     problem.size, style_size(problem), style_layers, content_layers, semantic,
-                    budgets=_halved(budgets), prefer=prefer,
-                    propagated=[l for l, _ in propagated_of(options, problem, tuple(style_layers))],
+                    budgets=_halved(budgets), prefer=prefer, propagated=propagated,
                     remat=options.resources.remat, release=options.resources.release_memory)
                 size = f" (try --output-size {largest[0]}x{largest[1]})" if largest else ""
                 raise RunFailure(f"out of memory even with the smallest slices{size}.",
@@ -496,8 +495,11 @@ class RunFailure(DoodleError):
 
 
 def _layers(extractor: Extractor, options: Options, problem: Problem):
-    semantic = has_maps(problem, options)
-    return (style_layers_of(options, extractor), content_layers_of(options, problem, extractor), semantic)
+    """(style layers, content layers, with maps, the style layers refined from a deeper
+    one's matches): what the planner is told of a run's layers."""
+    style_layers = style_layers_of(options, extractor)
+    return (style_layers, content_layers_of(options, problem, extractor), has_maps(problem, options),
+            [l for l, _ in propagated_of(options, problem, style_layers)])
 
 
 # The memory savers an out-of-memory retry may force on, by their option's name.
@@ -532,14 +534,14 @@ def make_plan(problem: Problem, extractor: Extractor, options: Options,
     """The memory plan of a problem; InputError (exit 2) when nothing fits, naming what would."""
     if budgets is None:
         budgets = planner.budgets(options.resources.device, options.resources.max_memory)
-    style_layers, content_layers, semantic = _layers(extractor, options, problem)
+    style_layers, content_layers, semantic, propagated = _layers(extractor, options, problem)
     try:
         return planner.plan(problem.size, style_size(problem), style_layers, content_layers, semantic,
                             options.painting.phases, budgets, prefer or options.resources.device,
                             options.resources.slices,
                             slice_budget=slice_budget or options.resources.match_memory,
-                            propagated=[l for l, _ in propagated_of(options, problem, tuple(style_layers))],
-                            remat=options.resources.remat, tiling=not options.painting.seamless,
+                            propagated=propagated, remat=options.resources.remat,
+                            tiling=not options.painting.seamless,
                             release=options.resources.release_memory)
     except planner.DoesNotFit as e:
         hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."

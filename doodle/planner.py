@@ -20,6 +20,7 @@ from typing import Mapping, Optional, Sequence
 
 from doodle import patches, vgg
 from doodle.distribution import RGB_BASES
+from doodle.problem import refined_in_every_mode
 
 F32 = 4
 # Bytes the process holds before any painting (Python, JAX and XLA's runtime on the
@@ -45,10 +46,6 @@ MAP_CHANNELS = 4
 # matchings, less: fitted on 1024×768 and 2048×1536 (at 512×384 it over-predicts by 4-7 %).
 CPU_RETENTION = 1.3
 CPU_RETENTION_TRIMMED = 1.2
-# Layers that were refined, not searched, when the CPU terms above were fitted: they
-# count their window only. A layer refined since (relu3_1 with maps) keeps the slice
-# term it was fitted with searched (see _candidate).
-REFINED_WHEN_FITTED = ("1_1", "1_2", "2_1", "2_2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,11 +272,13 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
         if layer in propagated:
             sb = window_bytes((oh, ow), vgg.CHANNELS[layer] + (MAP_CHANNELS if semantic else 0))
             worst = max(worst, sb)
-            if device == "cpu" and layer not in REFINED_WHEN_FITTED:
+            if device == "cpu" and not refined_in_every_mode(layer):
                 # On a CPU the slice term is a fitted stand-in (below), not the
-                # slice itself: the peak RSS did not fall when relu3_1 went from
-                # searched to refined (the sixth session's change; bench/RESULTS.md,
-                # seventh session), so the layer keeps the term it was fitted with.
+                # slice itself: the CPU terms above were fitted with relu3_1 searched,
+                # and the peak RSS did not fall when it went to refined with maps (the
+                # sixth session's change; bench/RESULTS.md, seventh session). So a layer
+                # refined in one mode only keeps the term it was fitted with; those
+                # refined in every mode (as when fitted) count their window only.
                 worst = max(worst, slice_bytes((oh, ow), sw, max(rows_within(slice_budget), 1)))
             layers.append(LayerPlan(layer, (oh - 2) * (ow - 2), (sh - 2) * (sw - 2), rows_total, 1, sb, True))
             continue

@@ -168,6 +168,12 @@ def palette_of(problem: Problem) -> Optional[np.ndarray]:
     return np.concatenate([colours / np.float32(255.0), np.ones((len(colours), 1))], axis=1).astype(np.float32)
 
 
+def refined_in_every_mode(layer: str) -> bool:
+    """Whether ``layer`` is refined from a deeper layer's matches whatever the mode:
+    those finer than relu3_1 (relu3_1 only with maps, ``TermDefaults.propagate_deep``)."""
+    return vgg.downscale(layer) < vgg.downscale("3_1")
+
+
 def parents_of(style_layers: tuple[str, ...], propagate: bool, deep: bool = False) -> tuple[tuple[str, str], ...]:
     """(layer, parent) for each style layer matched by :func:`doodle.patches.propagate`:
     those finer than relu3_1 (``deep``: every one) with a deeper style layer, whose
@@ -179,7 +185,7 @@ def parents_of(style_layers: tuple[str, ...], propagate: bool, deep: bool = Fals
     pairs = []
     for layer in style_layers:
         deeper = [l for l in style_layers if vgg.downscale(l) > vgg.downscale(layer)]
-        if deeper and (deep or vgg.downscale(layer) < vgg.downscale("3_1")):
+        if deeper and (deep or refined_in_every_mode(layer)):
             pairs.append((layer, min(deeper, key=vgg.downscale)))
     return tuple(pairs)
 

@@ -9,8 +9,8 @@ import pytest
 
 from doodle import hostmem, planner, synthesis
 from doodle.options import Options
-
 from doodle.problem import Problem
+
 from images import swapped_doodle, two_textures
 from test_planner import LAYERS, GIB, _problem
 
