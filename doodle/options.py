@@ -95,6 +95,7 @@ WITHOUT_MAPS = TermDefaults(distribution_weight=50.0, color_weight=500.0, stall_
 DEVICES = ("auto", "cpu", "gpu")
 REMAT = ("auto", "on", "off")
 RELEASE = ("auto", "on", "off")
+FINISHES = ("auto", "quilt", "none")
 
 
 def _option(default: Any, help: str) -> Any:  # noqa: A002 - click's word for it
@@ -202,6 +203,14 @@ class PaintingOptions:
         "fraction over --stall-window evaluations (0: never) "
         f"[default: {WITH_MAPS.stall_tolerance:g} with maps, {WITHOUT_MAPS.stall_tolerance:g} without].")
     stall_window: int = _option(10, "Evaluations over which --stall-tolerance is judged.")
+    # The painting redrawn at the end in blocks copied from the style and joined along
+    # their best seams (doodle/quilting.py; image quilting, Efros & Freeman 2001): the
+    # optimiser's pixels are softer than the style's finest strokes, and texture
+    # synthesis is made of those. "auto": texture synthesis only (no content, no maps
+    # in use), not a --seamless tile (quilting does not wrap) nor a sequence's frame.
+    # Not in the reference.
+    finish: str = _option("auto", "Redraw the painting in blocks of the style's own pixels: auto (texture "
+                          "synthesis only), quilt or none.")
     # Each resolution is half the size of the next.
     phases: int = _option(3, "Resolutions, coarse to fine.")
     # L-BFGS function evaluations (the reference's maxfun).
@@ -384,6 +393,10 @@ def validate(options: Options) -> None:
     if resources.release_memory not in RELEASE:
         raise OptionError("release_memory",
                           f"must be one of {', '.join(RELEASE)}, got {resources.release_memory!r}.")
+    if painting.finish not in FINISHES:
+        raise OptionError("finish", f"must be one of {', '.join(FINISHES)}, got {painting.finish!r}.")
+    if painting.finish == "quilt" and painting.seamless:
+        raise OptionError("finish", "quilt cannot wrap a --seamless tile.", "Use --finish none or auto.")
     _semantic_ext(painting.semantic_ext)
 
 

@@ -195,6 +195,17 @@ def propagated_of(options: Options, problem: Problem, style_layers: tuple[str, .
     return parents_of(tuple(style_layers), options.painting.propagate, mode_of(options, problem).propagate_deep)
 
 
+def quilts(options: Options, problem: Problem) -> bool:
+    """Whether the painting is finished by :func:`doodle.quilting.quilt`: asked for, or
+    by default in texture synthesis (no content, no maps in use), unless the output
+    must wrap (``seamless``) or is a sequence's frame (held to its previous one)."""
+    finish = options.painting.finish
+    if finish != "auto":
+        return finish == "quilt"
+    return (problem.content is None and not has_maps(problem, options) and not options.painting.seamless
+            and problem.previous is None)
+
+
 def stall_tolerance_of(options: Options, problem: Problem) -> float:
     """The stall rule's tolerance in use: the user's, or the mode's default."""
     tolerance = options.painting.stall_tolerance

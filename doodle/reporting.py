@@ -397,6 +397,10 @@ class Reporter(Messages):
         if self.animation is not None:
             self.animation.offer(p, frame)
 
+    def _on_quilted(self, p: Any) -> None:
+        if not self.quiet:
+            self.notice(p.message)
+
     def _on_done(self, p: Any) -> None:
         if self.phases:
             self.phases[-1].update(iterations=p.iteration, seconds=round(p.seconds, 3), loss=float(p.loss),

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import hostmem, planner, tiles, vgg
+from doodle import hostmem, planner, quilting, tiles, vgg
 from doodle.errors import DivergenceError
 from doodle.evaluation import constants, eval_config, fresh, iterate, reassign
 from doodle.extractor import Extractor
@@ -25,7 +25,8 @@ from doodle.memo import StyleMemo
 from doodle.options import Options
 from doodle.phase import prepare_phase
 from doodle.planner import scaled
-from doodle.problem import Problem, content_layers_of, resize, stall_tolerance_of, style_layers_of, styles_of
+from doodle.problem import (Problem, content_layers_of, has_maps, quilts, resize, stall_tolerance_of, style_layers_of,
+                            style_maps_of, styles_of)
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
@@ -33,7 +34,8 @@ class Progress:
 
     ``event`` is "phase" at the start of a phase, "iteration" after each
     evaluation, "skipped" for a phase too small to paint (``message`` says why),
-    and "done" at the end of a phase. ``image`` is the current (h, w, 3) float32
+    "done" at the end of a phase, and "quilted" once the painting is redrawn from
+    the style's pixels (:mod:`doodle.quilting`; ``seconds`` it took). ``image`` is the current (h, w, 3) float32
     image in [0, 255] (a device array: convert only when you need it).
     """
 
@@ -141,7 +143,17 @@ def synthesize(
             # they go before the next phase; a later painting of the same sizes in
             # this process compiles (or loads from the disk cache) again.
             jax.clear_caches()
-    return np.asarray(x)
+    x = np.asarray(x)
+    if quilts(options, problem):
+        start = time.perf_counter()
+        maps = has_maps(problem, options)
+        x = quilting.quilt(x, styles_of(problem), key=key, painting_map=problem.target_map if maps else None,
+                           style_maps=style_maps_of(problem) if maps else None,
+                           map_weight=options.painting.semantic_weight if maps else 0.0)
+        n, seconds = options.painting.phases, time.perf_counter() - start
+        callback(Progress("quilted", n, n, 0, 0, x.shape[:2], seconds=seconds, image=x,
+                          message=f"redrawn in blocks of the style's own pixels in {seconds:.1f}s"))
+    return x
 
 
 def _device(kind: str):

@@ -37,6 +37,8 @@ PAINT_FLAGS |= {"--seamless", "--no-seamless"}
 PAINT_FLAGS |= {"--temporal-weight", "--force"}
 # Issue 16 (an honest planner for whole runs): the resource field `release_memory`'s flag.
 PAINT_FLAGS |= {"--release-memory"}
+# Issue 12 (texture synthesis's finest strokes): the painting field `finish`'s flag.
+PAINT_FLAGS |= {"--finish"}
 PLAN_FLAGS = PAINT_FLAGS - {"--force", "--print-every", "--save-every", "--frames-dir", "--animation", "--log-json", "-q",
                             "--quiet", "--compile-cache", "--no-compile-cache", "--metadata", "--no-metadata",
                             "--like", "--allow-changed-inputs"} | {"--json"}

@@ -116,6 +116,11 @@ def test_library_errors_name_the_field():
     with pytest.raises(OptionError, match="release_memory must be one of auto, on, off") as e:
         validate(Options.of(release_memory="sometimes"))
     assert str(e.value.as_flag()).startswith("--release-memory must be one of")
+    with pytest.raises(OptionError, match="finish must be one of auto, quilt, none"):
+        validate(Options.of(finish="polish"))
+    with pytest.raises(OptionError, match="quilt cannot wrap a --seamless tile"):
+        validate(Options.of(finish="quilt", seamless=True))
+    validate(Options.of(finish="none", seamless=True))
 
 
 # --- output paths, checked before painting ----------------------------------------

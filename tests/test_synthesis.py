@@ -232,8 +232,25 @@ def test_texture_synthesis_uses_both_textures(builtin_extractor, seed_range):
 def test_nearest_patches_alone_collapse_the_texture(builtin_extractor, seed_range):
     """The control: without the distribution terms (the reference's loss) the same
     texture collapses onto one of the two (over 95 % of it)."""
-    share = _beige_share(builtin_extractor, FAST.replace(distribution_weight=0.0, color_weight=0.0), seed_range)
+    share = _beige_share(builtin_extractor, FAST.replace(distribution_weight=0.0, color_weight=0.0, finish="none"),
+                         seed_range)
     assert share > 0.95 or share < 0.05, share
+
+
+def test_texture_synthesis_is_finished_in_the_style_pixels(builtin_extractor):
+    """By default texture synthesis ends quilted (doodle/quilting.py): every pixel is one
+    of the style's and both textures are there. The control, ``finish="none"``: the
+    optimiser's own pixels, few of which are the style's."""
+    style, _, _ = flat_and_stripes()
+    problem = Problem(style, None, None, None, (48, 48))
+    palette = {tuple(p) for p in style.reshape(-1, 3).astype(int)}
+    shares = {}
+    for finish in ("auto", "none"):
+        out = synthesis.synthesize(problem, builtin_extractor, FAST.replace(semantic_weight=0.0, finish=finish),
+                                   key=jax.random.PRNGKey(0))
+        shares[finish] = np.mean([tuple(p) in palette for p in out.round().astype(int).reshape(-1, 3)])
+    assert shares["auto"] == 1.0 and shares["none"] < 0.5, shares
+    assert 0.2 < _beige_share(builtin_extractor, FAST, (128.0, 255.0)) < 0.8
 
 
 def seam_ratio(img: np.ndarray) -> float:
@@ -262,7 +279,7 @@ def test_seamless_texture_tiles_without_a_seam(builtin_extractor):
     same inputs (so the test fails if any part of the wrapping is broken)."""
     style, _ = two_textures()
     problem = Problem(style, None, None, None, (48, 48))
-    opts = Options.of(iterations=20, phases=2, random_seed=0)
+    opts = Options.of(iterations=20, phases=2, random_seed=0, finish="none")  # the optimiser's own wrapping
     ratios = {}
     for seamless in (True, False):
         out = synthesis.synthesize(problem, builtin_extractor, opts.replace(seamless=seamless), key=jax.random.PRNGKey(0))

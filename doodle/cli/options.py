@@ -19,7 +19,7 @@ from typing import Any, Callable, Collection, Mapping, NamedTuple, Optional
 import click
 
 from doodle.errors import InputError, OptionError
-from doodle.options import CONCERN_OF, CONCERNS, DEVICES, RELEASE, REMAT, Options
+from doodle.options import CONCERN_OF, CONCERNS, DEVICES, FINISHES, RELEASE, REMAT, Options
 
 # Boolean fields whose flag has an "off" spelling besides its name.
 OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": "--soft-labels",
@@ -27,7 +27,7 @@ OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": 
 # Fields a library user sets, with no flag: the matching slices' memory cap
 # (--max-memory caps the whole plan).
 LIBRARY_ONLY = ("match_memory",)
-CHOICES = {"device": DEVICES, "remat": REMAT, "release_memory": RELEASE}
+CHOICES = {"device": DEVICES, "remat": REMAT, "release_memory": RELEASE, "finish": FINISHES}
 
 
 def flag_of(field: str) -> str:

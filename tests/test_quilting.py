@@ -1,0 +1,147 @@
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+from doodle import quilting
+
+from images import BLUE, RED, flat_and_stripes, two_textures
+
+
+def _pixel_set(image):
+    return {tuple(p) for p in np.asarray(image).reshape(-1, 3).round().astype(int)}
+
+
+def _brute_force_cut(error):
+    """The cheapest path by trying them all: each row's column within one of the last."""
+    rows, cols = error.shape
+    best = np.inf
+    for start in range(cols):
+        for moves in itertools.product((-1, 0, 1), repeat=rows - 1):
+            path = np.cumsum((start,) + moves)
+            if path.min() >= 0 and path.max() < cols:
+                best = min(best, error[np.arange(rows), path].sum())
+    return best
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (5, 4), (1, 3), (4, 1)])
+def test_min_cut_is_the_cheapest_connected_path(rng, shape):
+    error = rng.uniform(0, 10, shape)
+    path = quilting.min_cut(error)
+    assert path.shape == (shape[0],)
+    assert np.all(np.abs(np.diff(path)) <= 1) and path.min() >= 0 and path.max() < shape[1]
+    assert error[np.arange(shape[0]), path].sum() == pytest.approx(_brute_force_cut(error))
+
+
+def test_quilting_the_style_after_itself_gives_it_back(rng):
+    """A round trip: guided by the style itself, each block's best copy is the block
+    in the same place, and nothing is cut away (54 = two steps of 22 and a 10 px overlap)."""
+    style = rng.uniform(0, 255, (54, 54, 3)).round().astype(np.float32)
+    out = quilting.quilt(style, [style], key=jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(out, style)
+
+
+def test_every_pixel_is_a_style_pixel_and_both_textures_are_used():
+    """A guide half beige, half green (laid out top and bottom, unlike the style's left
+    and right): the quilt is made of the style's pixels and keeps both textures."""
+    style, beige, green = flat_and_stripes(64)
+    guide = np.zeros((80, 96, 3), np.float32)
+    guide[:40], guide[40:] = beige, green
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(1))
+    assert out.shape == guide.shape and out.dtype == np.float32
+    assert _pixel_set(out) <= _pixel_set(style)
+    px = out.reshape(-1, 3)
+    share = np.mean(np.linalg.norm(px - beige, axis=1) < np.linalg.norm(px - green, axis=1))
+    assert 0.35 < share < 0.65, share
+
+
+def test_copied_blocks_are_spread_over_the_style():
+    """The usage penalty: a flat guide matches every block of a noise style about
+    equally, and the quilt must not re-copy one favourite area. Most of the style's
+    8 px cells end up copied at least once."""
+    rng = np.random.default_rng(3)
+    style = rng.uniform(100, 140, (96, 96, 3)).astype(np.float32)
+    guide = np.full((96, 96, 3), 120.0, np.float32)
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0))
+    # Where each output pixel came from: look its 3×3 neighbourhood up in the style.
+    wins = {tuple(style[y - 1:y + 2, x - 1:x + 2].round(3).ravel()): (y, x)
+            for y in range(1, 95) for x in range(1, 95)}
+    cells = set()
+    for y in range(1, 95, 2):
+        for x in range(1, 95, 2):
+            at = wins.get(tuple(out[y - 1:y + 2, x - 1:x + 2].round(3).ravel()))
+            if at is not None:
+                cells.add((at[0] // 8, at[1] // 8))
+    assert len(cells) > 0.6 * 12 * 12, len(cells)
+
+
+def test_without_the_usage_penalty_the_same_area_is_copied_again(monkeypatch):
+    """The control for the test above: with no cost on reuse the copied cells are far fewer."""
+    monkeypatch.setattr(quilting, "USAGE", 0.0)
+    monkeypatch.setattr(quilting, "TOLERANCE", 0.0)
+    rng = np.random.default_rng(3)
+    style = rng.uniform(100, 140, (96, 96, 3)).astype(np.float32)
+    style[40:72, 40:72] = 120.0  # one flat area: the best match for a flat guide, everywhere
+    guide = np.full((96, 96, 3), 120.0, np.float32)
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0))
+    assert np.mean(out == 120.0) > 0.9
+
+
+def test_maps_keep_each_region_to_its_part_of_the_style():
+    """With maps, a painting mapped all blue is drawn from the style's blue half only,
+    whatever the guide's colours."""
+    style, sem = two_textures(80)
+    target = np.zeros((64, 64, 3), np.uint8)
+    target[:] = BLUE
+    guide = np.full((64, 64, 3), 128.0, np.float32)
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0), painting_map=target, style_maps=[sem],
+                         map_weight=10.0)
+    blue = _pixel_set(style[(sem == BLUE).all(-1)])
+    red_only = _pixel_set(style[(sem == RED).all(-1)]) - blue
+    assert _pixel_set(out) <= blue and not (_pixel_set(out) & red_only)
+
+
+def test_where_a_block_cannot_follow_a_border_the_painting_stays():
+    """A diagonal border no style block has: each pixel is a style pixel of its own
+    region's texture, or, where the copied pixel came from the other region, the
+    painting's own (a marked value no style pixel has)."""
+    style, sem = two_textures(80)
+    y, x = np.mgrid[0:64, 0:64]
+    target = np.where((x > y)[..., None], np.array(BLUE, np.uint8), np.array(RED, np.uint8))
+    guide = np.full((64, 64, 3), 128.0, np.float32)
+    guide[..., 1] = 7.0  # no style pixel has green 7
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0), painting_map=target, style_maps=[sem],
+                         map_weight=10.0)
+    kept = (out == guide).all(-1)
+    assert 0 < kept.mean() < 0.5
+    for colour in (BLUE, RED):
+        own = _pixel_set(style[(sem == colour).all(-1)])
+        region = (target == colour).all(-1) & ~kept
+        assert _pixel_set(out[region]) <= own
+
+
+def test_several_styles_are_all_drawn_from():
+    """Two styles, one beige and one green, and a guide half of each: both supply blocks
+    (the first block's columns and the last's, beyond the overlaps, are whole copies)."""
+    style, beige, green = flat_and_stripes(64)
+    a, b = style[:, :32].copy(), style[:, 32:].copy()
+    guide = np.zeros((64, 64, 3), np.float32)
+    guide[:, :32], guide[:, 32:] = beige, green
+    out = quilting.quilt(guide, [np.tile(a, (1, 2, 1)), np.tile(b, (1, 2, 1))], key=jax.random.PRNGKey(0))
+    assert _pixel_set(out[:, :20]) <= _pixel_set(a) and _pixel_set(out[:, 56:]) <= _pixel_set(b)
+
+
+def test_a_style_smaller_than_the_smallest_block_is_left_alone(rng):
+    guide = rng.uniform(0, 255, (20, 20, 3)).astype(np.float32)
+    out = quilting.quilt(guide, [rng.uniform(0, 255, (6, 40, 3))], key=jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(out, guide)
+
+
+def test_a_painting_smaller_than_a_block_and_the_same_key_give_the_same_quilt(rng):
+    style = rng.uniform(0, 255, (50, 70, 3)).round().astype(np.float32)
+    guide = rng.uniform(0, 255, (13, 17, 3)).astype(np.float32)
+    a = quilting.quilt(guide, [style], key=jax.random.PRNGKey(5))
+    b = quilting.quilt(guide, [style], key=jax.random.PRNGKey(5))
+    assert a.shape == (13, 17, 3) and _pixel_set(a) <= _pixel_set(style)
+    np.testing.assert_array_equal(a, b)
