@@ -46,6 +46,12 @@ MAP_CHANNELS = 4
 # matchings, less: fitted on 1024×768 and 2048×1536 (at 512×384 it over-predicts by 4-7 %).
 CPU_RETENTION = 1.3
 CPU_RETENTION_TRIMMED = 1.2
+# What each earlier phase's compiled programs hold on a CPU: the fits above were made
+# on runs that kept them all. A run short of memory drops them between phases
+# (doodle.synthesis), and its later phases peak lower by about this much per earlier
+# phase: measured 137 MiB a phase at 1024×768 (trimmed, tiled), 60-190 MiB per set of
+# programs at smaller sizes (bench/RESULTS.md, seventh and eighth sessions).
+CPU_PROGRAMS = 128 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -386,7 +392,23 @@ def plan(
                                   propagated, remat, release)
         hint = f"; the largest output that fits is {largest[0]}×{largest[1]}" if largest else ""
         raise DoesNotFit(f"{e}{hint}", largest) from None
-    return Plan(tuple(out), dict(budgets))
+    return _without_dropped_programs(Plan(tuple(out), dict(budgets)))
+
+
+def _without_dropped_programs(run: Plan) -> Plan:
+    """A plan short of memory drops each phase's programs before the next
+    (:func:`doodle.synthesis.synthesize`): a later CPU phase's peak is lowered by the
+    :data:`CPU_PROGRAMS` of each painted phase before it, which the fitted factors
+    count as held. Each phase was planned (and fits) with them counted."""
+    if not run.memory_short:
+        return run
+    phases, earlier = [], 0
+    for p in run.phases:
+        if not p.skipped and p.device == "cpu":
+            p = dataclasses.replace(p, peak_bytes=p.peak_bytes - earlier * CPU_PROGRAMS)
+        earlier += not p.skipped
+        phases.append(p)
+    return dataclasses.replace(run, phases=tuple(phases))
 
 
 def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto",

@@ -335,6 +335,29 @@ def test_the_peak_is_baseline_fixed_and_the_largest_slice():
     assert shallow.peak_bytes < p.peak_bytes <= exhaustive.peak_bytes
 
 
+def test_a_plan_short_of_memory_counts_the_programs_it_drops():
+    """When memory is short the programs go between phases (synthesis.synthesize), so
+    phase i's peak is its own plan's less CPU_PROGRAMS for each painted phase before it;
+    a roomy plan keeps them, and its phases are planned as alone."""
+    args = ((384, 512), (384, 512), LAYERS, (), True, 3, {"cpu": 64 * GIB})
+    alone = [planner.plan_phase(i + 1, planner.scaled((384, 512), s), planner.scaled((384, 512), s), LAYERS, (),
+                                True, {"cpu": 64 * GIB}, propagated=("2_1",), release=release)
+             for release in ("off", "on") for i, s in enumerate((0.25, 0.5, 1.0))]
+    roomy = planner.plan(*args, propagated=("2_1",))
+    assert not roomy.memory_short
+    assert [p.peak_bytes for p in roomy.phases] == [p.peak_bytes for p in alone[:3]]
+    short = planner.plan(*args, propagated=("2_1",), release="on")
+    assert short.memory_short
+    assert [p.peak_bytes for p in short.phases] == [p.peak_bytes - i * planner.CPU_PROGRAMS
+                                                     for i, p in enumerate(alone[3:])]
+    # A GPU phase's allocator never held a CPU's programs.
+    gpu = planner.plan(*args[:6], {"gpu": 64 * GIB}, propagated=("2_1",), remat="on")
+    assert gpu.memory_short and [p.peak_bytes for p in gpu.phases] == [
+        planner.plan_phase(i + 1, planner.scaled((384, 512), s), planner.scaled((384, 512), s), LAYERS, (), True,
+                           {"gpu": 64 * GIB}, propagated=("2_1",), remat="on").peak_bytes
+        for i, s in enumerate((0.25, 0.5, 1.0))]
+
+
 def test_trimming_is_taken_only_when_memory_is_short_and_before_remat():
     args = ((768, 1024), (384, 512), LAYERS, (), True, 1)
     kept = planner.plan(*args, {"cpu": 64 * GIB}, propagated=("2_1",)).phases[0]
