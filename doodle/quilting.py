@@ -60,8 +60,10 @@ def quilt(
       block: the block side; smaller when a style is smaller.
 
     Returns:
-      (H, W, 3) float32 in [0, 255], every pixel a style pixel; ``painting``
-      unchanged (as float32) when a style is smaller than ``MIN_BLOCK`` on a side.
+      (H, W, 3) float32 in [0, 255], every pixel a style pixel, except with maps where
+      the copied pixel's region is not the painting's (the painting's pixel stays);
+      ``painting`` unchanged (as float32) when a style is smaller than ``MIN_BLOCK``
+      on a side.
     """
     painting = np.asarray(painting, np.float32)
     styles = [np.asarray(s, np.float32)[..., :3] for s in styles]
