@@ -22,6 +22,7 @@ def plan_command(**kw) -> None:
     from a small timed evaluation run once per machine and kept in the cache folder.
     """
     from doodle import api, cache, timing
+    from doodle.problem import quilts
 
     defaults = defaulted(kw)
     outputs.refuse_overwriting_inputs(kw)  # as `paint` does: the same arguments mean the same
@@ -47,9 +48,12 @@ def plan_command(**kw) -> None:
         for phase, s in zip(data["phases"], seconds):
             phase["seconds_per_evaluation"] = s
         data["seconds_at_most"] = _total(seconds, options)
+        data["quilted"] = quilts(options, prepared.problem)
         click.echo(json.dumps(data, indent=1))
     else:
         _print_table(run_plan, seconds, options)
+        if quilts(options, prepared.problem):
+            click.echo("then quilted from the style's pixels (--finish): seconds, more for a larger output")
 
 
 def _seconds(calibration, phase, options) -> float:
