@@ -197,13 +197,13 @@ def propagated_of(options: Options, problem: Problem, style_layers: tuple[str, .
 
 def quilts(options: Options, problem: Problem) -> bool:
     """Whether the painting is finished by :func:`doodle.quilting.quilt`: asked for, or
-    by default in texture synthesis (no content, no maps in use), unless the output
-    must wrap (``seamless``) or is a sequence's frame (held to its previous one)."""
+    by default when there is no photo (texture synthesis and doodles), unless the
+    output must wrap (``seamless``) or is a sequence's frame (held to its previous one).
+    A photo's details do not survive the blocks (bench/RESULTS.md, eighth session)."""
     finish = options.painting.finish
     if finish != "auto":
         return finish == "quilt"
-    return (problem.content is None and not has_maps(problem, options) and not options.painting.seamless
-            and problem.previous is None)
+    return problem.content is None and not options.painting.seamless and problem.previous is None
 
 
 def stall_tolerance_of(options: Options, problem: Problem) -> float:

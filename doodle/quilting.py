@@ -35,6 +35,13 @@ MAX_POSITIONS = 40000
 TOLERANCE = 0.1  # any candidate within this fraction of the best may be taken (E&F's variety)
 USAGE = 300.0  # cost of a style area already copied once, per pixel (squared 8-bit RGB units)
 MIN_BLOCK = 8  # a style smaller than this on a side is not quilted
+# With maps, each map channel (0-255) counts as much as a colour channel: a block lying
+# across another region costs about as much as one of very different colours, so a
+# region is drawn from its own part of the style where the style has such blocks, and
+# from the best-looking ones where it has none (their stray pixels are then not kept).
+# At 10 the Coastline's sky above the rocks took the style's few blocks that hold a
+# rock border too (deep blue, in visible rectangles): bench/RESULTS.md, eighth session.
+MAP_WEIGHT = 1.0
 
 
 def quilt(
@@ -44,7 +51,7 @@ def quilt(
     key: jax.Array,
     painting_map: Optional[np.ndarray] = None,
     style_maps: Optional[Sequence[np.ndarray]] = None,
-    map_weight: float = 0.0,
+    map_weight: float = MAP_WEIGHT,
     block: int = BLOCK,
 ) -> np.ndarray:
     """Redraw ``painting`` from the pixels of ``styles``.
@@ -55,8 +62,8 @@ def quilt(
         blocks are copied from any of them.
       key: PRNG key for the choice among near-equal candidates.
       painting_map, style_maps: (H, W, 3) and matching (Hs, Ws, 3) semantic maps, or
-        None. With ``map_weight`` > 0 a block's map colours count in its choice, times
-        ``map_weight``, so a region is drawn from its own part of the style.
+        None. With maps (and ``map_weight`` > 0) a block's map colours count in its
+        choice, times ``map_weight``, so a region is drawn from its own part of the style.
       block: the block side; smaller when a style is smaller.
 
     Returns:

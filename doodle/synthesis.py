@@ -148,8 +148,7 @@ def synthesize(
         start = time.perf_counter()
         maps = has_maps(problem, options)
         x = quilting.quilt(x, styles_of(problem), key=key, painting_map=problem.target_map if maps else None,
-                           style_maps=style_maps_of(problem) if maps else None,
-                           map_weight=options.painting.semantic_weight if maps else 0.0)
+                           style_maps=style_maps_of(problem) if maps else None)
         n, seconds = options.painting.phases, time.perf_counter() - start
         callback(Progress("quilted", n, n, 0, 0, x.shape[:2], seconds=seconds, image=x,
                           message=f"redrawn in blocks of the style's own pixels in {seconds:.1f}s"))

@@ -236,11 +236,11 @@ def test_plan_command_prints_a_table_and_json():
         assert phase["release"] is False  # roomy: no trimming
         assert phase["seconds_per_evaluation"] > 0
     assert data["seconds_at_most"] == pytest.approx(100 * sum(p["seconds_per_evaluation"] for p in data["phases"]))
-    # A doodle is not quilted; the same style as a texture is (--finish auto), and says so.
-    assert data["quilted"] is False and "quilted" not in _plan_cli().output
-    texture = _plan_cli("--semantic-weight", "0")
-    assert texture.exit_code == 0 and "then quilted from the style's pixels" in texture.output
-    assert json.loads(_plan_cli("--semantic-weight", "0", "--finish", "none", "--json").stdout)["quilted"] is False
+    # A doodle is quilted (--finish auto), and the table says so; not with --finish none.
+    assert data["quilted"] is True and "then quilted from the style's pixels" in _plan_cli().output
+    plain = _plan_cli("--finish", "none")
+    assert plain.exit_code == 0 and "quilted" not in plain.output
+    assert json.loads(_plan_cli("--finish", "none", "--json").stdout)["quilted"] is False
 
 
 def test_plan_command_times_a_small_evaluation_once_and_keeps_it(tmp_path, monkeypatch):

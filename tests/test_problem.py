@@ -86,13 +86,12 @@ def test_a_mask_resizes_as_a_one_channel_image(rng, wrap):
     np.testing.assert_allclose(out, np.asarray(resize(both, (7, 16), wrap))[..., 0], atol=1e-6)
 
 
-def test_quilting_finishes_texture_synthesis_only_unless_asked():
+def test_quilting_finishes_paintings_without_a_photo_unless_asked():
     from doodle.problem import quilts
 
     texture, doodle, plain = _problem(maps=False, content=False), _problem(maps=True, content=False), _problem(False)
-    assert quilts(Options(), texture)
-    assert not quilts(Options(), doodle) and not quilts(Options(), plain)
-    assert quilts(Options.of(semantic_weight=0.0), doodle)  # maps not in use: a texture
+    assert quilts(Options(), texture) and quilts(Options(), doodle)
+    assert not quilts(Options(), plain) and not quilts(Options(), _problem(maps=True))  # a photo's details
     assert not quilts(Options.of(seamless=True), texture)  # quilting does not wrap
     assert not quilts(Options(), texture._replace(previous=np.zeros((8, 8, 3), np.float32)))  # a sequence's frame
     assert not quilts(Options.of(finish="none"), texture)

@@ -95,8 +95,7 @@ def test_maps_keep_each_region_to_its_part_of_the_style():
     target = np.zeros((64, 64, 3), np.uint8)
     target[:] = BLUE
     guide = np.full((64, 64, 3), 128.0, np.float32)
-    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0), painting_map=target, style_maps=[sem],
-                         map_weight=10.0)
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0), painting_map=target, style_maps=[sem])
     blue = _pixel_set(style[(sem == BLUE).all(-1)])
     red_only = _pixel_set(style[(sem == RED).all(-1)]) - blue
     assert _pixel_set(out) <= blue and not (_pixel_set(out) & red_only)

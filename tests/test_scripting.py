@@ -255,7 +255,15 @@ def test_animation_every_print_every(files, tmp_path):
                        "--animation", str(gif))
     assert code == 0, err
     frames = iio.imread(gif, index=None)
-    assert frames.shape == (2, 32, 32, 3)  # iterations 1 and 2; the last is the output
+    # Iterations 1 and 2, then the output, which quilting (--finish auto) made a frame of its own.
+    assert frames.shape == (3, 32, 32, 3)
+    out = iio.imread(tmp_path / "o.png")[..., :3].astype(int)
+    off = [np.abs(frame.astype(int) - out).mean() for frame in frames]  # a GIF's palette is not exact
+    assert off[-1] < off[-2], off
+    code, _, err = run(*inputs(files), "-o", str(tmp_path / "p.png"), *IN_PROCESS, "-q", "--print-every", "1",
+                       "--animation", str(gif), "--finish", "none")
+    assert code == 0, err
+    assert iio.imread(gif, index=None).shape == (2, 32, 32, 3)  # unquilted: iteration 2 is the output
 
 
 def test_animation_from_saved_frames(files, tmp_path):
@@ -264,7 +272,7 @@ def test_animation_from_saved_frames(files, tmp_path):
                        "--save-every", "1", "--frames-dir", str(frames_dir), "--animation", str(gif))
     assert code == 0, err
     assert sorted(p.name for p in frames_dir.iterdir()) == ["o-p1-0001.png", "o-p1-0002.png"]
-    assert iio.imread(gif, index=None).shape == (2, 32, 32, 3)
+    assert iio.imread(gif, index=None).shape == (3, 32, 32, 3)  # and the quilted output
 
 
 def test_animation_must_be_a_gif(files, tmp_path):
