@@ -80,6 +80,11 @@ def paint_sequence(
         extractor = api.resolve_extractor(options, notice)
     seed = options.painting.random_seed
     options = options.replace(random_seed=seed if seed is not None else secrets.randbits(31))
+    if options.painting.finish == "auto":
+        # Quilting (doodle/quilting.py) picks its blocks afresh for each frame: a region
+        # that did not change would change its strokes, and the first frame, painted
+        # from nothing, would be quilted while the rest are not. Frames are not quilted.
+        options = options.replace(finish="none")
     seed = options.painting.random_seed
 
     def problem_of(i: int):

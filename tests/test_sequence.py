@@ -54,6 +54,14 @@ def test_the_moving_square_is_still_painted_as_its_region(painted):
         assert np.linalg.norm(inside - red) < 0.5 * np.linalg.norm(inside - blue)
 
 
+def test_no_frame_is_quilted(painted):
+    """Quilting picks blocks afresh per frame, which would flicker: --finish auto leaves
+    a sequence's frames unquilted, the first one included."""
+    _, runs = painted
+    for _, _, events in runs.values():
+        assert events and not any(event == "quilted" for _, event in events)
+
+
 def test_the_style_is_run_through_the_network_once(painted):
     _, runs = painted
     for coherent in (False, True):  # at 40 px the coarse phase (20 px) is skipped: one scale
