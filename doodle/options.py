@@ -205,12 +205,12 @@ class PaintingOptions:
     stall_window: int = _option(10, "Evaluations over which --stall-tolerance is judged.")
     # The painting redrawn at the end in blocks copied from the style and joined along
     # their best seams (doodle/quilting.py; image quilting, Efros & Freeman 2001): the
-    # optimiser's pixels are softer than the style's finest strokes, and texture
-    # synthesis is made of those. "auto": texture synthesis only (no content, no maps
-    # in use), not a --seamless tile (quilting does not wrap) nor a sequence's frame.
-    # Not in the reference.
-    finish: str = _option("auto", "Redraw the painting in blocks of the style's own pixels: auto (texture "
-                          "synthesis only), quilt or none.")
+    # optimiser's pixels are softer than the style's finest strokes. "auto": every
+    # painting without a photo (doodles, textures; a photo's details do not survive
+    # the blocks), not a --seamless tile (quilting does not wrap) nor a sequence's
+    # frames (problem.quilts, sequence.paint_sequence). Not in the reference.
+    finish: str = _option("auto", "Redraw the painting in blocks of the style's own pixels: auto (paintings "
+                          "without a photo), quilt or none.")
     # Each resolution is half the size of the next.
     phases: int = _option(3, "Resolutions, coarse to fine.")
     # L-BFGS function evaluations (the reference's maxfun).

@@ -83,17 +83,16 @@ def quilt(
     o = b - step
     use_maps = map_weight > 0 and painting_map is not None and style_maps is not None
     guide = _with_map(painting, painting_map, map_weight) if use_maps else painting
-    sources = [_with_map(s, m, map_weight) if use_maps else s for s, m in zip(styles, style_maps or [None] * len(styles))]
+    sources = [_with_map(s, m, map_weight) for s, m in zip(styles, style_maps)] if use_maps else styles
     cands = _Candidates(sources, b)
     grid = _Grid(painting.shape[:2], b, step)
-    near = cands.nearest(grid.pooled(guide, cands.pool), CANDIDATES)
-    rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
-    canvas = np.zeros(grid.padded + (guide.shape[2],), np.float32)
+    # The guide padded to whole blocks (edge pixels repeated), as the blocks compare it.
     target = np.pad(guide, ((0, grid.padded[0] - guide.shape[0]), (0, grid.padded[1] - guide.shape[1]), (0, 0)),
                     mode="edge")
-    usage = [np.zeros((s.shape[0] // cands.cell + 2, s.shape[1] // cands.cell + 2), np.float32) for s in sources]
-    for n, (y, x) in enumerate(grid.positions):
-        c = near[n]
+    near = cands.nearest(_pooled_blocks(target, grid.ys, grid.xs, b, cands.pool), CANDIDATES)
+    rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
+    canvas = np.zeros(grid.padded + (guide.shape[2],), np.float32)
+    for y, x, c in zip(grid.ys, grid.xs, near):
         blocks = cands.blocks(c)  # (K, b, b, C)
         cost = ((blocks - target[y:y + b, x:x + b]) ** 2).sum((1, 2, 3)) / (b * b)
         here = canvas[y:y + b, x:x + b]
@@ -106,7 +105,7 @@ def quilt(
             area += b * o
         if area:
             cost += overlap / area
-        cost += USAGE * cands.usage(c, usage)
+        cost += USAGE * cands.usage(c)
         best = cost.min()
         pick = c[rng.choice(np.flatnonzero(cost <= best * (1 + TOLERANCE) + 1e-6))]
         new = cands.block(pick)
@@ -118,7 +117,7 @@ def quilt(
             cut = min_cut(((here[:o, :] - new[:o, :]) ** 2).sum(-1).T)
             keep_new[:o, :] &= np.arange(o)[:, None] >= cut[None, :]
         canvas[y:y + b, x:x + b] = np.where(keep_new[..., None], new, here)
-        cands.use(pick, usage)
+        cands.use(pick)
     out = canvas[:painting.shape[0], :painting.shape[1]]
     if use_maps:
         # Where a block could not follow a region's border, the copied pixel belongs to
@@ -161,6 +160,15 @@ def _box_mean(image: np.ndarray, f: int) -> np.ndarray:
     return ((s[f:, f:] - s[:-f, f:] - s[f:, :-f] + s[:-f, :-f]) / (f * f)).astype(np.float32)
 
 
+def _pooled_blocks(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, b: int, pool: int) -> np.ndarray:
+    """(N, P): the b × b blocks of ``image`` at corners (ys, xs), each averaged over
+    pool × pool cells, what the candidate search compares."""
+    means = _box_mean(image, pool)
+    offsets = np.arange(0, b - pool + 1, pool)
+    return means[ys[:, None, None] + offsets[None, :, None], xs[:, None, None] + offsets[None, None, :]].reshape(
+        len(ys), -1)
+
+
 class _Grid:
     """Where the blocks go: a raster of (y, x) corners, ``step`` apart, over the
     painting padded up to a whole number of steps."""
@@ -168,19 +176,9 @@ class _Grid:
     def __init__(self, hw: tuple[int, int], b: int, step: int) -> None:
         o = b - step
         ny, nx = (max(1, math.ceil((n - o) / step)) for n in hw)
-        self.b = b
         self.padded = (ny * step + o, nx * step + o)
-        self.positions = [(i * step, j * step) for i in range(ny) for j in range(nx)]
-
-    def pooled(self, image: np.ndarray, pool: int) -> np.ndarray:
-        """(N, P) each block's pooled pixels, as :class:`_Candidates` pools the style's."""
-        image = np.pad(image, ((0, self.padded[0] - image.shape[0]), (0, self.padded[1] - image.shape[1]), (0, 0)),
-                       mode="edge")
-        means = _box_mean(image, pool)
-        offsets = np.arange(0, self.b - pool + 1, pool)
-        ys = np.array([p[0] for p in self.positions])[:, None, None] + offsets[None, :, None]
-        xs = np.array([p[1] for p in self.positions])[:, None, None] + offsets[None, None, :]
-        return means[ys, xs].reshape(len(self.positions), -1)
+        ys, xs = np.meshgrid(np.arange(ny) * step, np.arange(nx) * step, indexing="ij")
+        self.ys, self.xs = ys.ravel(), xs.ravel()  # (N,) each, row by row
 
 
 class _Candidates:
@@ -199,6 +197,9 @@ class _Candidates:
             which.append(np.full(y.size, k)), ys.append(y.ravel()), xs.append(x.ravel())
         self.which, self.ys, self.xs = np.concatenate(which), np.concatenate(ys), np.concatenate(xs)
         self.offsets = np.arange(b)
+        # How often each cell of each style was copied: the usage penalty's count.
+        self.used = [np.zeros((s.shape[0] // self.cell + 2, s.shape[1] // self.cell + 2), np.float32)
+                     for s in sources]
 
     def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         """(N, P) pooled blocks -> (N, min(k, candidates)) indices of the nearest candidates."""
@@ -213,12 +214,8 @@ class _Candidates:
         return out
 
     def _pooled(self, i: int) -> np.ndarray:
-        means = _box_mean(self.sources[i], self.pool)
-        offsets = np.arange(0, self.b - self.pool + 1, self.pool)
         mine = self.which == i
-        ys = self.ys[mine][:, None, None] + offsets[None, :, None]
-        xs = self.xs[mine][:, None, None] + offsets[None, None, :]
-        return means[ys, xs].reshape(int(mine.sum()), -1)
+        return _pooled_blocks(self.sources[i], self.ys[mine], self.xs[mine], self.b, self.pool)
 
     def blocks(self, idx: np.ndarray) -> np.ndarray:
         """(K,) candidate indices -> (K, b, b, C) their pixels."""
@@ -234,18 +231,19 @@ class _Candidates:
         y, x = self.ys[i], self.xs[i]
         return self.sources[self.which[i]][y:y + self.b, x:x + self.b]
 
-    def usage(self, idx: np.ndarray, usage: Sequence[np.ndarray]) -> np.ndarray:
+    def usage(self, idx: np.ndarray) -> np.ndarray:
         """(K,) how many times, on average over its area, each candidate was copied."""
         cells = np.arange(self.b // self.cell)
         out = np.empty(len(idx), np.float32)
-        for k, counts in enumerate(usage):
+        for k, counts in enumerate(self.used):
             mine = self.which[idx] == k
             cy = (self.ys[idx[mine]] // self.cell)[:, None, None] + cells[None, :, None]
             cx = (self.xs[idx[mine]] // self.cell)[:, None, None] + cells[None, None, :]
             out[mine] = counts[cy, cx].mean((1, 2))
         return out
 
-    def use(self, i: int, usage: Sequence[np.ndarray]) -> None:
+    def use(self, i: int) -> None:
+        """Count candidate ``i`` as copied once more."""
         n = self.b // self.cell
         cy, cx = self.ys[i] // self.cell, self.xs[i] // self.cell
-        usage[self.which[i]][cy:cy + n, cx:cx + n] += 1.0
+        self.used[self.which[i]][cy:cy + n, cx:cx + n] += 1.0

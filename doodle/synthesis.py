@@ -35,8 +35,9 @@ class Progress:
     ``event`` is "phase" at the start of a phase, "iteration" after each
     evaluation, "skipped" for a phase too small to paint (``message`` says why),
     "done" at the end of a phase, and "quilted" once the painting is redrawn from
-    the style's pixels (:mod:`doodle.quilting`; ``seconds`` it took). ``image`` is the current (h, w, 3) float32
-    image in [0, 255] (a device array: convert only when you need it).
+    the style's pixels (:mod:`doodle.quilting`; ``seconds`` it took). ``image`` is
+    the current (h, w, 3) float32 image in [0, 255] (a device array: convert only
+    when you need it).
     """
 
     event: str
