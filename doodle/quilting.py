@@ -10,10 +10,13 @@ already placed, and joined along the minimum-error cut of the overlap. The paint
 decides what goes where; the style supplies every pixel.
 
 Departures from Efros & Freeman: the candidates for a block are the style blocks
-nearest to the painting's (a pooled search over the whole style), and a block of the
-style that was already copied costs more (Guided Correspondence's occurrence penalty,
-Zhou et al. 2023), so the painting draws on the style's whole variety instead of
-re-copying its favourite blocks.
+nearest to the painting's (a pooled search over the whole style), and the best few are
+tried again shifted by a few pixels, so a texture can carry on in the phase of the
+blocks beside it; a block of the style that was already copied costs more (Guided
+Correspondence's occurrence penalty, Zhou et al. 2023), so the painting draws on the
+style's whole variety instead of re-copying its favourite blocks. With maps, a block
+lying across a border that the style never drew (two regions side by side that do not
+meet in the style) is drawn again region by region (:func:`_mend`).
 """
 from __future__ import annotations
 
@@ -42,6 +45,13 @@ MIN_BLOCK = 8  # a style smaller than this on a side is not quilted
 # At 10 the Coastline's sky above the rocks took the style's few blocks that hold a
 # rock border too (deep blue, in visible rectangles): bench/RESULTS.md, eighth session.
 MAP_WEIGHT = 1.0
+MAX_REGIONS = 64  # a map of more colours is not flat regions (as problem.MAX_FLAT_COLOURS)
+# The blocks already placed weigh twice the guide, per pixel of the overlap: where
+# they disagree (the painting's stripes in one phase, the neighbour's in another), the
+# texture carries on rather than break at the seam (E&F's alpha weighs them likewise).
+OVERLAP_WEIGHT = 2.0
+REFINE = 4  # the best candidates tried again shifted
+SHIFT = 4  # by up to this many pixels (even steps, as the grid)
 
 
 def quilt(
@@ -90,24 +100,34 @@ def quilt(
     target = np.pad(guide, ((0, grid.padded[0] - guide.shape[0]), (0, grid.padded[1] - guide.shape[1]), (0, 0)),
                     mode="edge")
     near = cands.nearest(_pooled_blocks(target, grid.ys, grid.xs, b, cands.pool), CANDIDATES)
+    labels = _labels(painting_map, target.shape[:2]) if use_maps else None
+    if labels is not None:
+        parts = _region_candidates(target, labels, grid, cands)
     rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
     canvas = np.zeros(grid.padded + (guide.shape[2],), np.float32)
-    for y, x, c in zip(grid.ys, grid.xs, near):
-        blocks = cands.blocks(c)  # (K, b, b, C)
-        cost = ((blocks - target[y:y + b, x:x + b]) ** 2).sum((1, 2, 3)) / (b * b)
-        here = canvas[y:y + b, x:x + b]
-        overlap, area = np.zeros(len(c), np.float32), 0
-        if x > 0:
-            overlap += ((blocks[:, :, :o] - here[:, :o]) ** 2).sum((1, 2, 3))
-            area += b * o
-        if y > 0:
-            overlap += ((blocks[:, :o, :] - here[:o, :]) ** 2).sum((1, 2, 3))
-            area += b * o
-        if area:
-            cost += overlap / area
-        cost += USAGE * cands.usage(c)
-        best = cost.min()
-        pick = c[rng.choice(np.flatnonzero(cost <= best * (1 + TOLERANCE) + 1e-6))]
+    for j, (y, x) in enumerate(zip(grid.ys, grid.xs)):
+        win = np.s_[y:y + b, x:x + b]
+        here = canvas[win]
+
+        guide_here, placed_here = target[win].transpose(2, 0, 1), here.transpose(2, 0, 1)  # (C, b, b)
+
+        def costs(at):
+            blocks = cands.blocks(at)  # (K, C, b, b)
+            # Sums of squared differences as |a|² - 2 a·b + |b|²: one pass over the blocks.
+            cost = (cands.energy(at) - 2 * blocks.reshape(len(at), -1) @ guide_here.ravel()
+                    + np.vdot(guide_here, guide_here)) / (b * b)
+            overlap, area = np.zeros(len(at), np.float32), 0
+            if x > 0:
+                overlap += _distances(blocks[..., :o], placed_here[..., :o])
+                area += b * o
+            if y > 0:
+                overlap += _distances(blocks[..., :o, :], placed_here[:, :o, :])
+                area += b * o
+            if area:
+                cost += OVERLAP_WEIGHT * overlap / area
+            return cost + USAGE * cands.usage(at)
+
+        pick = _choose(cands.where(near[j]), costs, cands, rng)
         new = cands.block(pick)
         keep_new = np.ones((b, b), bool)
         if x > 0:
@@ -116,15 +136,128 @@ def quilt(
         if y > 0:
             cut = min_cut(((here[:o, :] - new[:o, :]) ** 2).sum(-1).T)
             keep_new[:o, :] &= np.arange(o)[:, None] >= cut[None, :]
-        canvas[y:y + b, x:x + b] = np.where(keep_new[..., None], new, here)
+        canvas[win] = np.where(keep_new[..., None], new, here)
         cands.use(pick)
+        if labels is not None:
+            _mend(canvas, keep_new, target, labels, win, parts.get(j, {}), near[j], cands, rng)
     out = canvas[:painting.shape[0], :painting.shape[1]]
     if use_maps:
-        # Where a block could not follow a region's border, the copied pixel belongs to
-        # another region of the style: the painting's own pixel stays there.
+        # Where no block of the style fits, the copied pixel still belongs to another
+        # region of the style: the painting's own pixel stays there.
         stray = np.any(out[..., 3:] != guide[..., 3:], axis=-1)
         return np.where(stray[..., None], painting, out[..., :3])
     return out[..., :3]
+
+
+def _labels(painting_map: np.ndarray, hw: tuple[int, int]) -> Optional[np.ndarray]:
+    """(H, W, 3) map -> (h, w) int64, one number per colour, padded to ``hw`` as the
+    guide is; None when the map has more than MAX_REGIONS colours (not flat regions:
+    then no block is mended region by region)."""
+    rgb = np.asarray(painting_map)[..., :3].round().astype(np.int64)
+    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    if len(np.unique(codes)) > MAX_REGIONS:
+        return None
+    return np.pad(codes, ((0, hw[0] - codes.shape[0]), (0, hw[1] - codes.shape[1])), mode="edge")
+
+
+def _choose(at: np.ndarray, costs, cands: "_Candidates", rng: np.random.Generator) -> np.ndarray:
+    """The block to copy, (style, y, x), among the candidates ``at`` (K, 3) and the
+    best few of them shifted, by ``costs`` (positions -> (K,) costs): any within
+    TOLERANCE of the cheapest (Efros & Freeman's variety).
+
+    The candidates were found by the guide alone; the blocks already placed beside
+    this one may want the same texture a few pixels over (stripes in another phase),
+    which the shifted ones offer.
+    """
+    cost = costs(at)
+    if REFINE:
+        more = cands.shifted(at[np.argsort(cost)[:REFINE]], at)
+        if len(more):
+            at, cost = np.concatenate([at, more]), np.concatenate([cost, costs(more)])
+    return at[rng.choice(np.flatnonzero(cost <= cost.min() * (1 + TOLERANCE) + 1e-6))]
+
+
+def _region_candidates(target: np.ndarray, labels: np.ndarray, grid: "_Grid", cands: "_Candidates") -> dict:
+    """For each block of the grid that lies across regions of the target's map
+    (``labels``, (H, W) int, one per colour), each region's nearest style blocks to its
+    part of the block alone: {block: {label: (K,) candidate indices}}.
+
+    The search compares pooled blocks over the region's cells only, each cell weighted
+    by the region's share of it (a masked distance: two matrix products).
+    """
+    b, pool = cands.b, cands.pool
+    cells = (b - pool) // pool + 1
+    keys, weights, queries = [], [], []
+    for j, (y, x) in enumerate(zip(grid.ys, grid.xs)):
+        block, here = target[y:y + b, x:x + b], labels[y:y + b, x:x + b]
+        if (here == here[0, 0]).all():
+            continue
+        for label in np.unique(here):
+            w = (here == label).astype(np.float32)[..., None]
+            w_cells = _cell_sums(w, pool, cells)
+            q_cells = _cell_sums(block * w, pool, cells) / np.maximum(w_cells, 1e-6)
+            w_cells = np.broadcast_to(w_cells, q_cells.shape)
+            keys.append((j, int(label)))
+            weights.append(w_cells.ravel()), queries.append((w_cells * q_cells).ravel())
+    out: dict = {}
+    if keys:
+        near = cands.nearest_masked(np.stack(weights), np.stack(queries), CANDIDATES)
+        for (j, label), c in zip(keys, near):
+            out.setdefault(j, {})[label] = c
+    return out
+
+
+def _mend(canvas: np.ndarray, fresh: np.ndarray, target: np.ndarray, labels: np.ndarray, win, parts: dict,
+          fallback: np.ndarray, cands: "_Candidates", rng: np.random.Generator) -> None:
+    """Redraw, in place, the regions of the block just placed at ``win`` where it
+    copied pixels of another region of the style than the target's map gives them:
+    where the block lies across a border the style does not have (two regions side by
+    side that never meet there in the style).
+
+    In each such region, every pixel the block brought (``fresh``, (b, b) bool) is
+    drawn again from the style block that best fits that region's part alone: the
+    pixels placed before (so stripes carry on in phase), the guide at the others, and
+    the map (so the copy is of that region); only copied pixels of the right region
+    are kept. This is done block by block, before the next is placed, so that the next
+    one's overlap sees them. Not in Efros & Freeman, whose texture transfer has one
+    texture: it is what lets each region's texture run up to a border that the style
+    never drew.
+    """
+    sem = target[win][..., 3:]
+    view = canvas[win]
+    stray = fresh & np.any(view[..., 3:] != sem, axis=-1)
+    for label in np.unique(labels[win][stray]):
+        region = labels[win] == label
+        guess = np.where((region & fresh)[..., None], target[win], view)
+        # The pixels placed before weigh as a block's overlap does.
+        weight = region * np.where(fresh, 1.0, OVERLAP_WEIGHT)
+
+        guess_t = guess.transpose(2, 0, 1)
+
+        def costs(at):
+            blocks = cands.blocks(at)  # (K, C, b, b)
+            error = (np.einsum("kcij,kcij->kij", blocks, blocks).reshape(len(at), -1) @ weight.ravel()
+                     - 2 * blocks.reshape(len(at), -1) @ (guess_t * weight).ravel()
+                     + np.vdot(guess_t * weight, guess_t))
+            return error / region.sum() + USAGE * cands.usage(at)
+
+        pick = _choose(cands.where(parts.get(int(label), fallback)), costs, cands, rng)
+        new = cands.block(pick)
+        take = fresh & region & np.all(new[..., 3:] == sem, axis=-1)
+        view[take] = new[take]
+        cands.use(pick)
+
+
+def _distances(blocks: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(K, C, h, w) blocks and a (C, h, w) reference -> (K,) sums of squared differences."""
+    return np.einsum("kcij,kcij->k", blocks, blocks) - 2 * np.einsum("kcij,cij->k", blocks, ref) + np.vdot(ref, ref)
+
+
+def _cell_sums(image: np.ndarray, pool: int, cells: int) -> np.ndarray:
+    """(b, b, C) -> (cells, cells, C): sums over the pool × pool cells that
+    :func:`_pooled_blocks` averages."""
+    c = image[:cells * pool, :cells * pool]
+    return c.reshape(cells, pool, cells, pool, -1).sum((1, 3))
 
 
 def min_cut(error: np.ndarray) -> np.ndarray:
@@ -152,6 +285,12 @@ def _with_map(image: np.ndarray, sem: Optional[np.ndarray], weight: float) -> np
     """(H, W, 3) image and map -> (H, W, 6): the map's colours, times ``weight``, as
     three more channels that every block comparison counts."""
     return np.concatenate([image, np.asarray(sem, np.float32)[..., :3] * np.float32(weight)], axis=-1)
+
+
+def _box_sum(image: np.ndarray, f: int) -> np.ndarray:
+    """(H, W) -> (H - f + 1, W - f + 1): the sum of each f × f window."""
+    s = np.pad(image.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    return s[f:, f:] - s[:-f, f:] - s[f:, :-f] + s[:-f, :-f]
 
 
 def _box_mean(image: np.ndarray, f: int) -> np.ndarray:
@@ -196,14 +335,18 @@ class _Candidates:
                                indexing="ij")
             which.append(np.full(y.size, k)), ys.append(y.ravel()), xs.append(x.ravel())
         self.which, self.ys, self.xs = np.concatenate(which), np.concatenate(ys), np.concatenate(xs)
-        self.offsets = np.arange(b)
+        self._vectors: Optional[np.ndarray] = None
+        # Every b × b block of each source as a view, (Hs - b + 1, Ws - b + 1, C, b, b),
+        # and each block's sum of squares (from an integral image).
+        self.windows = [np.lib.stride_tricks.sliding_window_view(s, (b, b), axis=(0, 1)) for s in sources]
+        self.energies = [_box_sum((s.astype(np.float64) ** 2).sum(-1), b) for s in sources]
         # How often each cell of each style was copied: the usage penalty's count.
         self.used = [np.zeros((s.shape[0] // self.cell + 2, s.shape[1] // self.cell + 2), np.float32)
                      for s in sources]
 
     def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         """(N, P) pooled blocks -> (N, min(k, candidates)) indices of the nearest candidates."""
-        vectors = np.concatenate([self._pooled(i) for i in range(len(self.sources))])
+        vectors = self.pooled()
         k = min(k, len(vectors))
         norms = (vectors.astype(np.float64) ** 2).sum(1).astype(np.float32)
         out = np.empty((len(queries), k), np.int64)
@@ -213,37 +356,82 @@ class _Candidates:
             out[start:start + 256] = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(vectors) else np.arange(k)
         return out
 
-    def _pooled(self, i: int) -> np.ndarray:
-        mine = self.which == i
-        return _pooled_blocks(self.sources[i], self.ys[mine], self.xs[mine], self.b, self.pool)
-
-    def blocks(self, idx: np.ndarray) -> np.ndarray:
-        """(K,) candidate indices -> (K, b, b, C) their pixels."""
-        out = np.empty((len(idx), self.b, self.b, self.sources[0].shape[2]), np.float32)
-        for k, source in enumerate(self.sources):
-            mine = self.which[idx] == k
-            ys = self.ys[idx[mine]][:, None, None] + self.offsets[None, :, None]
-            xs = self.xs[idx[mine]][:, None, None] + self.offsets[None, None, :]
-            out[mine] = source[ys, xs]
+    def nearest_masked(self, weights: np.ndarray, weighted: np.ndarray, k: int) -> np.ndarray:
+        """Like :meth:`nearest`, with each query's cells weighted: (N, P) weights w and
+        (N, P) w × q -> (N, k) the candidates v with the smallest Σ w (q - v)²."""
+        vectors = self.pooled()
+        k = min(k, len(vectors))
+        squares = vectors ** 2
+        out = np.empty((len(weights), k), np.int64)
+        for start in range(0, len(weights), 256):
+            d = weights[start:start + 256] @ squares.T - 2 * weighted[start:start + 256] @ vectors.T
+            out[start:start + 256] = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(vectors) else np.arange(k)
         return out
 
-    def block(self, i: int) -> np.ndarray:
-        y, x = self.ys[i], self.xs[i]
-        return self.sources[self.which[i]][y:y + self.b, x:x + self.b]
+    def pooled(self) -> np.ndarray:
+        """(candidates, P) every candidate's pooled block, as the searches compare them."""
+        if self._vectors is None:
+            self._vectors = np.concatenate([
+                _pooled_blocks(s, self.ys[self.which == i], self.xs[self.which == i], self.b, self.pool)
+                for i, s in enumerate(self.sources)])
+        return self._vectors
 
-    def usage(self, idx: np.ndarray) -> np.ndarray:
-        """(K,) how many times, on average over its area, each candidate was copied."""
+    def where(self, idx: np.ndarray) -> np.ndarray:
+        """(K,) candidate indices -> (K, 3) their (style, y, x)."""
+        return np.stack([self.which[idx], self.ys[idx], self.xs[idx]], axis=1)
+
+    def shifted(self, at: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """(T, 3) positions -> (M, 3): each moved by every even step of up to SHIFT
+        pixels down and across, within its style and not already in ``known``."""
+        steps = np.arange(-SHIFT, SHIFT + 1, 2)
+        dy, dx = (a.ravel() for a in np.meshgrid(steps, steps, indexing="ij"))
+        moved = np.stack([np.repeat(at[:, 0], len(dy)), (at[:, 1:2] + dy).ravel(), (at[:, 2:3] + dx).ravel()], 1)
+        limits = np.array([[s.shape[0] - self.b, s.shape[1] - self.b] for s in self.sources])[moved[:, 0]]
+        inside = np.all((moved[:, 1:] >= 0) & (moved[:, 1:] <= limits), axis=1)
+        codes = np.unique(self._code(moved[inside]))
+        codes = codes[~np.isin(codes, self._code(known))]
+        return np.stack([codes >> 40, (codes >> 20) & 0xFFFFF, codes & 0xFFFFF], axis=1)
+
+    @staticmethod
+    def _code(at: np.ndarray) -> np.ndarray:
+        """(K, 3) positions -> (K,) int64, one number each (sides under 2**20 px)."""
+        at = at.astype(np.int64)
+        return (at[:, 0] << 40) | (at[:, 1] << 20) | at[:, 2]
+
+    def blocks(self, at: np.ndarray) -> np.ndarray:
+        """(K, 3) positions -> (K, C, b, b) their pixels, channels first."""
+        out = np.empty((len(at), self.sources[0].shape[2], self.b, self.b), np.float32)
+        for k, windows in enumerate(self.windows):
+            mine = at[:, 0] == k
+            out[mine] = windows[at[mine, 1], at[mine, 2]]
+        return out
+
+    def energy(self, at: np.ndarray) -> np.ndarray:
+        """(K, 3) positions -> (K,) each block's sum of squares."""
+        out = np.empty(len(at), np.float64)
+        for k, energy in enumerate(self.energies):
+            mine = at[:, 0] == k
+            out[mine] = energy[at[mine, 1], at[mine, 2]]
+        return out
+
+    def block(self, at: np.ndarray) -> np.ndarray:
+        k, y, x = at
+        return self.sources[k][y:y + self.b, x:x + self.b]
+
+    def usage(self, at: np.ndarray) -> np.ndarray:
+        """(K, 3) positions -> (K,) how many times, on average over its area, each was copied."""
         cells = np.arange(self.b // self.cell)
-        out = np.empty(len(idx), np.float32)
+        out = np.empty(len(at), np.float32)
         for k, counts in enumerate(self.used):
-            mine = self.which[idx] == k
-            cy = (self.ys[idx[mine]] // self.cell)[:, None, None] + cells[None, :, None]
-            cx = (self.xs[idx[mine]] // self.cell)[:, None, None] + cells[None, None, :]
+            mine = at[:, 0] == k
+            cy = (at[mine, 1] // self.cell)[:, None, None] + cells[None, :, None]
+            cx = (at[mine, 2] // self.cell)[:, None, None] + cells[None, None, :]
             out[mine] = counts[cy, cx].mean((1, 2))
         return out
 
-    def use(self, i: int) -> None:
-        """Count candidate ``i`` as copied once more."""
+    def use(self, at: np.ndarray) -> None:
+        """Count the block at (style, y, x) ``at`` as copied once more."""
         n = self.b // self.cell
-        cy, cx = self.ys[i] // self.cell, self.xs[i] // self.cell
-        self.used[self.which[i]][cy:cy + n, cx:cx + n] += 1.0
+        k, y, x = at
+        cy, cx = y // self.cell, x // self.cell
+        self.used[k][cy:cy + n, cx:cx + n] += 1.0

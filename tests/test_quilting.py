@@ -44,7 +44,9 @@ def test_quilting_the_style_after_itself_gives_it_back(rng):
 
 def test_every_pixel_is_a_style_pixel_and_both_textures_are_used():
     """A guide half beige, half green (laid out top and bottom, unlike the style's left
-    and right): the quilt is made of the style's pixels and keeps both textures."""
+    and right): the quilt is made of the style's pixels and keeps both textures. (The
+    border may move by up to a block's step, 22 of 80 rows: the blocks already placed
+    weigh more than the guide.)"""
     style, beige, green = flat_and_stripes(64)
     guide = np.zeros((80, 96, 3), np.float32)
     guide[:40], guide[40:] = beige, green
@@ -53,7 +55,7 @@ def test_every_pixel_is_a_style_pixel_and_both_textures_are_used():
     assert _pixel_set(out) <= _pixel_set(style)
     px = out.reshape(-1, 3)
     share = np.mean(np.linalg.norm(px - beige, axis=1) < np.linalg.norm(px - green, axis=1))
-    assert 0.35 < share < 0.65, share
+    assert 0.25 < share < 0.75, share
 
 
 def test_copied_blocks_are_spread_over_the_style():
@@ -101,10 +103,10 @@ def test_maps_keep_each_region_to_its_part_of_the_style():
     assert _pixel_set(out) <= blue and not (_pixel_set(out) & red_only)
 
 
-def test_where_a_block_cannot_follow_a_border_the_painting_stays():
-    """A diagonal border no style block has: each pixel is a style pixel of its own
-    region's texture, or, where the copied pixel came from the other region, the
-    painting's own (a marked value no style pixel has)."""
+def test_a_border_the_style_lacks_is_drawn_region_by_region():
+    """A diagonal border no style block has: each side of it is drawn from its own
+    region's texture, up to the border (no painting pixel is left, though the guide is
+    a marked value no style pixel has)."""
     style, sem = two_textures(80)
     y, x = np.mgrid[0:64, 0:64]
     target = np.where((x > y)[..., None], np.array(BLUE, np.uint8), np.array(RED, np.uint8))
@@ -112,12 +114,52 @@ def test_where_a_block_cannot_follow_a_border_the_painting_stays():
     guide[..., 1] = 7.0  # no style pixel has green 7
     out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0), painting_map=target, style_maps=[sem],
                          map_weight=10.0)
-    kept = (out == guide).all(-1)
-    assert 0 < kept.mean() < 0.5
+    assert not (out == guide).all(-1).any()
     for colour in (BLUE, RED):
-        own = _pixel_set(style[(sem == colour).all(-1)])
-        region = (target == colour).all(-1) & ~kept
-        assert _pixel_set(out[region]) <= own
+        region = (target == colour).all(-1)
+        assert _pixel_set(out[region]) <= _pixel_set(style[(sem == colour).all(-1)])
+
+
+def test_where_no_style_block_has_the_region_the_painting_stays(rng):
+    """A map with more colours than flat regions have (every pixel its own) is not
+    mended region by region: a copied pixel of the wrong colour leaves the painting's."""
+    style, sem = two_textures(80)
+    target = rng.integers(0, 255, (40, 40, 3)).astype(np.uint8)
+    target[:20] = RED
+    guide = np.full((40, 40, 3), 128.0, np.float32)
+    guide[..., 1] = 7.0
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0), painting_map=target, style_maps=[sem])
+    kept = (out == guide).all(-1)
+    assert kept[20:].all() and not kept[:12].any()
+
+
+def test_stripes_carry_on_across_blocks_in_phase():
+    """A guide of stripes whose phase jumps by half a period halfway across: the quilt
+    follows the blocks already placed (their overlap weighs more than the guide, and
+    the best candidates are tried shifted), so each row stays one colour."""
+    y, x = np.mgrid[0:96, 0:96]
+    dark, light = np.array([60.0, 40, 30]), np.array([230.0, 200, 150])
+    style = np.where(((y // 4) % 2 == 0)[..., None], dark, light).astype(np.float32)
+    gy, gx = np.mgrid[0:64, 0:120]
+    guide = np.where((((gy + 4 * (gx >= 60)) // 4) % 2 == 0)[..., None], dark, light).astype(np.float32)
+    out = quilting.quilt(guide, [style], key=jax.random.PRNGKey(0))
+    assert _pixel_set(out) <= _pixel_set(style)
+    rows_one_colour = np.mean([len(_pixel_set(row[None])) == 1 for row in out])
+    assert rows_one_colour == 1.0, rows_one_colour
+
+
+def test_the_masked_search_finds_the_nearest_by_brute_force(rng):
+    """Candidates.nearest_masked against the masked distance computed block by block."""
+    source = rng.uniform(0, 255, (40, 44, 3)).astype(np.float32)
+    cands = quilting._Candidates([source], 16)
+    vectors = cands.pooled()
+    weights = rng.uniform(0, 1, (5, vectors.shape[1])).astype(np.float32)
+    weights[:, :12] = 0.0
+    queries = rng.uniform(0, 255, (5, vectors.shape[1])).astype(np.float32)
+    found = cands.nearest_masked(weights, weights * queries, 3)
+    for w, q, got in zip(weights, queries, found):
+        d = ((vectors - q) ** 2 * w).sum(1)
+        assert set(got) == set(np.argsort(d)[:3])
 
 
 def test_several_styles_are_all_drawn_from():
