@@ -26,6 +26,8 @@ from typing import Optional, Sequence
 import jax
 import numpy as np
 
+from doodle import maps
+
 BLOCK = 32  # side of a copied block, in style pixels: a few strokes
 OVERLAP_FRACTION = 3  # blocks overlap by BLOCK // 3: room for the cut to find a seam
 POOLED = 8  # the candidate search compares blocks pooled to POOLED × POOLED
@@ -153,8 +155,7 @@ def _labels(painting_map: np.ndarray, hw: tuple[int, int]) -> Optional[np.ndarra
     """(H, W, 3) map -> (h, w) int64, one number per colour, padded to ``hw`` as the
     guide is; None when the map has more than MAX_REGIONS colours (not flat regions:
     then no block is mended region by region)."""
-    rgb = np.asarray(painting_map)[..., :3].round().astype(np.int64)
-    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    codes = maps._codes(np.asarray(painting_map)[..., :3].round())
     if len(np.unique(codes)) > MAX_REGIONS:
         return None
     return np.pad(codes, ((0, hw[0] - codes.shape[0]), (0, hw[1] - codes.shape[1])), mode="edge")
