@@ -215,14 +215,18 @@ def _mend(canvas: np.ndarray, fresh: np.ndarray, target: np.ndarray, labels: np.
     where the block lies across a border the style does not have (two regions side by
     side that never meet there in the style).
 
-    In each such region, every pixel the block brought (``fresh``, (b, b) bool) is
-    drawn again from the style block that best fits that region's part alone: the
-    pixels placed before (so stripes carry on in phase), the guide at the others, and
-    the map (so the copy is of that region); only copied pixels of the right region
-    are kept. This is done block by block, before the next is placed, so that the next
-    one's overlap sees them. Not in Efros & Freeman, whose texture transfer has one
-    texture: it is what lets each region's texture run up to a border that the style
-    never drew.
+    In each such region, the block's stray pixels (those it brought, ``fresh``, (b, b)
+    bool, whose copied map is another region's) are drawn again from the style block
+    that best fits that region's part alone: the pixels placed before (so stripes
+    carry on in phase), the guide at the block's own pixels, and the map (so the copy
+    is of that region); only copied pixels of the right region are kept. The block's
+    pixels that were of the right region stay: redrawing them too took more of each
+    region from the few style blocks that fit its part of a border block, and moved
+    its colours (the meadow's pond came out darker than the style's river:
+    bench/RESULTS.md, eleventh session). This is done block by block, before the next
+    is placed, so that the next one's overlap sees them. Not in Efros & Freeman, whose
+    texture transfer has one texture: it is what lets each region's texture run up to
+    a border that the style never drew.
     """
     sem = target[win][..., 3:]
     view = canvas[win]
@@ -244,7 +248,7 @@ def _mend(canvas: np.ndarray, fresh: np.ndarray, target: np.ndarray, labels: np.
 
         pick = _choose(cands.where(parts.get(int(label), fallback)), costs, cands, rng)
         new = cands.block(pick)
-        take = fresh & region & np.all(new[..., 3:] == sem, axis=-1)
+        take = stray & region & np.all(new[..., 3:] == sem, axis=-1)
         view[take] = new[take]
         cands.use(pick)
 

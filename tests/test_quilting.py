@@ -120,6 +120,28 @@ def test_a_border_the_style_lacks_is_drawn_region_by_region():
         assert _pixel_set(out[region]) <= _pixel_set(style[(sem == colour).all(-1)])
 
 
+def test_mending_redraws_only_the_pixels_of_another_region():
+    """A block copied across the style's border (red | blue at its column 16) where the
+    map's border is at column 24: its blue pixels in the red region are drawn again
+    from red, and every pixel it copied of the right region stays as it was."""
+    style, sem = two_textures(80)
+    source = quilting._with_map(style.astype(np.float32), sem, 1.0)
+    cands = quilting._Candidates([source], 32)
+    target_map = np.zeros((32, 32, 3), np.uint8)
+    target_map[:] = RED
+    target_map[:, 24:] = BLUE
+    target = quilting._with_map(np.full((32, 32, 3), 128.0, np.float32), target_map, 1.0)
+    canvas = source[20:52, 24:56].copy()  # style columns 24-55: red to 39, blue from 40
+    before = canvas.copy()
+    quilting._mend(canvas, np.ones((32, 32), bool), target, quilting._labels(target_map, (32, 32)),
+                   np.s_[0:32, 0:32], {}, np.arange(len(cands.which)), cands, np.random.default_rng(0))
+    right = (before[..., 3:] == target[..., 3:]).all(-1)
+    assert right[:, :16].all() and not right[:, 16:24].any() and right[:, 24:].all()
+    np.testing.assert_array_equal(canvas[right], before[right])
+    assert (canvas[:, 16:24, 3:] == np.array(RED, np.float32)).all()
+    assert _pixel_set(canvas[:, 16:24, :3]) <= _pixel_set(style[(sem == RED).all(-1)])
+
+
 def test_where_no_style_block_has_the_region_the_painting_stays(rng):
     """A map with more colours than flat regions have (every pixel its own) is not
     mended region by region: a copied pixel of the wrong colour leaves the painting's."""
