@@ -2,10 +2,11 @@
 
 Usage:
     python3 bench/quality.py [--cases NAME,NAME|GROUP] [--scale 0.5] [--out DIR]
-                             [--set field=value ...] [--json FILE]
+                             [--set field=value ...] [--json FILE] [--weights NAME|PATH]
 
 Paints each case in one process (the extractor and the compiled programs are shared),
-with doodle's defaults, the built-in extractor and ``--random-seed 1``, then scores it:
+with doodle's defaults, the built-in extractor (``--weights`` names another) and
+``--random-seed 1``, then scores it:
 
 - doodle → painting (``coastline``, ``landscape``: the reference's inputs when
   ../shared is present; ``meadow``, ``seascape``, ``still_life``: each pack's sample doodle)
@@ -240,6 +241,8 @@ def main(argv=None) -> None:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override an Options field (JSON value), e.g. --set style_weight=50")
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
+    ap.add_argument("--weights", default="builtin",
+                    help="the extractor: builtin (default), a source name or a weights file")
     args = ap.parse_args(argv)
 
     from doodle import weights
@@ -255,8 +258,8 @@ def main(argv=None) -> None:
             overrides[key] = value
         if isinstance(overrides[key], list):
             overrides[key] = tuple(overrides[key])
-    options = Options.of(weights="builtin").replace(**overrides)
-    extractor = weights.resolve("builtin")
+    options = Options.of(weights=args.weights).replace(**overrides)
+    extractor = weights.resolve(args.weights)
     wanted = set(args.cases.split(","))
     todo = [c for c in cases(out_dir) if "all" in wanted or c.name in wanted or c.kind in wanted]
     print(f"paintings in {out_dir}; options changed from the defaults: {overrides or 'none'}", flush=True)

@@ -1,13 +1,16 @@
-"""The VGG19 feature extractor (convolutional part only), as a Flax module.
+"""The VGG16 / VGG19 feature extractors (convolutional part only), as a Flax module.
 
 Layers are named as on the reference's command line: ``"1_1" … "5_4"`` stand for
-relu1_1 … relu5_4. Each is a 3×3 same-padded convolution followed by a ReLU; blocks
+relu1_1 … relu5_4 (VGG16 stops each of blocks 3–5 one layer earlier, at ``3_3``,
+``4_3``, ``5_3``; every other name means the same layer in both). Each is a 3×3 same-padded convolution followed by a ReLU; blocks
 are separated by 2×2 *average* pooling, as neural-doodle does (Champandard 2016,
 §3; max pooling gives blockier gradients). Only the layers up to the deepest one
 asked for are computed.
 
 Parameters are a plain pytree ``{"conv1_1": {"kernel": (3, 3, Cin, Cout), "bias":
-(Cout,)}, …}`` (HWIO, cross-correlation, as ``flax.linen.Conv``). Every weight
+(Cout,)}, …}`` (HWIO, cross-correlation, as ``flax.linen.Conv``). The network is the
+one the parameters describe: its convolutions are those present, in network order
+(``conv3_4`` present: VGG19; absent: VGG16). Every weight
 source (``doodle.weights``) produces that pytree plus a :class:`Preprocess` that
 says how the network wants its pixels.
 """
@@ -20,32 +23,42 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# (name, input channels, output channels), in network order; "pool" separates blocks.
-_BLOCKS: tuple[tuple[int, int, int], ...] = (
-    # block, convs in block, channels
-    (1, 2, 64),
-    (2, 2, 128),
-    (3, 4, 256),
-    (4, 4, 512),
-    (5, 4, 512),
-)
+# Per architecture, (block, convs in block, channels); 2×2 pooling separates blocks
+# (Simonyan & Zisserman 2015, configurations D and E).
+ARCHS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "vgg16": ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512)),
+    "vgg19": ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512)),
+}
 
 
-def _layer_table() -> tuple[tuple[str, int, int, int], ...]:
-    """(name, block, in_channels, out_channels) for the 16 conv layers."""
+def layers_of(arch: str = "vgg19") -> tuple[tuple[str, int, int, int], ...]:
+    """(name, block, in_channels, out_channels) for each conv layer of ``arch``."""
     table = []
     cin = 3
-    for block, count, cout in _BLOCKS:
+    for block, count, cout in ARCHS[arch]:
         for i in range(count):
             table.append((f"{block}_{i + 1}", block, cin, cout))
             cin = cout
     return tuple(table)
 
 
-LAYERS: tuple[tuple[str, int, int, int], ...] = _layer_table()
-LAYER_NAMES: tuple[str, ...] = tuple(name for name, *_ in LAYERS)
+def layer_names(arch: str = "vgg19") -> tuple[str, ...]:
+    """``arch``'s layer names in network order (``"1_1"`` … ``"5_3"`` or ``"5_4"``)."""
+    return tuple(name for name, *_ in layers_of(arch))
+
+
+# VGG19's table: its names are a superset of VGG16's, in the same order, with the same
+# channels, so ordering, sizes and channels below hold for both.
+LAYERS: tuple[tuple[str, int, int, int], ...] = layers_of("vgg19")
+LAYER_NAMES: tuple[str, ...] = layer_names("vgg19")
 CHANNELS: dict[str, int] = {name: cout for name, _, _, cout in LAYERS}
 IN_CHANNELS: dict[str, int] = {name: cin for name, _, cin, _ in LAYERS}
+
+
+def arch_of(params: Mapping[str, object]) -> str:
+    """The architecture parameters describe: ``"vgg19"`` if they hold a fourth conv in
+    any of blocks 3–5, else ``"vgg16"``."""
+    return "vgg19" if any(f"conv{b}_4" in params for b in (3, 4, 5)) else "vgg16"
 
 
 def block_of(layer: str) -> int:
@@ -81,12 +94,13 @@ def min_side(layers: Sequence[str]) -> int:
     return side
 
 
-def check_layers(layers: Sequence[str]) -> None:
-    """Raise ValueError naming the first unknown layer."""
+def check_layers(layers: Sequence[str], arch: str = "vgg19") -> None:
+    """Raise ValueError naming the first layer ``arch`` does not have."""
+    known = layer_names(arch)
     for layer in layers:
-        if layer not in CHANNELS:
+        if layer not in known:
             raise ValueError(
-                f"unknown layer {layer!r}; known layers are {', '.join(LAYER_NAMES)}"
+                f"{arch.upper()} has no layer {layer!r}; its layers are {', '.join(known)}"
             )
 
 
@@ -113,14 +127,14 @@ class Preprocess:
         return (x - mean) / jnp.asarray(self.std, x.dtype).reshape(shape)
 
 
-class VGG19(nn.Module):
-    """VGG19 convolutions up to ``last``; returns every ReLU output up to it.
+class VGG(nn.Module):
+    """VGG convolutions ``convs`` (in network order); returns every ReLU output.
 
     Call with a (N, H, W, 3) float32 batch already passed through
     :class:`Preprocess`; returns ``{layer: (N, h, w, C) float32}``.
     """
 
-    last: str = "5_4"
+    convs: tuple[str, ...] = LAYER_NAMES
     # Pad each convolution's input circularly instead of with zeros: the features of
     # a periodic image are then periodic (a seamless tile's). The 2×2 stride-2 pools
     # pad nothing; at an odd size they drop the last row or column, as without.
@@ -130,7 +144,8 @@ class VGG19(nn.Module):
     def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
         out: dict[str, jax.Array] = {}
         block = 1
-        for name, layer_block, _, cout in LAYERS:
+        for name in self.convs:
+            layer_block, cout = block_of(name), CHANNELS[name]
             if layer_block != block:
                 # Average pooling as the reference (and Gatys et al.) rather than max.
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
@@ -140,9 +155,16 @@ class VGG19(nn.Module):
             x = nn.Conv(cout, (3, 3), padding="VALID" if self.wrap else "SAME", name=f"conv{name}")(x)
             x = nn.relu(x)
             out[name] = x
-            if name == self.last:
-                break
         return out
+
+
+def convs_to(params: Mapping[str, object], last: str) -> tuple[str, ...]:
+    """The layers ``params`` hold, in network order, up to ``last``: the network the
+    weights describe (VGG16's have no ``conv3_4``, ``conv4_4``, ``conv5_4``)."""
+    convs = tuple(n for n in LAYER_NAMES[: LAYER_NAMES.index(last) + 1] if f"conv{n}" in params)
+    if not convs or convs[-1] != last:
+        raise ValueError(f"the weights have no layer {last!r}")
+    return convs
 
 
 def features(
@@ -171,26 +193,25 @@ def features(
     Returns:
       ``{layer: (h, w, C) float32}`` for each of ``layers``.
     """
-    last = deepest(layers)
-    needed = LAYER_NAMES[: LAYER_NAMES.index(last) + 1]
-    used = {f"conv{n}": params[f"conv{n}"] for n in needed}
+    convs = convs_to(params, deepest(layers))
+    used = {f"conv{n}": params[f"conv{n}"] for n in convs}
     if remat:
-        return _features_remat(used, preprocess(image)[None], tuple(layers), last, wrap)
-    out = VGG19(last=last, wrap=wrap).apply({"params": used}, preprocess(image)[None])
+        return _features_remat(used, preprocess(image)[None], tuple(layers), convs, wrap)
+    out = VGG(convs=convs, wrap=wrap).apply({"params": used}, preprocess(image)[None])
     return {layer: out[layer][0] for layer in layers}
 
 
-def _features_remat(params, x: jax.Array, layers: tuple[str, ...], last: str,
+def _features_remat(params, x: jax.Array, layers: tuple[str, ...], convs: tuple[str, ...],
                     wrap: bool = False) -> dict[str, jax.Array]:
-    """:class:`VGG19`'s forward pass, one ``jax.checkpoint`` per block: a backward
+    """:class:`VGG`'s forward pass, one ``jax.checkpoint`` per block: a backward
     pass keeps only each block's input and the asked-for layers, and recomputes a
     block's convolutions when it reaches them (Chen et al. 2016, "Training deep nets
     with sublinear memory cost"). The same ``nn.Conv`` and ``nn.avg_pool`` as the
     module, so the values are the module's."""
     out: dict[str, jax.Array] = {}
     blocks: dict[int, list[tuple[str, int]]] = {}
-    for name, block, _, cout in LAYERS[: LAYER_NAMES.index(last) + 1]:
-        blocks.setdefault(block, []).append((name, cout))
+    for name in convs:
+        blocks.setdefault(block_of(name), []).append((name, CHANNELS[name]))
     for block, convs in blocks.items():
         keep = tuple(n for n, _ in convs if n in layers)
 
@@ -212,13 +233,17 @@ def _features_remat(params, x: jax.Array, layers: tuple[str, ...], last: str,
     return {layer: out[layer][0] for layer in layers}
 
 
-def param_shapes() -> dict[str, dict[str, tuple[int, ...]]]:
-    """The shape of every parameter, for validating weight files."""
+def param_shapes(arch: str = "vgg19") -> dict[str, dict[str, tuple[int, ...]]]:
+    """The shape of every parameter of ``arch``, for validating weight files."""
     return {
         f"conv{name}": {"kernel": (3, 3, cin, cout), "bias": (cout,)}
-        for name, _, cin, cout in LAYERS
+        for name, _, cin, cout in layers_of(arch)
     }
 
 
 # The same, compiled once per (shapes, layers, convention).
 features_jit = jax.jit(features, static_argnums=(2, 3, 4))
+
+
+# The module's former name: VGG19 is the default ``convs``.
+VGG19 = VGG

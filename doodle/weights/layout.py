@@ -34,17 +34,22 @@ TORCHVISION = vgg.Preprocess(
 )
 CONVENTIONS: dict[str, vgg.Preprocess] = {"caffe": CAFFE, "torchvision": TORCHVISION}
 
-# Our parameter names, in network order: "conv1_1" … "conv5_4".
-CONV_NAMES: tuple[str, ...] = tuple(f"conv{name}" for name in vgg.LAYER_NAMES)
+# Our parameter names, in network order: "conv1_1" … "conv5_3" (VGG16) or "conv5_4"
+# (VGG19). CONV_NAMES is VGG19's, a superset of VGG16's in the same order.
+ARCHS: tuple[str, ...] = tuple(vgg.ARCHS)
+CONV_NAMES_OF: dict[str, tuple[str, ...]] = {
+    arch: tuple(f"conv{name}" for name in vgg.layer_names(arch)) for arch in ARCHS
+}
+CONV_NAMES: tuple[str, ...] = CONV_NAMES_OF["vgg19"]
 
 
-def _torch_indices() -> tuple[int, ...]:
-    """Index of each conv in torchvision's ``features`` Sequential.
+def _torch_indices(arch: str) -> tuple[int, ...]:
+    """Index of each conv in torchvision's ``features`` Sequential for ``arch``.
 
     Each conv is followed by a ReLU (two entries), each block by a pooling (one).
     """
     indices, i, block = [], 0, 1
-    for _, layer_block, _, _ in vgg.LAYERS:
+    for _, layer_block, _, _ in vgg.layers_of(arch):
         if layer_block != block:
             i, block = i + 1, layer_block
         indices.append(i)
@@ -52,15 +57,29 @@ def _torch_indices() -> tuple[int, ...]:
     return tuple(indices)
 
 
-# (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
-TORCH_INDICES: tuple[int, ...] = _torch_indices()
-TORCH_KEYS: dict[str, tuple[str, str]] = {
-    conv: (f"features.{i}.weight", f"features.{i}.bias") for conv, i in zip(CONV_NAMES, TORCH_INDICES)
+# VGG19: (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34);
+# VGG16: (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28).
+TORCH_INDICES_OF: dict[str, tuple[int, ...]] = {arch: _torch_indices(arch) for arch in ARCHS}
+TORCH_KEYS_OF: dict[str, dict[str, tuple[str, str]]] = {
+    arch: {conv: (f"features.{i}.weight", f"features.{i}.bias")
+           for conv, i in zip(CONV_NAMES_OF[arch], TORCH_INDICES_OF[arch])}
+    for arch in ARCHS
 }
+TORCH_INDICES: tuple[int, ...] = TORCH_INDICES_OF["vgg19"]
+TORCH_KEYS: dict[str, tuple[str, str]] = TORCH_KEYS_OF["vgg19"]
+# Keras names a layer the same way in both networks ("block3_conv3").
 KERAS_GROUPS: dict[str, str] = {
     f"conv{name}": "block{}_conv{}".format(*name.split("_")) for name in vgg.LAYER_NAMES
 }
 DOODLE_KEYS: dict[str, tuple[str, str]] = {conv: (f"{conv}.kernel", f"{conv}.bias") for conv in CONV_NAMES}
+
+
+def arch_in(present: Callable[[str, str], bool]) -> str:
+    """Which network a file holds, given ``present(arch, conv)``: VGG19 where any of
+    its fourth convs of blocks 3–5 is there, else VGG16 (a prefix up to conv3_3 is
+    the same network in both)."""
+    return "vgg19" if any(present("vgg19", f"conv{b}_4") for b in (3, 4, 5)) else "vgg16"
+
 
 # Key of doodle's JSON metadata (safetensors __metadata__ entry, npz array name).
 META_KEY = "doodle"
@@ -86,37 +105,42 @@ def check_shape(conv: str, part: str, array: np.ndarray, want: tuple[int, ...], 
     if tuple(array.shape) != tuple(want):
         raise InputError(
             f"layer {conv} {part} ({key}) has shape {tuple(array.shape)}, expected {tuple(want)} {layout}",
-            "the file is not VGG19, or not the layout its format promises.",
+            "the file is not VGG16 or VGG19, or not the layout its format promises.",
         )
 
 
-def layers_to_read(present: Callable[[str], bool], partial: bool, what: str) -> list[str]:
-    """Which convs to read: all 16, or with ``partial`` the present prefix conv1_1…convK.
+def layers_to_read(present: Callable[[str], bool], partial: bool, what: str, arch: str = "vgg19") -> list[str]:
+    """Which convs of ``arch`` to read: all (13 or 16), or with ``partial`` the present
+    prefix conv1_1…convK.
 
     Raises InputError naming the first missing layer.
     """
+    conv_names = CONV_NAMES_OF[arch]
     names: list[str] = []
-    for conv in CONV_NAMES:
+    for conv in conv_names:
         if present(conv):
-            if len(names) < CONV_NAMES.index(conv):
-                missing = CONV_NAMES[len(names)]
+            if len(names) < conv_names.index(conv):
+                missing = conv_names[len(names)]
                 raise InputError(f"layer {missing} is missing from {what} but later layers are present")
             names.append(conv)
         elif not partial:
-            raise InputError(f"layer {conv} is missing from {what}", "VGG19 needs conv1_1 … conv5_4.")
+            raise InputError(f"layer {conv} is missing from {what}",
+                             f"{arch.upper()} needs conv1_1 … {conv_names[-1]}.")
     if not names:
-        raise InputError(f"no VGG19 conv layers found in {what}", "is this a VGG19 weight file?")
+        raise InputError(f"no VGG conv layers found in {what}", "is this a VGG16 or VGG19 weight file?")
     return names
 
 
 def validate(params: Mapping[str, Mapping[str, Any]], *, partial: bool = False) -> Params:
-    """Check HWIO parameters against :func:`doodle.vgg.param_shapes`.
+    """Check HWIO parameters against :func:`doodle.vgg.param_shapes` of the network
+    they describe (:func:`doodle.vgg.arch_of`).
 
     Returns float32 copies ``{"conv1_1": {"kernel": (3, 3, 3, 64), "bias": (64,)}, …}``;
     with ``partial`` only a prefix conv1_1…convK is required.
     """
-    shapes = vgg.param_shapes()
-    names = layers_to_read(lambda conv: conv in params, partial, "the parameters")
+    arch = vgg.arch_of(params)
+    shapes = vgg.param_shapes(arch)
+    names = layers_to_read(lambda conv: conv in params, partial, "the parameters", arch)
     out: Params = {}
     for conv in names:
         layer = params[conv]
@@ -140,13 +164,16 @@ def params_from_torch(state: Mapping[str, Any], *, partial: bool = False) -> Par
     """torchvision-named ``{"features.0.weight": (out, in, kh, kw), …}`` -> HWIO params.
 
     PyTorch's conv2d cross-correlates, as flax does: transpose only, no flip. Keys
-    other than the 16 convs (``classifier.*``) are ignored.
+    other than the convs (``classifier.*``) are ignored. VGG16 and VGG19 number their
+    ``features`` differently from conv4_1 on (:data:`TORCH_INDICES_OF`).
     """
-    shapes = vgg.param_shapes()
-    names = layers_to_read(lambda conv: TORCH_KEYS[conv][0] in state, partial, "the state dict")
+    arch = arch_in(lambda a, conv: TORCH_KEYS_OF[a][conv][0] in state)
+    keys = TORCH_KEYS_OF[arch]
+    shapes = vgg.param_shapes(arch)
+    names = layers_to_read(lambda conv: keys[conv][0] in state, partial, "the state dict", arch)
     out: Params = {}
     for conv in names:
-        wkey, bkey = TORCH_KEYS[conv]
+        wkey, bkey = keys[conv]
         if bkey not in state:
             raise InputError(f"layer {conv} has no bias ({bkey})")
         kh, kw, cin, cout = shapes[conv]["kernel"]
@@ -160,7 +187,8 @@ def params_from_torch(state: Mapping[str, Any], *, partial: bool = False) -> Par
 
 def params_from_doodle(tensors: Mapping[str, Any], *, partial: bool = False) -> Params:
     """doodle's layout ``{"conv1_1.kernel": (3, 3, 3, 64) HWIO, "conv1_1.bias": (64,), …}``."""
-    names = layers_to_read(lambda conv: DOODLE_KEYS[conv][0] in tensors, partial, "the file")
+    arch = arch_in(lambda _, conv: DOODLE_KEYS[conv][0] in tensors)
+    names = layers_to_read(lambda conv: DOODLE_KEYS[conv][0] in tensors, partial, "the file", arch)
     params = {}
     for conv in names:
         kkey, bkey = DOODLE_KEYS[conv]
