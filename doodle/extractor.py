@@ -118,16 +118,39 @@ def _builtin_params(seed: int, activation: float, names: tuple[str, ...],
         }
         for name, _, cin, cout in vgg.LAYERS[: len(names)]
     }
-    # With zero biases the net is positively homogeneous: scaling layer k by g_k
-    # scales every later activation by the same factor. So one forward pass of the
-    # unscaled net gives each layer's mean a_l, and g_l = a_(l-1) / a_l pins every
-    # layer's mean activation to `activation` at once.
+    return pin(params, vgg.Preprocess(), activation, means)
+
+
+def pin(params: Params, preprocess: vgg.Preprocess, activation: float,
+        means: Sequence[float] = ()) -> tuple[dict[str, dict[str, jax.Array]], tuple[float, ...]]:
+    """``params`` rescaled so every layer's mean activation on the calibration image is
+    ``activation``; returns (params as device arrays, each layer's unscaled mean).
+
+    A ReLU is positively homogeneous and pooling linear, so multiplying layer l's
+    pre-activation by g_l > 0 multiplies its output by g_l exactly: with g_l =
+    activation / m_l, the kernel takes m_(l-1) / m_l (the previous layer's output
+    already carries g_(l-1)) and the bias g_l. The network's features are then its
+    own, each layer scaled by one number. The style, content and distribution terms
+    are squared differences of features, so that is what makes one set of loss
+    weights mean the same for every network: the built-in random one and pretrained
+    VGGs, whose layers' natural scales differ by ~20× between relu3_1 and relu4_2
+    (the weights the reference tuned for raw VGG19 features do not carry over).
+
+    ``means``: the unscaled means from an earlier call (as many as layers), to skip
+    the calibration pass.
+    """
+    names = [n for n in vgg.LAYER_NAMES if f"conv{n}" in params]
+    params = {conv: {"kernel": np.asarray(layer["kernel"], np.float32), "bias": np.asarray(layer["bias"], np.float32)}
+              for conv, layer in params.items()}
+    means = tuple(means)
     if len(means) != len(names):
-        out = vgg.features_jit(params, _calibration_image(), names, vgg.Preprocess())
+        out = vgg.features_jit(params, _calibration_image(), tuple(names), preprocess)
         means = tuple(float(v) for v in jax.device_get([jnp.mean(out[name]) for name in names]))
     previous = activation
     for name, mean in zip(names, means):
-        params[f"conv{name}"]["kernel"] *= np.float32(previous / max(mean, 1e-12))
+        layer = params[f"conv{name}"]
+        layer["kernel"] = layer["kernel"] * np.float32(previous / max(mean, 1e-12))
+        layer["bias"] = layer["bias"] * np.float32(activation / max(mean, 1e-12))
         previous = mean
     # device_put, not jnp.asarray: the latter compiles (or loads from the cache) a
     # small program per array shape, ~15 ms each at start-up.

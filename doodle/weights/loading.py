@@ -21,14 +21,13 @@ if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for j
 
 def to_extractor(loaded: Loaded, name: str) -> "Extractor":
     """Wrap read weights as an Extractor (parameters as jax arrays)."""
-    import jax
-
-    from doodle.extractor import with_defaults
+    from doodle.extractor import BUILTIN_ACTIVATION, pin, with_defaults
     from doodle.options import PRETRAINED
 
-    # device_put, not jnp.asarray: no small program per array shape at start-up.
-    params = jax.device_put({conv: dict(layer) for conv, layer in loaded.params.items()})
-    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True)
+    # Every layer pinned to the built-in network's mean activation: the loss weights
+    # then mean the same with these weights as with the built-in ones.
+    params, means = pin(loaded.params, loaded.preprocess, BUILTIN_ACTIVATION)
+    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True, calibration=means)
 
 
 def load_file(
