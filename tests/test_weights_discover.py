@@ -196,3 +196,17 @@ def test_digests_are_remembered_until_the_file_changes(places, monkeypatch):
     assert len(hashed) == 3
     weights.find_all()
     assert len(hashed) == 3
+
+
+def test_a_found_file_given_as_a_path_is_still_known_and_hashed_once(places, monkeypatch):
+    path = hf_snapshot(places, "timm/vgg16.tv_in1k", timm_file("vgg16"))
+    assert weights.resolve_path(path) == (path, weights.get_source("timm-vgg16"))
+    assert weights.load(path).name == "timm-vgg16"
+    elsewhere = places["doodle"].parent / "model.safetensors"
+    elsewhere.write_bytes(b"x")
+    assert weights.resolve_path(elsewhere) == (elsewhere, None)  # the name alone says nothing
+    hashed = []
+    real = discover.file_digests
+    monkeypatch.setattr(discover, "file_digests", lambda p: hashed.append(p) or real(p))
+    assert discover.sha256_of(path) == discover.sha256_of(path) == sha256(path.read_bytes())
+    assert len(hashed) == 1  # a painting's provenance records it without hashing it each time

@@ -395,6 +395,30 @@ def _checked(c: _Candidate, memo: Memo, notice: Notice, *, hash_it: bool = True)
     return Found(c.path, c.place, c.source, c.arch, size, status, problem or passed, sha256, rank)
 
 
+def sha256_of(path: PathLike, cache: Optional[PathLike] = None) -> str:
+    """The sha256 of a file, remembered like the checks' (a painting's provenance
+    records its weights file's: a 500 MB file is then not hashed at every paint)."""
+    memo = Memo(Path(cache) if cache is not None else cache_dir())
+    try:
+        return memo.digests(Path(path), lambda s: None)[0]
+    finally:
+        memo.save()
+
+
+def source_of(path: PathLike) -> Optional[Source]:
+    """The known file ``path`` is, by its name, or for a file in a Hugging Face cache
+    (named "model.safetensors" in every repository) by its repository folder."""
+    path = Path(path)
+    for src in known_files():
+        if path.name == src.filename or (src.kept_by in ("torch", "keras") and path.name == _url_name(src)):
+            return src
+        match = _HF_REPO.match(src.url)
+        if src.kept_by == "huggingface" and match and path.name == match["file"] and \
+                "models--" + match["repo"].replace("/", "--") in path.parts:
+            return src
+    return None
+
+
 def find_all(cache: Optional[PathLike] = None, env: Optional[Mapping[str, str]] = None,
              notice: Notice = lambda s: None) -> list[Found]:
     """Every pretrained file on the machine, checked, best first for ``--weights auto``

@@ -46,7 +46,7 @@ def resolve_path(spec: PathLike, cache: Optional[PathLike] = None) -> tuple[Path
     doodle's cache, else where another library keeps it (checked, not copied)."""
     path = Path(spec).expanduser()
     if path.is_file():
-        return path, find_source(path.name)
+        return path, discover.source_of(path)
     src = find_source(str(spec))
     if src is None:
         if os.sep in str(spec) or path.suffix:
