@@ -111,9 +111,11 @@ def list_sources(cache_dir: Optional[Path], as_json: bool) -> None:
     click.echo("found elsewhere (used where they are, not copied):" if elsewhere else
                "found elsewhere: none (looked in " + ", ".join(discover.shorten(p) for p in _looked_in()) + ")")
     for f in elsewhere:
-        click.echo(f"  {f.name:18} {f.network:5} {discover.PLACES[f.place]:16} {_mb(f.size):>9}  {f.check_text()}")
+        place = discover.PLACES[f.place]
+        click.echo(f"  {f.name:18} {f.network:5} {place:16} {_mb(f.size):>9}  {f.check_text()}")
         click.echo(f"  {'':18} {f.path}" + (f" -> {f.path.resolve()}" if f.path.is_symlink() else ""))
-    click.echo(f"--weights auto uses: {choice.describe() if choice else 'built-in (no pretrained file cached or found)'}")
+    taken = choice.describe() if choice else "built-in (no pretrained file cached or found)"
+    click.echo(f"--weights auto uses: {taken}")
 
 
 def _looked_in() -> list[str]:

@@ -104,11 +104,13 @@ class Found:
         return f"not usable: {self.detail}"
 
     def describe(self) -> str:
-        """One line for a run's log: "torchvision-vgg16 VGG16 (found in ~/.cache/torch/hub/checkpoints, sha256 prefix ok)"."""
+        """One line for a run's log, e.g. "torchvision-vgg16 VGG16 (found in
+        ~/.cache/torch/hub/checkpoints, sha256 prefix ok)"."""
         folder = shorten(self.path.parent)
         if self.place == "doodle":
             return f"{self.name} {self.network} (in doodle's cache {folder})"
-        check = f"{self.detail} ok" if self.status == OK else f"no published check, sha256 {(self.sha256 or '')[:12]}…"
+        sha256 = (self.sha256 or "")[:12]
+        check = f"{self.detail} ok" if self.status == OK else f"no published check, sha256 {sha256}…"
         return f"{self.name} {self.network} (found in {folder}, {check})"
 
     def as_dict(self) -> dict:
@@ -285,7 +287,9 @@ def _unusable_reason(stem: str) -> str:
 
 
 def _torch_candidates(folder: Path, known: tuple[Source, ...]) -> list[_Candidate]:
-    by_name = {_url_name(s): (i, s) for i, s in enumerate(known) if s.kept_by == "torch"}
+    # torch hub keeps a file under its URL's name; a torch source it does not download
+    # (jcjohnson's) may still have been put there by hand, under its own name.
+    by_name = {_url_name(s): (i, s) for i, s in enumerate(known) if s.kept_by == "torch" or s.format == "torch"}
     found = []
     for path in sorted(folder.glob("vgg*.pth")) if folder.is_dir() else ():
         match = _HUB_NAME.match(path.name)
@@ -389,7 +393,10 @@ def _checked(c: _Candidate, memo: Memo, notice: Notice, *, hash_it: bool = True)
     rank = auto_rank(c.arch, c.index, False)
     if c.unusable:
         return Found(c.path, c.place, c.source, c.arch, size, UNUSABLE, c.unusable, rank=rank)
-    sha256, md5 = memo.digests(c.path, notice)
+    try:
+        sha256, md5 = memo.digests(c.path, notice)
+    except OSError as exc:  # unreadable (permissions, a vanished blob): listed, never used
+        return Found(c.path, c.place, c.source, c.arch, size, FAILED, f"cannot be read ({exc.strerror})", rank=rank)
     passed, problem = c.check(size, sha256, md5)
     status = FAILED if problem else OK if passed else UNCHECKED
     return Found(c.path, c.place, c.source, c.arch, size, status, problem or passed, sha256, rank)
