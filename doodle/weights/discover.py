@@ -388,7 +388,8 @@ def _elsewhere(env: Mapping[str, str], known: tuple[Source, ...]) -> list[_Candi
             + _hf_candidates(hf_hub_cache(env), known))
 
 
-def _checked(c: _Candidate, memo: Memo, notice: Notice, *, hash_it: bool = True) -> Found:
+def _checked(c: _Candidate, memo: Memo, notice: Notice) -> Found:
+    """The candidate hashed (or its digests remembered) and checked."""
     size = c.path.stat().st_size
     rank = auto_rank(c.arch, c.index, False)
     if c.unusable:
@@ -468,7 +469,7 @@ def choose(cache: Optional[PathLike] = None, env: Optional[Mapping[str, str]] = 
 
 
 def copies_of(src: Source, cache: Optional[PathLike] = None, env: Optional[Mapping[str, str]] = None,
-                notice: Notice = lambda s: None) -> list[Found]:
+              notice: Notice = lambda s: None) -> list[Found]:
     """The copies of ``src`` found in other libraries' caches, checked, usable ones first."""
     cache = Path(cache) if cache is not None else cache_dir()
     env = os.environ if env is None else env
