@@ -345,27 +345,25 @@ def resize_map(map_rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s: None) -> Extractor:
     """The extractor ``options.painting.weights`` names: "builtin", "auto", a source name or a path.
 
-    "auto" takes a cached pretrained VGG19 when there is one, else the built-in
-    extractor, with a notice saying how to get full quality.
+    "auto" takes the best pretrained VGG on the machine (doodle's cache, then other
+    libraries' caches) and says which and where; else the built-in extractor, with
+    a notice saying how to get full quality.
     """
     from doodle import weights
 
-    if options.painting.weights == "auto" and _uses_builtin(options):
-        notice("using the built-in random VGG19 (no pretrained weights cached); for full quality: "
-               "doodle weights download neural-doodle")
     # A built-in network is built only as deep as this run reads (the weights are the same).
     layers = tuple(options.painting.style_layers or BUILTIN.style_layers) + tuple(options.painting.content_layers or
                                                                          BUILTIN.content_layers)
-    return weights.resolve(options.painting.weights, last=vgg.deepest(layers))
+    return weights.resolve(options.painting.weights, last=vgg.deepest(layers), notice=notice)
 
 
 def _uses_builtin(options: Options) -> bool:
     """Whether ``options.painting.weights`` means the built-in extractor ("auto" with no
-    pretrained file cached), decided without loading anything."""
+    pretrained file on the machine), decided without loading anything."""
     from doodle import weights
 
     return options.painting.weights == "builtin" or (
-        options.painting.weights == "auto" and weights.find_cached(cache.cache_dir()) is None)
+        options.painting.weights == "auto" and weights.auto(cache.cache_dir()) is None)
 
 
 def paint(

@@ -125,4 +125,6 @@ def extractor_record(name: str, weights_file: Optional[Path]) -> dict[str, Any]:
     """The extractor: {"name": "built-in"}, or the weights file's name, path and sha256."""
     if weights_file is None:
         return {"name": "built-in"}
-    return {"name": name, "file": str(weights_file), "sha256": sha256_of(weights_file)}
+    from doodle.weights.discover import sha256_of as remembered_sha256  # hashed once per file version
+
+    return {"name": name, "file": str(weights_file), "sha256": remembered_sha256(weights_file)}

@@ -11,14 +11,21 @@ def _private_cache() -> str:
     doodle's cache folder (weights, the built-in calibration, compiled programs) is
     ``$DOODLE_CACHE``, else ``$XDG_CACHE_HOME/doodle``, else ``~/.cache/doodle``: all
     three are redirected, so ``--weights auto`` never finds a developer's pretrained
-    file and nothing is written to their cache. Set before doodle is imported; one
-    folder for the whole session, so compiled programs are still shared between tests.
+    file and nothing is written to their cache. So are the folders where torch hub,
+    Keras and the Hugging Face hub keep their downloads, which ``auto`` also reads
+    (KERAS_HOME made to exist: Keras, and so the search, falls back to /tmp/.keras
+    when it does not). Set before doodle is imported; one folder for the whole
+    session, so compiled programs are still shared between tests.
     """
     home = tempfile.mkdtemp(prefix="doodle-tests-")
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["HOME"] = home
     os.environ["XDG_CACHE_HOME"] = os.path.join(home, ".cache")
     os.environ["DOODLE_CACHE"] = os.path.join(home, ".cache", "doodle")
+    for name in ("TORCH_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        os.environ.pop(name, None)
+    os.environ["KERAS_HOME"] = os.path.join(home, ".keras")
+    os.makedirs(os.environ["KERAS_HOME"])
     return home
 
 

@@ -96,3 +96,19 @@ def test_safetensors_source_fetches_only_conv_tensors(tmp_path, server):
     ext = weights.load_file(got.path, partial=True)
     assert ext.preprocess == weights.TORCHVISION and weights.info(got.path)["convention"] == "torchvision"
     assert_every_layer(ext.params, torch_reference(w))
+
+
+def test_a_ranged_vgg16_fetches_its_own_features_numbering(tmp_path, server):
+    # VGG16's conv4_1 is features.17 (VGG19's is features.19): a VGG19 plan would stop at conv3_3.
+    names = weights.CONV_NAMES[:7] + ("conv4_1",)
+    w = oihw_weights(3, names=names)
+    keys = weights.layout.TORCH_KEYS_OF["vgg16"]
+    tensors = {k: ("F32", a) for conv, pair in w.items() for k, a in zip(keys[conv], pair)}
+    server.files["/model.safetensors"] = st_bytes(tensors)
+    src = weights.Source(name="t16", url=server.url + "/model.safetensors", filename="t16-conv.safetensors",
+                         format="safetensors", convention="torchvision", approx_mb=1, licence="test", ranged=True,
+                         arch="vgg16")
+    got = weights.download(src, tmp_path / "cache", partial=True, timeout=5)
+    params = weights.load_file(got.path, partial=True).params
+    assert list(params) == list(names)
+    assert_every_layer({c: params[c] for c in names[-2:]}, torch_reference(w), names=names[-2:])

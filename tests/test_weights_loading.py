@@ -1,5 +1,9 @@
 """What a weights spec names, and what the file holds (doodle/weights/loading.py)."""
+import pytest
+
 from doodle import weights
+from doodle.errors import InputError
+from doodle.weights import catalog
 from weight_files import all_formats
 
 
@@ -12,3 +16,20 @@ def test_info_of_each_format(tmp_path):
         about = weights.info(path)
         assert (about["format"], about["convention"]) == expected[key], key
         assert about["layers"] == ["1_1", "1_2", "2_1"]
+
+
+def test_auto_takes_doodles_cache_in_the_order_auto_order_gives(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    assert weights.weights_file("auto", cache) is None and weights.weights_file("builtin", cache) is None
+    vgg16 = cache / weights.get_source("torchvision-vgg16").filename
+    vgg16.write_bytes(b"x")
+    assert weights.weights_file("auto", cache) == vgg16
+    vgg19 = cache / weights.get_source("torchvision").filename
+    vgg19.write_bytes(b"x")
+    assert weights.weights_file("auto", cache) == vgg19 == weights.find_cached(cache)
+    monkeypatch.setattr(catalog, "AUTO_ORDER", ("doodle", "vgg16", "vgg19"))
+    assert weights.weights_file("auto", cache) == vgg16 == weights.find_cached(cache)
+    assert weights.resolve_path("torchvision-vgg16", cache) == (vgg16, weights.get_source("torchvision-vgg16"))
+    with pytest.raises(InputError, match="'keras-vgg16' are not downloaded"):
+        weights.resolve_path("keras-vgg16", cache)

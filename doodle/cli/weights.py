@@ -1,10 +1,11 @@
-"""``doodle weights``: list, download, import and inspect pretrained VGG19 weights.
+"""``doodle weights``: list, download, import and inspect pretrained VGG16 and VGG19 weights.
 
 User errors print ``doodle: error: …`` on stderr and exit with the error's code (2
 for bad input), as in every command (:mod:`doodle.cli.errors`).
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -60,31 +61,66 @@ class _Progress:
 
 @click.group("weights")
 def weights() -> None:
-    """Pretrained VGG19 weights: list, download, import, inspect."""
+    """Pretrained VGG16 and VGG19 weights: list, download, import, inspect."""
 
 
 @weights.command("list")
 @cache_option
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 @reports_errors
-def list_sources(cache_dir: Optional[Path]) -> None:
-    """Known weight sources, and whether each is cached."""
+def list_sources(cache_dir: Optional[Path], as_json: bool) -> None:
+    """Known weight sources (cached or not), the files other libraries' caches
+    already hold (torch hub, Keras, Hugging Face; used where they are, not copied),
+    and which one --weights auto takes.
+
+    Files found elsewhere are checked against what their publisher gives; the
+    result is remembered, so a file is hashed once (until it changes).
+    """
+    from doodle.weights import discover
+
     cache = _cache(cache_dir)
+    found = w.find_all(cache, notice=lambda line: click.echo(line, err=True))
+    choice = next((f for f in found if f.usable), None)
+    if as_json:
+        click.echo(json.dumps({
+            "cache": str(cache),
+            "sources": [{"name": s.name, "network": s.arch, "format": s.format, "convention": s.convention,
+                         "approx_mb": s.approx_mb, "url": s.url, "licence": s.licence, "note": s.note,
+                         "path": str(w.cached_path(s, cache)) if w.cached_path(s, cache).is_file() else None}
+                        for s in w.sources()],
+            "found": [f.as_dict() for f in found],
+            "auto": choice.as_dict() if choice else None,
+            "looked_in": _looked_in(),
+        }, indent=1))
+        return
     click.echo(f"cache: {cache}")
+    click.echo("known sources (doodle weights download NAME):")
     for src in w.sources():
         path = w.cached_path(src, cache)
         where = str(path) if path.is_file() else "not downloaded"
-        click.echo(f"{src.name:16} {src.format:12} {src.convention:12} ~{src.approx_mb:>4} MB  {where}")
-        click.echo(f"{'':16} {src.url}")
-        click.echo(f"{'':16} licence: {src.licence}")
+        click.echo(f"  {src.name:18} {src.arch.upper():5} {src.format:11} {src.convention:11} "
+                   f"~{src.approx_mb:>4} MB  {where}")
+        click.echo(f"  {'':18} {src.url}")
+        click.echo(f"  {'':18} licence: {src.licence}")
         if src.note:
-            click.echo(f"{'':16} note: {src.note}")
-    if cache.is_dir():
-        known = {w.cached_path(s, cache).name for s in w.sources()}
-        for path in sorted(cache.glob("*-conv.safetensors")):
-            if path.name not in known:
-                click.echo(f"{'imported':16} {'safetensors':12} {'':12} {'':8}  {path}")
-    found = w.find_cached(cache)
-    click.echo(f"--weights auto uses: {found if found else 'built-in (no pretrained file cached)'}")
+            click.echo(f"  {'':18} note: {src.note}")
+    imported = [f for f in found if f.place == "doodle" and f.source is None]
+    for f in imported:
+        click.echo(f"  {'imported':18} {f.network:5} {'safetensors':11} {'':11} {_mb(f.size):>8}  {f.path}")
+    elsewhere = [f for f in found if f.place != "doodle"]
+    click.echo("found elsewhere (used where they are, not copied):" if elsewhere else
+               "found elsewhere: none (looked in " + ", ".join(discover.shorten(p) for p in _looked_in()) + ")")
+    for f in elsewhere:
+        place = discover.PLACES[f.place]
+        click.echo(f"  {f.name:18} {f.network:5} {place:16} {_mb(f.size):>9}  {f.check_text()}")
+        click.echo(f"  {'':18} {f.path}" + (f" -> {f.path.resolve()}" if f.path.is_symlink() else ""))
+    taken = choice.describe() if choice else "built-in (no pretrained file cached or found)"
+    click.echo(f"--weights auto uses: {taken}")
+
+
+def _looked_in() -> list[str]:
+    """The other libraries' folders the search reads."""
+    return [str(w.torch_checkpoints()), *map(str, w.keras_models()), str(w.hf_hub_cache())]
 
 
 @weights.command("download")

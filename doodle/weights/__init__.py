@@ -1,4 +1,4 @@
-"""Pretrained VGG19 weights: where they come from, how to read them, where they live.
+"""Pretrained VGG16 and VGG19 weights: where they come from, how to read them, where they live.
 
 Every reader turns a weight file into the same thing: numpy parameters
 ``{"conv1_1": {"kernel": (3, 3, Cin, Cout) float32 HWIO, "bias": (Cout,) float32}, …}``
@@ -31,15 +31,21 @@ checksums), :mod:`~doodle.weights.detect` (format from content),
 :mod:`~doodle.weights.loading` (what ``--weights`` names, to an Extractor),
 :mod:`~doodle.weights.store`, :mod:`~doodle.weights.downloads` and
 :mod:`~doodle.weights.importing` (the weights in the cache folder, which
-:mod:`doodle.cache` locates).
+:mod:`doodle.cache` locates), :mod:`~doodle.weights.discover` (the files other
+libraries' caches already hold, used where they are, and the one ``--weights auto``
+takes).
 
 This package re-exports the names other modules use, so ``from doodle import
 weights; weights.load(…)`` is the way in.
 """
 from doodle.cache import cache_dir, cache_problem
 from doodle.weights.builtin import builtin_extractor
-from doodle.weights.catalog import SOURCES, Source, convention_from_name, file_digests, get_source, sources
+from doodle.weights.catalog import (
+    AUTO_ORDER, OTHER_FILES, SOURCES, Source, auto_rank, convention_from_name, file_digests, get_source, known_files,
+    sources,
+)
 from doodle.weights.detect import FORMATS, detect_format
+from doodle.weights.discover import Found, find_all, hf_hub_cache, keras_models, torch_checkpoints
 from doodle.weights.downloads import Downloaded, ProgressFn, download
 from doodle.weights.importing import import_weights
 from doodle.weights.keras import read_keras_h5
@@ -49,14 +55,16 @@ from doodle.weights.layout import (
     TORCH_INDICES, TORCH_KEYS, TORCHVISION, Params, PathLike, export_tensors, metadata_for, params_from_doodle,
     params_from_torch, validate,
 )
-from doodle.weights.loading import info, load, load_file, resolve, resolve_path, to_extractor, weights_file
+from doodle.weights.loading import auto, info, load, load_file, resolve, resolve_path, to_extractor, weights_file
 from doodle.weights.npz import read_npz
 from doodle.weights.pytorch import read_torch
 from doodle.weights.reading import Loaded, read_weights
 from doodle.weights.safetensors import parse_safetensors_header, read_safetensors, write_safetensors
-from doodle.weights.store import cached_path, find_cached
+from doodle.weights.store import cached_files, cached_path, find_cached
 
 __all__ = [
+    "AUTO_ORDER", "OTHER_FILES", "Found", "auto", "auto_rank", "cached_files", "find_all", "hf_hub_cache",
+    "keras_models", "known_files", "torch_checkpoints",
     "CAFFE", "CONV_NAMES", "CONVENTIONS", "DOODLE_KEYS", "FORMATS", "KERAS_GROUPS", "META_KEY", "METADATA_VERSION",
     "NPZ_META_KEY", "SOURCES", "TORCH_INDICES", "TORCH_KEYS", "TORCHVISION",
     "Downloaded", "Loaded", "Params", "PathLike", "ProgressFn", "Source",

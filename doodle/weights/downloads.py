@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 from doodle.errors import InputError
 from doodle.weights.catalog import Source, file_digests, get_source, verify
 from doodle.weights.layout import (
-    CONVENTIONS, TORCH_KEYS, PathLike, export_tensors, layers_to_read, metadata_for, params_from_torch,
+    CONVENTIONS, TORCH_KEYS_OF, PathLike, arch_in, export_tensors, layers_to_read, metadata_for, params_from_torch,
 )
 from doodle.weights.safetensors import MAX_HEADER, decode_tensor, parse_safetensors_header, write_safetensors
 from doodle.weights.store import cached_path
@@ -167,12 +167,16 @@ class _Planned(NamedTuple):
 
 
 def _conv_plan(header: Mapping[str, Mapping[str, Any]], data_start: int, partial: bool = False) -> list[_Planned]:
-    """The remote conv tensors (torchvision naming) to fetch, in file order."""
-    convs = layers_to_read(lambda conv: TORCH_KEYS[conv][0] in header, partial, "the remote safetensors file")
-    names = [k for conv in convs for k in TORCH_KEYS[conv]]
+    """The remote conv tensors (torchvision naming) to fetch, in file order, of the
+    network the header describes (VGG16 and VGG19 number ``features`` differently)."""
+    arch = arch_in(lambda a, conv: TORCH_KEYS_OF[a][conv][0] in header)
+    keys = TORCH_KEYS_OF[arch]
+    convs = layers_to_read(lambda conv: keys[conv][0] in header, partial, "the remote safetensors file", arch)
+    names = [k for conv in convs for k in keys[conv]]
     missing = [n for n in names if n not in header]
     if missing:
-        raise InputError(f"the remote safetensors file lacks {missing[0]}", "it is not a torchvision-named VGG19.")
+        raise InputError(f"the remote safetensors file lacks {missing[0]}",
+                         "it is not a torchvision-named VGG16 or VGG19.")
     plan = [_Planned(n, data_start + header[n]["data_offsets"][0], data_start + header[n]["data_offsets"][1]) for n in names]
     return sorted(plan, key=lambda p: p.start)
 

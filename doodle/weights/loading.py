@@ -1,19 +1,21 @@
 """From what the user typed to an Extractor: a path, a known source's name, "auto"
-(the first cached pretrained file, else the built-in network) or "builtin"."""
+(the best pretrained file on the machine, else the built-in network) or "builtin"."""
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from doodle.cache import cache_dir
 from doodle.errors import InputError
 from doodle.weights.builtin import builtin_extractor
+from doodle.weights import discover
 from doodle.weights.catalog import Source, file_digests, find_source, get_source
+from doodle.weights.discover import Found
 from doodle.weights.layout import PathLike
 from doodle.weights.reading import Loaded, read_weights
-from doodle.weights.store import cached_path, find_cached
+from doodle.weights.store import cached_path
 
 if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for jax
     from doodle.extractor import Extractor
@@ -39,51 +41,76 @@ def load_file(
 
 
 def resolve_path(spec: PathLike, cache: Optional[PathLike] = None) -> tuple[Path, Optional[Source]]:
-    """The file ``spec`` names: an existing path, or a known source's cached file."""
+    """The file ``spec`` names: an existing path, or a known source's file: in
+    doodle's cache, else where another library keeps it (checked, not copied)."""
     path = Path(spec).expanduser()
     if path.is_file():
-        return path, find_source(path.name)
+        return path, discover.source_of(path)
     src = find_source(str(spec))
     if src is None:
         if os.sep in str(spec) or path.suffix:
             raise InputError(f"weights file {str(spec)!r} not found", "check the path.")
         get_source(str(spec))  # raises "unknown weights", listing the known names
-    cached = cached_path(src, cache if cache is not None else cache_dir())  # type: ignore[arg-type]
-    if not cached.is_file():
-        raise InputError(f"weights {src.name!r} are not downloaded", f"run: doodle weights download {src.name}")
-    return cached, src
+    assert src is not None
+    cached = cached_path(src, cache if cache is not None else cache_dir())
+    if cached.is_file():
+        return cached, src
+    copies = discover.copies_of(src, cache)
+    if copies and copies[0].usable:
+        return copies[0].path, src
+    if copies:
+        raise InputError(f"weights {src.name!r} found at {copies[0].path} fail their check: {copies[0].detail}",
+                         f"delete that file, or run: doodle weights download {src.name}")
+    raise InputError(f"weights {src.name!r} are not downloaded", f"run: doodle weights download {src.name}")
 
 
 def load(spec: PathLike, cache: Optional[PathLike] = None, *, convention: Optional[str] = None,
          partial: bool = False) -> "Extractor":
-    """An Extractor from a path or a known source name (looked up in ``cache``)."""
+    """An Extractor from a path or a known source name (looked up in ``cache``, then
+    in other libraries' caches)."""
     path, src = resolve_path(spec, cache)
     if convention is None and src is not None:
         convention = src.convention
     return load_file(path, convention=convention, partial=partial, name=src.name if src else path.name)
 
 
-def resolve(spec: str, cache: Optional[PathLike] = None, last: str = "5_4") -> "Extractor":
-    """What ``doodle paint --weights SPEC`` means: "builtin", "auto" (the first cached
-    pretrained file, else built-in), a known source name, or a path. ``last``: how
-    deep to build the built-in network (see :func:`builtin_extractor`)."""
+def auto(cache: Optional[PathLike] = None, notice: Callable[[str], None] = lambda s: None) -> Optional[Found]:
+    """The file ``--weights auto`` takes (see :func:`doodle.weights.discover.choose`);
+    None for the built-in network. ``notice`` hears of a file hashed for the first time."""
+    return discover.choose(cache, notice=notice)
+
+
+# What a run says when "auto" finds no pretrained file.
+BUILTIN_NOTICE = ("using the built-in random VGG19 (no pretrained weights cached or found); for full quality: "
+                  "doodle weights download neural-doodle")
+
+
+def resolve(spec: str, cache: Optional[PathLike] = None, last: str = "5_4",
+            notice: Callable[[str], None] = lambda s: None) -> "Extractor":
+    """What ``doodle paint --weights SPEC`` means: "builtin", "auto" (the best
+    pretrained file on the machine, else built-in), a known source name, or a path.
+    ``last``: how deep to build the built-in network (see :func:`builtin_extractor`).
+    ``notice`` hears, for "auto", which weights it took and where they were found."""
     if spec == "builtin":
         return builtin_extractor(last, cache)
     if spec == "auto":
-        found = find_cached(cache if cache is not None else cache_dir())
+        found = auto(cache, notice)
         if found is None:
+            notice(BUILTIN_NOTICE)
             return builtin_extractor(last, cache)
-        return load(found, cache)
+        notice(f"weights: {found.describe()}")
+        return load_file(found.path, convention=found.convention, name=found.name)
     return load(spec, cache)
 
 
 def weights_file(spec: str, cache: Optional[PathLike] = None) -> Optional[Path]:
     """The file :func:`resolve` reads for ``spec`` (for a painting's provenance); None
-    for the built-in network ("builtin", or "auto" with no pretrained file cached)."""
+    for the built-in network ("builtin", or "auto" with no pretrained file found)."""
     if spec == "builtin":
         return None
     if spec == "auto":
-        return find_cached(cache if cache is not None else cache_dir())
+        found = auto(cache)
+        return found.path if found is not None else None
     return resolve_path(spec, cache)[0]
 
 

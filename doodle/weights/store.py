@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from doodle.weights.catalog import Source, sources
+from doodle.weights.catalog import Source, auto_rank, sources
 from doodle.weights.layout import PathLike
 
 # Imported files are conv-only safetensors in doodle's layout, named "<stem>-conv".
@@ -30,16 +30,23 @@ def imported_name(path: Path) -> str:
     return f"{name}{IMPORTED_SUFFIX}"
 
 
-def find_cached(cache: PathLike) -> Optional[Path]:
-    """The first pretrained file in ``cache``: known sources in :data:`SOURCES` order,
-    then imported files (``*-conv.safetensors``) by name; None if there is none."""
+def cached_files(cache: PathLike) -> list[tuple[Path, Optional[Source]]]:
+    """The pretrained files in ``cache``, best first for ``--weights auto``: known
+    sources (by :func:`~doodle.weights.catalog.auto_rank`, i.e. network, then catalog
+    order), then imported files (``*-conv.safetensors``) by name. Each with its
+    source, None for an imported file."""
     cache = Path(cache)
-    for src in sources():
-        path = cached_path(src, cache)
-        if path.is_file():
-            return path
+    ranked = sorted(enumerate(sources()), key=lambda item: auto_rank(item[1].arch, item[0], True))
+    found: list[tuple[Path, Optional[Source]]] = [
+        (cached_path(src, cache), src) for _, src in ranked if cached_path(src, cache).is_file()]
     if cache.is_dir():
-        imported = sorted(p for p in cache.glob(f"*{IMPORTED_SUFFIX}") if p.is_file())
-        if imported:
-            return imported[0]
-    return None
+        known = {path.name for path, _ in found}
+        found += [(p, None) for p in sorted(cache.glob(f"*{IMPORTED_SUFFIX}")) if p.is_file() and p.name not in known]
+    return found
+
+
+def find_cached(cache: PathLike) -> Optional[Path]:
+    """The first of :func:`cached_files` (the file ``--weights auto`` takes when
+    doodle's own cache holds one); None if there is none."""
+    found = cached_files(cache)
+    return found[0][0] if found else None
