@@ -20,19 +20,20 @@ from typing import Any, Optional
 import numpy as np
 
 from doodle import weights
-from weight_refs import hwio_weights, oihw_weights
+from weight_refs import CONVS_OF, TORCH_INDEX_OF, hwio_weights, oihw_weights
 
 TORCH_INDEX = {"conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7}
 
 
-def write_lasagne(path: Path, w: dict, protocol: int = 2, old_numpy_names: bool = False, extra=()) -> Path:
+def write_lasagne(path: Path, w: dict, protocol: int = 2, old_numpy_names: bool = False, extra=(),
+                  compress: bool = True) -> Path:
     flat = [a for conv in w for a in w[conv]] + list(extra)
     data = pickle.dumps(flat, protocol=protocol)
     if old_numpy_names:  # as pickled in 2016: numpy.core, not numpy._core (GLOBAL is newline-framed)
         assert protocol <= 3
         data = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
         assert b"numpy.core.multiarray\n_reconstruct" in data
-    path.write_bytes(bz2.compress(data))
+    path.write_bytes(bz2.compress(data) if compress else data)  # plain: full-size lists compress slowly
     return path
 
 
@@ -90,13 +91,14 @@ def cstride(a: np.ndarray) -> tuple[int, ...]:
     return tuple(s // a.itemsize for s in a.strides)
 
 
-def torch_state(w: dict, **kw) -> tuple[OrderedDict, list[FakeStorage]]:
+def torch_state(w: dict, index: dict = TORCH_INDEX, **kw) -> tuple[OrderedDict, list[FakeStorage]]:
     """A torchvision-named state dict over fake storages, exercising odd layouts:
     conv1_1's weight is a transposed (non-contiguous) view; conv1_2's weight and bias
-    share one storage; a classifier tensor must be skipped."""
+    share one storage; a classifier tensor must be skipped. ``index``: each conv's
+    ``features`` index (the network's, weight_refs.TORCH_INDEX_OF)."""
     state, storages = OrderedDict(), []
     for conv, (wt, b) in w.items():
-        i = TORCH_INDEX[conv]
+        i = index[conv]
         out_c, in_c = wt.shape[:2]
         if conv == "conv1_1":
             s = FakeStorage(f"{i}w", np.ascontiguousarray(wt.transpose(1, 0, 2, 3)), **kw)
@@ -250,11 +252,12 @@ def bf16_round(a: np.ndarray) -> np.ndarray:
     return ((a.view(np.uint32) >> 16) << 16).view(np.float32)
 
 
-def timm_tensors(w: dict, code: str = "F32", fc_floats: int = 16) -> dict:
-    """timm vgg19.tv_in1k naming, with classifier tensors around and between convs."""
+def timm_tensors(w: dict, code: str = "F32", fc_floats: int = 16, index: dict = TORCH_INDEX) -> dict:
+    """timm vgg19.tv_in1k (or vgg16.tv_in1k, with its ``index``) naming, with
+    classifier tensors around and between convs."""
     t: dict[str, tuple[str, np.ndarray]] = {"head.fc.bias": ("F32", np.zeros(10, np.float32))}
     for n, (conv, (wt, b)) in enumerate(w.items()):
-        i = TORCH_INDEX[conv]
+        i = index[conv]
         t[f"features.{i}.weight"] = (code, wt)
         t[f"features.{i}.bias"] = (code, b)
         if n == 1:
@@ -294,3 +297,26 @@ def all_formats(tmp_path: Path) -> dict[str, Path]:
 
 def lasagne_bytes(tmp_path: Path) -> bytes:
     return write_lasagne(tmp_path / "src.pkl.bz2", oihw_weights()).read_bytes()
+
+
+def torch_index(arch: str) -> dict[str, int]:
+    """{conv: torchvision ``features`` index} for ``arch``, from weight_refs' own table."""
+    return dict(zip(CONVS_OF[arch], TORCH_INDEX_OF[arch]))
+
+
+def write_keras_h5(path: Path, k: dict, groups: dict) -> Path:
+    """A Keras 2 ``…_notop.h5``: group ``block1_conv1`` with ``block1_conv1_W_1:0`` and
+    ``…_b_1:0`` (HWIO kernel, bias) per conv; ``groups`` maps conv -> group name."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [groups[c].encode() for c in k]
+        for conv, (kk, bb) in k.items():
+            g = f.create_group(groups[conv])
+            g[f"{groups[conv]}_W_1:0"], g[f"{groups[conv]}_b_1:0"] = kk, bb
+    return path
+
+
+def keras_groups(arch: str) -> dict[str, str]:
+    """{conv: Keras group}: ``conv3_2`` -> ``block3_conv2``."""
+    return {c: "block{}_conv{}".format(*c[len("conv"):].split("_")) for c in CONVS_OF[arch]}

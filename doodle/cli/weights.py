@@ -1,4 +1,4 @@
-"""``doodle weights``: list, download, import and inspect pretrained VGG19 weights.
+"""``doodle weights``: list, download, import and inspect pretrained VGG16 / VGG19 weights.
 
 User errors print ``doodle: error: …`` on stderr and exit with the error's code (2
 for bad input), as in every command (:mod:`doodle.cli.errors`).
@@ -60,7 +60,7 @@ class _Progress:
 
 @click.group("weights")
 def weights() -> None:
-    """Pretrained VGG19 weights: list, download, import, inspect."""
+    """Pretrained VGG16 / VGG19 weights: list, download, import, inspect."""
 
 
 @weights.command("list")
@@ -135,6 +135,7 @@ def info(spec: str, cache_dir: Optional[Path]) -> None:
     if data.get("source"):
         click.echo(f"source:     {data['source']}")
     click.echo(f"format:     {data['format']}")
+    click.echo(f"network:    {data['network']}")
     click.echo(f"convention: {data['convention']} ({p['order']}, white={p['scale']:g}, mean={tuple(p['mean'])}, std={tuple(p['std'])})")
     click.echo(f"layers:     {','.join(data['layers'])}")
     click.echo(f"dtype:      {data['dtype']}")

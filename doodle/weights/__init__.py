@@ -1,4 +1,4 @@
-"""Pretrained VGG19 weights: where they come from, how to read them, where they live.
+"""Pretrained VGG16 and VGG19 weights: where they come from, how to read them, where they live.
 
 Every reader turns a weight file into the same thing: numpy parameters
 ``{"conv1_1": {"kernel": (3, 3, Cin, Cout) float32 HWIO, "bias": (Cout,) float32}, …}``

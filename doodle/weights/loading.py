@@ -11,7 +11,7 @@ from doodle.cache import cache_dir
 from doodle.errors import InputError
 from doodle.weights.builtin import builtin_extractor
 from doodle.weights.catalog import Source, file_digests, find_source, get_source
-from doodle.weights.layout import PathLike
+from doodle.weights.layout import PathLike, network_of
 from doodle.weights.reading import Loaded, read_weights
 from doodle.weights.store import cached_path, find_cached
 
@@ -23,12 +23,13 @@ def to_extractor(loaded: Loaded, name: str) -> "Extractor":
     """Wrap read weights as an Extractor (parameters as jax arrays)."""
     import jax
 
+    from doodle import vgg
     from doodle.extractor import with_defaults
     from doodle.options import PRETRAINED
 
     # device_put, not jnp.asarray: no small program per array shape at start-up.
     params = jax.device_put({conv: dict(layer) for conv, layer in loaded.params.items()})
-    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True)
+    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True, arch=vgg.arch_of(loaded.params))
 
 
 def load_file(
@@ -92,7 +93,8 @@ def info(spec: PathLike, cache: Optional[PathLike] = None) -> dict[str, Any]:
     """What a weight file (path or known source name) holds.
 
     Returns ``{"path", "source", "format", "convention", "preprocess", "layers",
-    "dtype", "size", "sha256"}``; ``layers`` are names such as ``"1_1"``.
+    "network", "dtype", "size", "sha256"}``; ``layers`` are names such as ``"1_1"``,
+    ``network`` says which VGG they are (``"VGG16, 13 conv layers"``).
     """
     path, src = resolve_path(spec, cache)
     loaded = read_weights(path, convention=src.convention if src else None, partial=True)
@@ -105,6 +107,7 @@ def info(spec: PathLike, cache: Optional[PathLike] = None) -> dict[str, Any]:
         "convention": loaded.convention,
         "preprocess": dataclasses.asdict(loaded.preprocess),
         "layers": [conv[len("conv"):] for conv in loaded.params],
+        "network": network_of(tuple(loaded.params)),
         "dtype": loaded.dtype,
         "size": path.stat().st_size,
         "sha256": sha256,
