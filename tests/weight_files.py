@@ -284,6 +284,12 @@ def all_formats(tmp_path: Path) -> dict[str, Path]:
     np.savez(files["npz"], **{f"{c}.{p}": a for c, (kk, bb) in k.items() for p, a in (("kernel", kk), ("bias", bb))})
     files["torch-tar"] = write_torch_tar(tmp_path / "f.pth", w)
     try:
+        import onnx  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        files["onnx"] = vgg_onnx(tmp_path / "h.onnx", w)
+    try:
         import h5py
     except ImportError:
         return files
@@ -293,6 +299,68 @@ def all_formats(tmp_path: Path) -> dict[str, Path]:
             g = f.create_group(weights.KERAS_GROUPS[conv])
             g["kernel:0"], g["bias:0"] = kk, bb
     return files
+
+
+def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same_upper=(), attrs=None,
+             fed=(), extra_convs=0):
+    """An ONNX model of the conv chain ``w`` ({conv: (W OIHW, b)}), written to ``path``.
+
+    ``nhwc``: the input is (N, H, W, 3) and a Transpose (0, 3, 1, 2) feeds the first
+    conv (tf2onnx); else (N, 3, H, W) (torch.onnx.export). ``head``: a classifier
+    after the last pool (GlobalAveragePool, Flatten, Gemm), and a Shape node reading
+    that pool too, as tf2onnx writes. ``no_bias``: convs without B; ``same_upper``:
+    convs padded by auto_pad instead of pads; ``attrs``: {conv: attributes to set};
+    ``fed``: convs whose weights are graph inputs, not initializers; ``extra_convs``:
+    that many more 512-channel convs after the last one.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", "H", "W", 3] if nhwc else ["N", 3, "H", "W"])]
+    x = "input"
+    if nhwc:
+        nodes.append(helper.make_node("Transpose", ["input"], ["input_nchw"], name="to_nchw", perm=[0, 3, 1, 2]))
+        x = "input_nchw"
+    convs = list(w.items()) + [(f"conv5_{5 + i}", w["conv5_1"]) for i in range(extra_convs)]
+    block = 1
+    for conv, (wt, b) in convs:
+        if int(conv[4]) != block:
+            nodes.append(helper.make_node(pool, [x], [f"pool{block}"], name=f"pool{block}", kernel_shape=[2, 2],
+                                          strides=[2, 2]))
+            x, block = f"pool{block}", int(conv[4])
+        ins = [x, f"{conv}.W"]
+        if conv in fed:
+            inputs.append(helper.make_tensor_value_info(f"{conv}.W", TensorProto.FLOAT, list(wt.shape)))
+        else:
+            inits.append(numpy_helper.from_array(wt, f"{conv}.W"))
+        if conv not in no_bias:
+            inits.append(numpy_helper.from_array(b, f"{conv}.b"))
+            ins.append(f"{conv}.b")
+        kw = dict(kernel_shape=[3, 3], auto_pad="SAME_UPPER") if conv in same_upper else dict(kernel_shape=[3, 3],
+                                                                                             pads=[1, 1, 1, 1])
+        kw.update((attrs or {}).get(conv, {}))
+        nodes.append(helper.make_node("Conv", ins, [f"{conv}.out"], name=conv, **kw))
+        nodes.append(helper.make_node("Relu", [f"{conv}.out"], [f"relu{conv[4:]}"], name=f"relu{conv[4:]}"))
+        x = f"relu{conv[4:]}"
+    outputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, None)]
+    if head:
+        c = convs[-1][1][0].shape[0]
+        nodes += [
+            helper.make_node(pool, [x], ["last_pool"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("Shape", ["last_pool"], ["last_shape"]),
+            helper.make_node("GlobalAveragePool", ["last_pool"], ["gap"]),
+            helper.make_node("Flatten", ["gap"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "fc.W", "fc.b"], ["logits"], transB=1),
+        ]
+        inits += [numpy_helper.from_array(np.ones((10, c), np.float32), "fc.W"),
+                  numpy_helper.from_array(np.zeros(10, np.float32), "fc.b")]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None),
+                   helper.make_tensor_value_info("last_shape", TensorProto.INT64, None)]
+    graph = helper.make_graph(nodes, "vgg", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tests")
+    onnx.save(model, str(path))
+    return path
 
 
 def lasagne_bytes(tmp_path: Path) -> bytes:

@@ -23,6 +23,7 @@ from doodle.weights.layout import (
     params_from_torch, parse_metadata,
 )
 from doodle.weights.npz import read_npz
+from doodle.weights.onnx import read_onnx
 from doodle.weights.pytorch import read_torch
 from doodle.weights.safetensors import read_safetensors
 
@@ -48,7 +49,8 @@ def read_weights(path: PathLike, *, convention: Optional[str] = None, partial: b
       path: the file; its format is told by its content.
       convention: "caffe" or "torchvision" to override what the file says or its name
         implies. Torch-named files whose name is unknown are assumed torchvision;
-        doodle-layout files without metadata are assumed caffe.
+        doodle-layout files without metadata are assumed caffe; ONNX graphs are
+        torchvision if fed NCHW, caffe if fed NHWC (Keras), else assumed torchvision.
       partial: accept a prefix conv1_1…convK instead of all the network's layers
         (13 for VGG16, 16 for VGG19).
     """
@@ -72,6 +74,14 @@ def read_weights(path: PathLike, *, convention: Optional[str] = None, partial: b
             return _from_doodle_layout(tensors, metadata.get(META_KEY), path, convention, partial, fmt)
         label, preprocess = _choose(convention, path, "torchvision")
         return Loaded(params_from_torch(tensors, partial=partial), preprocess, fmt, label, _stored_dtype(tensors))
+    if fmt == "onnx":
+        found = read_onnx(path, partial=partial)
+        # The graph's input layout says who exported it: NCHW torch.onnx.export of
+        # torchvision's models, NHWC tf2onnx of Keras's (Caffe convention).
+        label, preprocess = _choose(convention, path, "caffe" if found.layout == "NHWC" else "torchvision")
+        if found.layout is not None:
+            label = label.replace(ASSUMED, "")
+        return Loaded(found.params, preprocess, fmt, label, found.dtype)
     if fmt == "keras-h5":
         label, preprocess = _choose(convention, path, "caffe")
         return Loaded(read_keras_h5(path, partial=partial), preprocess, fmt, label.replace(ASSUMED, ""), "float32")
