@@ -58,8 +58,8 @@ def test_torch_exported_vgg16_nchw(tmp_path):
 def test_keras_converted_vgg19_nhwc_without_some_biases(tmp_path):
     """tf2onnx's layout: NHWC input, a Transpose, auto_pad SAME_UPPER; a missing bias is zero."""
     w = tagged_oihw("vgg19", 4)
-    path = vgg_onnx(tmp_path / "keras_vgg19.onnx", w, nhwc=True, pool="AveragePool", no_bias=("conv1_1", "conv4_2"),
-                    same_upper=("conv1_1", "conv2_1"))
+    path = vgg_onnx(tmp_path / "keras_vgg19.onnx", w, nhwc=True, pool="AveragePool",
+                    no_bias=("conv1_1", "conv4_2"), same_upper=("conv1_1", "conv2_1"))
     loaded = weights.read_weights(path)
     assert loaded.convention == "caffe"
     np.testing.assert_array_equal(loaded.params["conv1_1"]["bias"], np.zeros(64, np.float32))
@@ -124,12 +124,17 @@ def test_graphs_that_are_not_vgg_chains_are_refused(tmp_path):
     onnx.save(helper.make_model(graph), str(tmp_path / "mlp.onnx"))
     _refused(tmp_path / "mlp.onnx", "has no Conv node")
     # Weights fed as inputs instead of stored.
-    _refused(vgg_onnx(tmp_path / "fed.onnx", w, fed=("conv1_2",)), "conv1_2 (node 'conv1_2') has no weights", partial=True)
+    _refused(vgg_onnx(tmp_path / "fed.onnx", w, fed=("conv1_2",)), "conv1_2 (node 'conv1_2') has no weights",
+             partial=True)
     # A chain past 16 convs (checked before any weight is read).
     _refused(vgg_onnx(tmp_path / "long.onnx", tagged_oihw("vgg19"), extra_convs=1, head=False), "past 16 convs")
     # A block one conv too long: block 1 with three convs.
     three = {"conv1_1": w["conv1_1"], "conv1_2": w["conv1_2"], "conv1_3": (w["conv1_2"][0], w["conv1_2"][1])}
     _refused(vgg_onnx(tmp_path / "three.onnx", three), "block 1 of the conv chain has a conv 3")
+    # A conv of VGG's kind but not its channels.
+    wide = dict(w, conv1_2=(np.ones((96, 64, 3, 3), np.float32), np.zeros(96, np.float32)))
+    _refused(vgg_onnx(tmp_path / "wide.onnx", wide), "layer conv1_2 weight (conv1_2.W) has shape (96, 64, 3, 3)",
+             partial=True)
     # A chain that stops early is a prefix: refused whole, read with partial.
     path = vgg_onnx(tmp_path / "short.onnx", w)
     _refused(path, "layer conv2_2 is missing")
@@ -143,7 +148,8 @@ def test_pool_must_be_2x2_stride_2(tmp_path):
     for node in model.graph.node:
         if node.op_type == "MaxPool":
             del node.attribute[:]
-            node.attribute.extend([helper.make_attribute("kernel_shape", [3, 3]), helper.make_attribute("strides", [2, 2])])
+            node.attribute.extend([helper.make_attribute("kernel_shape", [3, 3]),
+                                   helper.make_attribute("strides", [2, 2])])
     onnx.save(model, str(path))
     _refused(path, "VGG pools 2×2 with stride 2")
 

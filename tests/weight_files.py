@@ -317,7 +317,8 @@ def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []
-    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", "H", "W", 3] if nhwc else ["N", 3, "H", "W"])]
+    shape = ["N", "H", "W", 3] if nhwc else ["N", 3, "H", "W"]
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)]
     x = "input"
     if nhwc:
         nodes.append(helper.make_node("Transpose", ["input"], ["input_nchw"], name="to_nchw", perm=[0, 3, 1, 2]))

@@ -8,7 +8,8 @@ missing bias meaning zeros. Whatever comes before the first conv (a ``Transpose`
 from NHWC input, baked-in normalisation) and after the last one (pooling, a
 classifier head) is ignored. ONNX's Conv cross-correlates an NCHW input with OIHW
 weights, as ``flax.linen.Conv`` does in NHWC/HWIO: the kernels are transposed
-(2, 3, 1, 0), never flipped.
+(2, 3, 1, 0), never flipped. Only the weights are kept, not the kind of pooling:
+doodle's network averages between blocks whatever the graph did (:mod:`doodle.vgg`).
 
 The input convention is told from the graph: a first conv that reads the graph's
 input directly is PyTorch's (``torch.onnx.export`` of torchvision's vgg16/vgg19:
@@ -76,10 +77,9 @@ def _onnx():
     """The onnx package, or the InputError saying how to install it."""
     try:
         import onnx  # optional: only this format needs it
-        from onnx import numpy_helper
     except ImportError:
         raise InputError("reading ONNX files needs the onnx package", "pip install 'doodle[onnx]'") from None
-    return onnx, numpy_helper
+    return onnx
 
 
 def read_onnx(path: PathLike, *, partial: bool = False) -> OnnxWeights:
@@ -88,7 +88,7 @@ def read_onnx(path: PathLike, *, partial: bool = False) -> OnnxWeights:
     Raises InputError, one line saying why, for anything that is not such a chain
     (see the module docstring); with ``partial`` a chain ending early is a prefix.
     """
-    onnx, numpy_helper = _onnx()
+    onnx = _onnx()
     path = Path(path)
     what = path.name
     size = path.stat().st_size
@@ -125,17 +125,15 @@ def read_onnx(path: PathLike, *, partial: bool = False) -> OnnxWeights:
     for conv in picked:
         node = convs[names.index(conv)][2]
         kh, kw, cin, cout = known[conv]["kernel"]
-        w = _initializer(node, 1, tensors, what, numpy_helper, onnx)
+        w = _initializer(node, 1, tensors, what, (conv, "weight", (cout, cin, kh, kw), "(out, in, kh, kw)"), onnx)
         if w is None:
             raise InputError(f"{what}: {conv} (node {node.name!r}) has no weights among the initializers",
                              "doodle reads weights stored in the graph, not computed or fed as inputs.")
-        check_shape(conv, "weight", w, (cout, cin, kh, kw), "(out, in, kh, kw)", node.input[1])
-        b = _initializer(node, 2, tensors, what, numpy_helper, onnx)
+        b = _initializer(node, 2, tensors, what, (conv, "bias", (cout,), ""), onnx)
         if b is None:
             if len(node.input) > 2 and node.input[2]:
                 raise InputError(f"{what}: {conv} (node {node.name!r}) has a bias that is not an initializer")
             b = np.zeros(cout, np.float32)  # ONNX's Conv without B adds nothing
-        check_shape(conv, "bias", b, (cout,), "", node.input[2] if len(node.input) > 2 else "bias")
         if conv == "conv1_1":
             dtype = str(w.dtype)
         w32 = as_float32(w, f"layer {conv} weight")
@@ -144,11 +142,21 @@ def read_onnx(path: PathLike, *, partial: bool = False) -> OnnxWeights:
     return OnnxWeights(out, chain.input_layout(convs[0][2]), dtype)
 
 
-def _initializer(node: Any, index: int, tensors: dict, what: str, numpy_helper: Any, onnx: Any) -> Optional[np.ndarray]:
-    """Input ``index`` of ``node`` as an array when the graph stores it; None otherwise."""
+def _initializer(node: Any, index: int, tensors: dict, what: str, want: tuple, onnx: Any) -> Optional[np.ndarray]:
+    """Input ``index`` of ``node`` as an array when the graph stores it; None otherwise.
+
+    ``want``: (conv, part, shape, layout) it must have; its declared dims are checked
+    before any of its data is decoded.
+    """
+    from onnx import numpy_helper
+
     if len(node.input) <= index or node.input[index] not in tensors:
         return None
     tensor = tensors[node.input[index]]
+    conv, part, shape, layout = want
+    if tuple(tensor.dims) != shape:
+        raise InputError(f"layer {conv} {part} ({tensor.name}) has shape {tuple(tensor.dims)}, "
+                         f"expected {shape} {layout}", "the file is not VGG16 or VGG19.")
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         raise InputError(f"{what} keeps {tensor.name!r} in an external data file",
                          "doodle reads self-contained .onnx files only (onnx.save without external data).")
@@ -157,9 +165,11 @@ def _initializer(node: Any, index: int, tensors: dict, what: str, numpy_helper: 
         raise InputError(f"{what}: tensor {tensor.name!r} has ONNX data type {tensor.data_type}, not a float",
                          "VGG weights are float32, float16 or bfloat16.")
     try:
-        return np.asarray(numpy_helper.to_array(tensor))
+        array = np.asarray(numpy_helper.to_array(tensor))
     except Exception as exc:  # a raw_data length that does not match its dims, say
         raise corrupt(f"{what} (tensor {tensor.name!r})", exc) from None
+    check_shape(conv, part, array, shape, layout, tensor.name)
+    return array
 
 
 class _Chain:
