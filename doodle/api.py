@@ -345,7 +345,7 @@ def resize_map(map_rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 def resolve_extractor(options: Options, notice: Callable[[str], None] = lambda s: None) -> Extractor:
     """The extractor ``options.painting.weights`` names: "builtin", "auto", a source name or a path.
 
-    "auto" takes a cached pretrained VGG19 when there is one, else the built-in
+    "auto" takes a cached pretrained VGG (16 or 19) when there is one, else the built-in
     extractor, with a notice saying how to get full quality.
     """
     from doodle import weights

@@ -190,3 +190,17 @@ def test_without_onnx_says_how_to_install(tmp_path, monkeypatch):
     assert "pip install 'doodle[onnx]'" in err.value.hint
     res = CliRunner().invoke(weights_cli, ["import", str(path), "--cache-dir", str(tmp_path / "cache")])
     assert res.exit_code == 2 and "pip install 'doodle[onnx]'" in res.stderr, res.output
+
+
+def test_external_data_is_refused_not_followed(tmp_path):
+    """Weights kept "in an external file" name a path: doodle never opens it."""
+    path = vgg_onnx(tmp_path / "m.onnx", oihw_weights())
+    model = onnx.load(str(path))
+    for tensor in model.graph.initializer:
+        if tensor.name == "conv1_1.W":
+            tensor.ClearField("raw_data")
+            tensor.data_location = TensorProto.EXTERNAL
+            entry = tensor.external_data.add()
+            entry.key, entry.value = "location", "../../secret.bin"
+    onnx.save(model, str(path))
+    _refused(path, "keeps 'conv1_1.W' in an external data file", partial=True)
