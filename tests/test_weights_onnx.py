@@ -135,6 +135,12 @@ def test_graphs_that_are_not_vgg_chains_are_refused(tmp_path):
     wide = dict(w, conv1_2=(np.ones((96, 64, 3, 3), np.float32), np.zeros(96, np.float32)))
     _refused(vgg_onnx(tmp_path / "wide.onnx", wide), "layer conv1_2 weight (conv1_2.W) has shape (96, 64, 3, 3)",
              partial=True)
+    # A branch: relu1_1 feeds a second conv beside conv1_2.
+    model = onnx.load(str(vgg_onnx(tmp_path / "branch.onnx", w)))
+    model.graph.node.append(helper.make_node("Conv", ["relu1_1", "conv1_2.W"], ["side"], kernel_shape=[3, 3],
+                                             pads=[1, 1, 1, 1]))
+    onnx.save(model, str(tmp_path / "branch.onnx"))
+    _refused(tmp_path / "branch.onnx", "feeds 2 Conv nodes; a VGG chain does not branch", partial=True)
     # A chain that stops early is a prefix: refused whole, read with partial.
     path = vgg_onnx(tmp_path / "short.onnx", w)
     _refused(path, "layer conv2_2 is missing")

@@ -307,7 +307,8 @@ def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same
 
     ``nhwc``: the input is (N, H, W, 3) and a Transpose (0, 3, 1, 2) feeds the first
     conv (tf2onnx); else (N, 3, H, W) (torch.onnx.export). ``head``: a classifier
-    after the last pool (GlobalAveragePool, Flatten, Gemm), and a Shape node reading
+    after the last pool (a 1×1 AveragePool as torchvision's adaptive pool exports,
+    GlobalAveragePool, Flatten, Gemm), and a Shape node reading
     that pool too, as tf2onnx writes. ``no_bias``: convs without B; ``same_upper``:
     convs padded by auto_pad instead of pads; ``attrs``: {conv: attributes to set};
     ``fed``: convs whose weights are graph inputs, not initializers; ``extra_convs``:
@@ -317,6 +318,8 @@ def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []
+    if nhwc:  # tf2onnx reads the input's shape beside the chain
+        nodes.append(helper.make_node("Shape", ["input"], ["input_shape"]))
     shape = ["N", "H", "W", 3] if nhwc else ["N", 3, "H", "W"]
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)]
     x = "input"
@@ -350,7 +353,9 @@ def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same
         nodes += [
             helper.make_node(pool, [x], ["last_pool"], kernel_shape=[2, 2], strides=[2, 2]),
             helper.make_node("Shape", ["last_pool"], ["last_shape"]),
-            helper.make_node("GlobalAveragePool", ["last_pool"], ["gap"]),
+            # torchvision's AdaptiveAvgPool2d as exported at 224×224: a 1×1 average.
+            helper.make_node("AveragePool", ["last_pool"], ["adaptive"], kernel_shape=[1, 1], strides=[1, 1]),
+            helper.make_node("GlobalAveragePool", ["adaptive"], ["gap"]),
             helper.make_node("Flatten", ["gap"], ["flat"]),
             helper.make_node("Gemm", ["flat", "fc.W", "fc.b"], ["logits"], transB=1),
         ]

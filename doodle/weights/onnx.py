@@ -190,17 +190,17 @@ class _Chain:
         """The nodes reading ``node``'s output."""
         return self.readers.get(node.output[0], []) if node.output else []
 
-    def _follow(self, node: Any) -> Optional[Any]:
-        """The chain's next node after ``node`` (a Relu or a pool): the one Conv or pool
-        reading its output; None when the chain ends there (a classifier, a graph
-        output, nothing). A Conv or pool beside other readers is a branch, refused."""
-        readers = self._readers(node)
-        if len(readers) == 1 and readers[0].op_type in _CHAIN_OPS:
-            return readers[0]
-        if any(r.op_type in _CHAIN_OPS for r in readers):
+    def _follow(self, node: Any, ops: tuple[str, ...]) -> Optional[Any]:
+        """The node among those reading ``node``'s output whose op is one of ``ops``
+        (the chain's next Conv or pool); None when there is none (the chain ends: a
+        classifier, a graph output). Readers of other kinds (tf2onnx's ``Shape``)
+        are side roads; two of ``ops`` would be a branch, which VGG has not."""
+        ahead = [r for r in self._readers(node) if r.op_type in ops]
+        if len(ahead) > 1:
             raise InputError(f"{self.what}: the output of {node.op_type} node {node.name!r} feeds "
-                             f"{len(readers)} nodes; a VGG chain does not branch", "it is not a VGG16 or VGG19 chain.")
-        return None
+                             f"{len(ahead)} {'/'.join(sorted({r.op_type for r in ahead}))} nodes; a VGG chain does "
+                             "not branch", "it is not a VGG16 or VGG19 chain.")
+        return ahead[0] if ahead else None
 
     def convs(self) -> list[tuple[int, int, Any]]:
         """(block, index in block, Conv node) of the chain from the graph's first Conv."""
@@ -220,13 +220,14 @@ class _Chain:
                 found = ", ".join(r.op_type for r in readers) or "nothing"
                 raise InputError(f"{self.what}: conv {len(out)} (node {node.name!r}) is followed by {found}, "
                                  "not a Relu", "it is not a VGG16 or VGG19 chain.")
-            after = self._follow(readers[0])
+            after = self._follow(readers[0], _CHAIN_OPS)
             if after is not None and after.op_type != "Conv":
-                self._check_pool(after)
-                after, block, index = self._follow(after), block + 1, 0
-                if after is not None and after.op_type != "Conv":
-                    raise InputError(f"{self.what}: {after.op_type} node {after.name!r} pools twice in a row",
-                                     "it is not a VGG16 or VGG19 chain.")
+                # A pool between blocks, or the first of a classifier head's (torchvision's
+                # pool5, then its adaptive average pool): only the former is checked.
+                pool, after = after, self._follow(after, ("Conv",))
+                if after is not None:
+                    self._check_pool(pool)
+                    block, index = block + 1, 0
             if after is None:
                 return out
             node, index = after, index + 1
