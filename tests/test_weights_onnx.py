@@ -41,7 +41,7 @@ def first_relu(path, x: np.ndarray) -> np.ndarray:
 def test_torch_exported_vgg16_nchw(tmp_path):
     """torch.onnx.export's layout: NCHW input straight into conv1_1, classifier after."""
     w = tagged_oihw("vgg16", 3)
-    path = vgg_onnx(tmp_path / "vgg16.onnx", w, pool="MaxPool")
+    path = vgg_onnx(tmp_path / "vgg16.onnx", w, pool="MaxPool", constants=("conv1_2", "conv4_1"))
     assert weights.detect_format(path) == "onnx"
     loaded = weights.read_weights(path)
     assert loaded.format == "onnx" and loaded.convention == "torchvision"

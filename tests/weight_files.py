@@ -302,7 +302,7 @@ def all_formats(tmp_path: Path) -> dict[str, Path]:
 
 
 def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same_upper=(), attrs=None,
-             fed=(), extra_convs=0):
+             fed=(), extra_convs=0, constants=()):
     """An ONNX model of the conv chain ``w`` ({conv: (W OIHW, b)}), written to ``path``.
 
     ``nhwc``: the input is (N, H, W, 3) and a Transpose (0, 3, 1, 2) feeds the first
@@ -312,7 +312,8 @@ def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same
     that pool too, as tf2onnx writes. ``no_bias``: convs without B; ``same_upper``:
     convs padded by auto_pad instead of pads; ``attrs``: {conv: attributes to set};
     ``fed``: convs whose weights are graph inputs, not initializers; ``extra_convs``:
-    that many more 512-channel convs after the last one.
+    that many more 512-channel convs after the last one; ``constants``: convs whose
+    weights are ``Constant`` nodes (as some exporters write them).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -336,6 +337,8 @@ def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same
         ins = [x, f"{conv}.W"]
         if conv in fed:
             inputs.append(helper.make_tensor_value_info(f"{conv}.W", TensorProto.FLOAT, list(wt.shape)))
+        elif conv in constants:
+            nodes.append(helper.make_node("Constant", [], [f"{conv}.W"], value=numpy_helper.from_array(wt)))
         else:
             inits.append(numpy_helper.from_array(wt, f"{conv}.W"))
         if conv not in no_bias:
