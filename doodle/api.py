@@ -69,7 +69,7 @@ def check_options(options: Options) -> None:
         for layer in layers:
             if layer not in vgg.CHANNELS:
                 raise OptionError(field, f"has an unknown layer {layer!r}.",
-                                  f"Known layers: {', '.join(vgg.LAYER_NAMES)}.")
+                                  f"Known layers: {', '.join(vgg.LAYER_NAMES)} (VGG16 lacks 3_4, 4_4, 5_4).")
 
 
 def _many(value: Any) -> list:
@@ -463,7 +463,8 @@ def paint_problem(
                 largest = planner.largest_fitting(
                     problem.size, style_size(problem), style_layers, content_layers, semantic,
                     budgets=_halved(budgets), prefer=prefer, propagated=propagated,
-                    remat=options.resources.remat, release=options.resources.release_memory)
+                    remat=options.resources.remat, release=options.resources.release_memory,
+                    arch=_arch(extractor))
                 size = f" (try --output-size {largest[0]}x{largest[1]})" if largest else ""
                 raise RunFailure(f"out of memory even with the smallest slices{size}.",
                                  "Use a smaller --output-size or close other programs.") from None
@@ -496,8 +497,31 @@ def _layers(extractor: Extractor, options: Options, problem: Problem):
     """(style layers, content layers, with maps, the style layers refined from a deeper
     one's matches): what the planner is told of a run's layers."""
     style_layers = style_layers_of(options, extractor)
-    return (style_layers, content_layers_of(options, problem, extractor), has_maps(problem, options),
+    content_layers = content_layers_of(options, problem, extractor)
+    if extractor is not None:  # `doodle plan` plans without loading weights
+        check_network_layers(extractor, style_layers, content_layers)
+    return (style_layers, content_layers, has_maps(problem, options),
             [l for l, _ in propagated_of(options, problem, style_layers)])
+
+
+def _arch(extractor: Optional[Extractor]) -> str:
+    """The network to plan for: the extractor's, or VGG19 (the larger) when no
+    weights are loaded."""
+    return extractor.arch if extractor is not None else "vgg19"
+
+
+def check_network_layers(extractor: Extractor, style_layers: Sequence[str], content_layers: Sequence[str]) -> None:
+    """InputError naming the first layer the extractor's network lacks: every name
+    :func:`check_options` accepts is a VGG19 layer, but a VGG16 stops blocks 3-5 at
+    their third conv (no 3_4, 4_4, 5_4)."""
+    known = vgg.layer_names(extractor.arch)
+    network = extractor.arch.upper()
+    for what, layers in (("style", style_layers), ("content", content_layers)):
+        for layer in layers:
+            if layer not in known:
+                raise InputError(
+                    f"the weights are {network}, which has no layer {layer} (asked for as a {what} layer).",
+                    f"{network}'s layers: {','.join(known)}; or use VGG19 weights.")
 
 
 # The memory savers an out-of-memory retry may force on, by their option's name.
@@ -540,7 +564,7 @@ def make_plan(problem: Problem, extractor: Extractor, options: Options,
                             slice_budget=slice_budget or options.resources.match_memory,
                             propagated=propagated, remat=options.resources.remat,
                             tiling=not options.painting.seamless,
-                            release=options.resources.release_memory)
+                            release=options.resources.release_memory, arch=_arch(extractor))
     except planner.DoesNotFit as e:
         hint = (f"Use --output-size {e.largest[0]}x{e.largest[1]} or smaller, or raise --max-memory."
                 if e.largest else "Use a smaller --output-size, or raise --max-memory.")

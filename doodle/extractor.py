@@ -1,4 +1,4 @@
-"""A feature extractor: VGG19 parameters, their input convention, default layers.
+"""A feature extractor: VGG16 or VGG19 parameters, their input convention, default layers.
 
 Weight files (``doodle.weights``) produce one of these; so does :func:`builtin`,
 the default that needs no file.
@@ -45,6 +45,7 @@ class Extractor:
     content_weight: float = PRETRAINED.content_weight  # default content weight, plain transfer
     content_weight_with_maps: float = PRETRAINED.content_weight_with_maps  # semantic transfer
     calibration: tuple[float, ...] = ()  # built-in only: each layer's mean on the calibration image, unscaled
+    arch: str = "vgg19"  # "vgg16" or "vgg19" (vgg.ARCHS): the network the weights describe
 
 
 def _calibration_image(size: int = 64) -> jax.Array:
@@ -89,9 +90,10 @@ def builtin(seed: int = BUILTIN_SEED, activation: float = BUILTIN_ACTIVATION, la
 
 
 def with_defaults(params: Params, preprocess: vgg.Preprocess, name: str, defaults: ExtractorDefaults, *,
-                  pretrained: bool, calibration: tuple[float, ...] = ()) -> Extractor:
+                  pretrained: bool, calibration: tuple[float, ...] = (), arch: str = "vgg19") -> Extractor:
     """An Extractor whose default layers and weights are those of its kind
-    (:data:`doodle.options.PRETRAINED` or :data:`doodle.options.BUILTIN`)."""
+    (:data:`doodle.options.PRETRAINED` or :data:`doodle.options.BUILTIN`); ``arch``
+    the network ``params`` describe (:func:`doodle.vgg.arch_of`)."""
     return Extractor(
         params=params,
         preprocess=preprocess,
@@ -102,6 +104,7 @@ def with_defaults(params: Params, preprocess: vgg.Preprocess, name: str, default
         content_weight=defaults.content_weight,
         content_weight_with_maps=defaults.content_weight_with_maps,
         calibration=calibration,
+        arch=arch,
     )
 
 

@@ -125,8 +125,9 @@ class DoesNotFit(ValueError):
         self.largest = largest
 
 
-def _activation_bytes(h: int, w: int, last: str, remat: bool = False, kept: Sequence[str] = ()) -> int:
-    """Forward activations up to ``last`` kept for the backward pass (conv out + ReLU out).
+def _activation_bytes(h: int, w: int, last: str, remat: bool = False, kept: Sequence[str] = (),
+                      arch: str = "vgg19") -> int:
+    """Forward activations of ``arch`` up to ``last`` kept for the backward pass (conv out + ReLU out).
 
     With ``remat`` (:func:`doodle.vgg.features`' checkpoints at block boundaries) the
     backward pass holds each block's input and the ``kept`` layers (those the losses
@@ -135,7 +136,7 @@ def _activation_bytes(h: int, w: int, last: str, remat: bool = False, kept: Sequ
     """
     per_block: dict[int, int] = {}
     inputs = h * w * 3 * F32
-    for name, block, cin, cout in vgg.LAYERS:
+    for name, block, cin, cout in vgg.layers_of(arch):
         fh, fw = vgg.feature_size(h, w, name)
         if block not in per_block and block > 1:
             inputs += fh * fw * cin * F32  # the pooled input of this block
@@ -148,9 +149,10 @@ def _activation_bytes(h: int, w: int, last: str, remat: bool = False, kept: Sequ
     return inputs + kept_bytes + max(per_block.values())
 
 
-def _param_bytes(last: str) -> int:
+def _param_bytes(last: str, arch: str = "vgg19") -> int:
+    """The weights of ``arch``'s convolutions up to ``last``."""
     total = 0
-    for name, _, cin, cout in vgg.LAYERS:
+    for name, _, cin, cout in vgg.layers_of(arch):
         total += (9 * cin * cout + cout) * F32
         if name == last:
             break
@@ -174,16 +176,17 @@ def window_bytes(out_hw: tuple[int, int], channels: int, chunk: int = patches.WI
 
 def phase_fixed_bytes(
     hw: tuple[int, int], style_hw: tuple[int, int], style_layers: Sequence[str],
-    content_layers: Sequence[str], semantic: bool, memory: int = 5, remat: bool = False,
+    content_layers: Sequence[str], semantic: bool, memory: int = 5, remat: bool = False, arch: str = "vgg19",
 ) -> int:
-    """Everything of one phase but the matching slice, in bytes (device side only)."""
+    """Everything of one phase but the matching slice, in bytes (device side only);
+    ``arch`` the network that computes the features (VGG16 has fewer convs)."""
     layers = tuple(style_layers) + tuple(content_layers)
     last = vgg.deepest(layers)
     k = MAP_CHANNELS if semantic else 0
-    activations = _activation_bytes(*hw, last)
+    activations = _activation_bytes(*hw, last, arch=arch)
     if remat:
-        activations -= REMAT_SAVING * (activations - _activation_bytes(*hw, last, True, layers))
-    total = _param_bytes(last) + ACTIVATION_FACTOR * activations
+        activations -= REMAT_SAVING * (activations - _activation_bytes(*hw, last, True, layers, arch))
+    total = _param_bytes(last, arch) + ACTIVATION_FACTOR * activations
     for layer in style_layers:
         c = vgg.CHANNELS[layer]
         sh, sw = vgg.feature_size(*style_hw, layer)
@@ -209,7 +212,7 @@ def plan_phase(
     content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, baseline: Mapping[str, int] = None,
     slice_budget: int = 512 * 2**20, propagated: Sequence[str] = (), remat: str = "auto",
-    release: str = "auto",
+    release: str = "auto", arch: str = "vgg19",
 ) -> PhasePlan:
     """Plan one phase: the first device in preference order whose budget it fits.
 
@@ -224,7 +227,8 @@ def plan_phase(
     (it costs a forward pass per evaluation). ``release`` (the same choices,
     ``ResourceOptions.release_memory``) gives freed host memory back at each
     matching on a CPU; "auto" only when the phase does not fit otherwise (it costs a
-    few per cent of time, remat far more, so it is tried first).
+    few per cent of time, remat far more, so it is tried first). ``arch``: the
+    network (:data:`doodle.vgg.ARCHS`) whose activations and weights are counted.
     Raises DoesNotFit when no device holds even one-row slices.
     """
     baseline = baseline if baseline is not None else {"cpu": CPU_BASELINE, "gpu": 0}
@@ -240,7 +244,7 @@ def plan_phase(
                                                              for m in remats for r in releases)):
             candidate = _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budgets[device],
                                    device, slices, baseline.get(device, 0), slice_budget, propagated, with_remat,
-                                   with_release)
+                                   with_release, arch)
             fits = all(lp.slice_rows >= 1 for lp in candidate.layers) and candidate.peak_bytes <= budgets[device]
             if fits:
                 return candidate
@@ -256,12 +260,12 @@ _SWITCH = {"auto": (False, True), "on": (True,), "off": (False,)}
 
 
 def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budget, device, slices, baseline,
-               slice_budget, propagated, remat, release=False) -> PhasePlan:
+               slice_budget, propagated, remat, release=False, arch="vgg19") -> PhasePlan:
     """One phase on one device with remat and trimming on or off: its slices and
     predicted peak (the baseline, plus what the phase holds, grown on a CPU by what
     its heaps keep of the freed buffers: :data:`CPU_RETENTION`, or
     :data:`CPU_RETENTION_TRIMMED` when trimmed)."""
-    fixed = phase_fixed_bytes(hw, style_hw, style_layers, content_layers, semantic, remat=remat)
+    fixed = phase_fixed_bytes(hw, style_hw, style_layers, content_layers, semantic, remat=remat, arch=arch)
     growth = 1.0 if device != "cpu" else CPU_RETENTION_TRIMMED if release else CPU_RETENTION
     room = (budget - baseline) / growth - fixed
     layers = []
@@ -327,6 +331,7 @@ def plan_tiled(
     content_layers: Sequence[str], semantic: bool, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
     propagated: Sequence[str] = (), remat: str = "auto", most: int = 8, release: str = "auto",
+    arch: str = "vgg19",
 ) -> PhasePlan:
     """Plan a phase painted in overlapping tiles (:mod:`doodle.tiles`): the fewest tiles,
     up to ``most`` along each side, whose one tile fits beside the whole canvas.
@@ -347,7 +352,8 @@ def plan_tiled(
             continue  # tiles hardly larger than their overlaps: more seams than painting
         try:
             one = plan_phase(phase, (th, tw), style_hw, style_layers, content_layers, semantic, room, prefer,
-                             slices, slice_budget=slice_budget, propagated=propagated, remat=remat, release=release)
+                             slices, slice_budget=slice_budget, propagated=propagated, remat=remat, release=release,
+                             arch=arch)
         except DoesNotFit:
             continue
         return dataclasses.replace(one, size=hw, peak_bytes=one.peak_bytes + canvas, tiles=ny * nx,
@@ -360,12 +366,14 @@ def plan(
     content_layers: Sequence[str], semantic: bool, phases: int, budgets: Mapping[str, int],
     prefer: str = "auto", slices: Optional[int] = None, slice_budget: int = 512 * 2**20,
     propagated: Sequence[str] = (), remat: str = "auto", tiling: bool = True, release: str = "auto",
+    arch: str = "vgg19",
 ) -> Plan:
     """Plan every phase of a run (sizes (h, w); phase i at scale 1/2**(phases-1-i)).
 
     A phase that does not fit whole is painted in tiles (``tiling``; off for a
     seamless tile, whose borders must wrap round): the final phase, and for a very
     large output the coarser ones too.
+    ``arch``: the network whose convolutions are counted (:func:`plan_phase`).
     Raises DoesNotFit naming the largest output size that would fit.
     """
     need = vgg.min_side(tuple(style_layers) + tuple(content_layers))
@@ -380,16 +388,16 @@ def plan(
             try:
                 out.append(plan_phase(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
                                       slices, slice_budget=slice_budget, propagated=propagated, remat=remat,
-                                      release=release))
+                                      release=release, arch=arch))
             except DoesNotFit:
                 if not tiling:
                     raise
                 out.append(plan_tiled(i + 1, hw, shw, style_layers, content_layers, semantic, budgets, prefer,
                                       slices, slice_budget=slice_budget, propagated=propagated, remat=remat,
-                                      release=release))
+                                      release=release, arch=arch))
     except DoesNotFit as e:
         largest = largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer,
-                                  propagated, remat, release)
+                                  propagated, remat, release, arch)
         hint = f"; the largest output that fits is {largest[0]}×{largest[1]}" if largest else ""
         raise DoesNotFit(f"{e}{hint}", largest) from None
     return _without_dropped_programs(Plan(tuple(out), dict(budgets)))
@@ -412,7 +420,7 @@ def _without_dropped_programs(run: Plan) -> Plan:
 
 
 def largest_fitting(size, style_size, style_layers, content_layers, semantic, budgets, prefer="auto",
-                    propagated=(), remat="auto", release="auto"):
+                    propagated=(), remat="auto", release="auto", arch="vgg19"):
     """The largest (w, h) with the aspect of ``size`` whose final phase fits, or None.
 
     The style is scaled with the output, as the final phase would see both.
@@ -424,7 +432,7 @@ def largest_fitting(size, style_size, style_layers, content_layers, semantic, bu
             return False
         try:
             plan_phase(1, scaled(size, s), scaled(style_size, s), style_layers, content_layers, semantic,
-                       budgets, prefer, propagated=propagated, remat=remat, release=release)
+                       budgets, prefer, propagated=propagated, remat=remat, release=release, arch=arch)
             return True
         except DoesNotFit:
             return False

@@ -2,10 +2,10 @@
 
 Layers are named as on the reference's command line: ``"1_1" … "5_4"`` stand for
 relu1_1 … relu5_4 (VGG16 stops each of blocks 3–5 one layer earlier, at ``3_3``,
-``4_3``, ``5_3``; every other name means the same layer in both). Each is a 3×3 same-padded convolution followed by a ReLU; blocks
-are separated by 2×2 *average* pooling, as neural-doodle does (Champandard 2016,
-§3; max pooling gives blockier gradients). Only the layers up to the deepest one
-asked for are computed.
+``4_3``, ``5_3``; every other name means the same layer in both). Each is a 3×3
+same-padded convolution followed by a ReLU; blocks are separated by 2×2 *average*
+pooling, as neural-doodle does (Champandard 2016, §3; max pooling gives blockier
+gradients). Only the layers up to the deepest one asked for are computed.
 
 Parameters are a plain pytree ``{"conv1_1": {"kernel": (3, 3, Cin, Cout), "bias":
 (Cout,)}, …}`` (HWIO, cross-correlation, as ``flax.linen.Conv``). The network is the

@@ -34,6 +34,7 @@ def test_cli_list_info_import_and_errors(tmp_path):
     res = runner.invoke(weights_cli, ["info", str(path)])
     assert res.exit_code == 0, res.output
     assert "torch" in res.stdout and "caffe" in res.stdout and "1_1,1_2,2_1" in res.stdout
+    assert "network:    VGG16 or VGG19, first 3 conv layers" in res.stdout
 
     res = runner.invoke(weights_cli, ["import", str(path), "--cache-dir", str(cache)])
     assert res.exit_code == 2 and res.stderr.startswith("doodle: error: layer conv2_2 is missing")

@@ -129,3 +129,98 @@ def test_rematerialised_features_are_the_same_and_checkpointed(builtin_extractor
     jaxpr = str(jax.make_jaxpr(lambda x: vgg.features(builtin_extractor.params, x, layers,
                                                       builtin_extractor.preprocess))(img))
     assert not re.findall(r"\b(?:checkpoint|remat\d*)\[", jaxpr)
+
+
+# --- VGG16: the network the weights describe ------------------------------------
+
+
+def test_vgg16_tables():
+    assert vgg.layer_names("vgg16") == ("1_1", "1_2", "2_1", "2_2", "3_1", "3_2", "3_3", "4_1", "4_2", "4_3",
+                                        "5_1", "5_2", "5_3")
+    assert sum(9 * cin * cout + cout for _, _, cin, cout in vgg.layers_of("vgg16")) == 14_714_688  # torchvision's
+    with pytest.raises(ValueError, match="VGG16 has no layer '3_4'"):
+        vgg.check_layers(["3_1", "3_4"], "vgg16")
+
+
+def test_vgg16_pools_after_conv3_3(builtin_extractor):
+    """Without conv3_4 the block ends at relu3_3: relu4_1 is conv4_1 of its 2×2 average."""
+    import jax
+    import jax.numpy as jnp
+
+    params16 = {k: v for k, v in builtin_extractor.params.items() if k != "conv3_4"}
+    assert vgg.arch_of(params16) == "vgg19"  # 4_4 and 5_4 still there
+    params16 = {k: v for k, v in params16.items() if k[len("conv"):] in vgg.layer_names("vgg16")}
+    assert vgg.arch_of(params16) == "vgg16"
+    img = np.random.default_rng(2).uniform(0, 255, (16, 16, 3)).astype(np.float32)
+    out = vgg.features(params16, img, ["3_3", "4_1"], builtin_extractor.preprocess)
+    r33 = np.asarray(out["3_3"], np.float64)
+    pooled = r33.reshape(2, 2, 2, 2, 256).mean(axis=(1, 3))
+    k, b = (np.asarray(builtin_extractor.params["conv4_1"][p]) for p in ("kernel", "bias"))
+    conv = jax.lax.conv_general_dilated(jnp.asarray(pooled[None], jnp.float32), jnp.asarray(k), (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))[0]
+    np.testing.assert_allclose(np.asarray(out["4_1"]), np.maximum(np.asarray(conv) + b, 0), rtol=1e-4, atol=1e-2)
+
+
+def test_planner_counts_the_network_used():
+    """A VGG16 run up to relu4_1 holds no conv3_4: neither its weights nor its two
+    (conv, ReLU) activations at a quarter of the size; a VGG19 plan is unchanged."""
+    from doodle import planner
+
+    h, w = 64, 48
+    assert (planner._param_bytes("4_1", "vgg19") - planner._param_bytes("4_1", "vgg16")
+            == (9 * 256 * 256 + 256) * 4)
+    assert planner._param_bytes("4_1") == planner._param_bytes("4_1", "vgg19")
+    assert (planner._activation_bytes(h, w, "4_1", arch="vgg19") - planner._activation_bytes(h, w, "4_1", arch="vgg16")
+            == 2 * (h // 4) * (w // 4) * 256 * 4)
+    args = ((h, w), (h, w), ("3_1", "4_1"), ("4_2",), True)
+    assert planner.phase_fixed_bytes(*args, arch="vgg16") < planner.phase_fixed_bytes(*args)
+    plan16 = planner.plan(*args, 1, {"cpu": 64 * 2**30}, arch="vgg16")
+    plan19 = planner.plan(*args, 1, {"cpu": 64 * 2**30})
+    assert plan16.phases[0].peak_bytes < plan19.phases[0].peak_bytes
+
+
+def _vgg16_extractor():
+    """A VGG16 extractor of zeros (np.zeros is lazy: no 59 MB actually written)."""
+    params = {conv: {p: np.zeros(shape, np.float32) for p, shape in parts.items()}
+              for conv, parts in vgg.param_shapes("vgg16").items()}
+    return extractor.with_defaults(params, vgg.Preprocess(), "vgg16 zeros", extractor.PRETRAINED, pretrained=True,
+                                   arch=vgg.arch_of(params))
+
+
+@pytest.mark.parametrize("field", ["style_layers", "content_layers"])
+def test_a_layer_vgg16_lacks_is_one_input_error(field):
+    from doodle import api
+    from doodle.errors import InputError
+    from doodle.options import Options
+
+    ext = _vgg16_extractor()
+    assert ext.arch == "vgg16"
+    style = np.full((32, 32, 3), 128, np.uint8)
+    with pytest.raises(InputError) as err:
+        api.paint(style, content=style, options=Options.of(iterations=1, phases=1, **{field: ("3_1", "4_4")}),
+                  extractor=ext)
+    assert "VGG16" in str(err.value) and "4_4" in str(err.value) and "\n" not in str(err.value)
+    assert "5_3" in err.value.hint
+
+
+def test_cli_names_the_network_when_a_layer_is_missing(tmp_path):
+    """doodle paint --weights <a VGG16 file> --style-layers 3_4: one line, exit 2."""
+    import imageio.v3 as iio
+    from click.testing import CliRunner
+
+    from doodle import cli, weights
+
+    params = {c: {"kernel": np.zeros(s["kernel"], np.float16), "bias": np.zeros(s["bias"], np.float16)}
+              for c, s in vgg.param_shapes("vgg16").items()}
+    path = tmp_path / "vgg16-conv.safetensors"
+    weights.write_safetensors(path, weights.export_tensors(params, float16=True),
+                              weights.metadata_for(weights.CAFFE, "caffe"))
+    iio.imwrite(tmp_path / "style.png", np.full((32, 32, 3), 128, np.uint8))
+    result = CliRunner().invoke(cli.main, [
+        "paint", "--style", str(tmp_path / "style.png"), "--output-size", "32x32", "-o", str(tmp_path / "out.png"),
+        "--weights", str(path), "--style-layers", "3_1,3_4", "--iterations", "1", "--phases", "1"],
+        catch_exceptions=False)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("doodle: error:")]
+    assert result.exit_code == 2, result.stderr
+    assert len(lines) == 1 and "VGG16" in lines[0] and "3_4" in lines[0], result.stderr
+    assert not (tmp_path / "out.png").exists()

@@ -6,8 +6,10 @@ import pytest
 
 from doodle import weights
 from doodle.errors import InputError
+from weight_files import keras_groups, write_keras_h5
 from weight_refs import (
-    IMAGE, assert_every_layer, caffe_input_chw, correlate_hwc, hwio_reference, hwio_weights, relu1_1,
+    IMAGE, assert_every_layer, assert_tagged, caffe_input_chw, correlate_hwc, hwio_reference, hwio_weights, relu1_1,
+    tagged_hwio,
 )
 
 
@@ -52,3 +54,14 @@ def test_keras_h5_without_h5py_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(InputError) as err:
         weights.load_file(path, partial=True)
     assert "doodle[h5]" in err.value.hint
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_keras_h5_of_either_network(tmp_path, arch):
+    """vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 stops at block5_conv3."""
+    pytest.importorskip("h5py")
+    k = tagged_hwio(arch, 5)
+    path = write_keras_h5(tmp_path / f"{arch}_weights_tf_dim_ordering_tf_kernels_notop.h5", k, keras_groups(arch))
+    ext = weights.load_file(path)
+    assert ext.arch == arch and ext.preprocess == weights.CAFFE
+    assert_tagged(ext.params, arch, hwio_reference(k))

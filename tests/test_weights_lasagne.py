@@ -8,7 +8,8 @@ from doodle import weights
 from doodle.errors import InputError
 from weight_files import write_lasagne
 from weight_refs import (
-    IMAGE, SMALL, assert_every_layer, assert_first_layer, caffe_input_chw, oihw_weights, relu1_1, true_convolve_chw,
+    IMAGE, SMALL, assert_every_layer, assert_first_layer, assert_tagged, caffe_input_chw, oihw_weights, relu1_1,
+    tagged_oihw, true_convolve_chw,
 )
 
 
@@ -40,3 +41,38 @@ def test_lasagne_extra_arrays_are_ignored_and_full_file_required(tmp_path):
     with pytest.raises(InputError, match="conv2_2"):
         weights.load_file(path)  # not partial: conv2_2 … conv5_4 are required
     assert list(weights.load_file(path, partial=True).params) == list(SMALL)
+
+
+def _true_reference(w):
+    return lambda conv, x: true_convolve_chw(x.transpose(2, 0, 1), *w[conv]).transpose(1, 2, 0)
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_lasagne_list_of_either_network(tmp_path, arch):
+    w = tagged_oihw(arch)
+    path = write_lasagne(tmp_path / f"{arch}.pkl", w, compress=False)
+    loaded = weights.read_weights(path)
+    assert loaded.format == "lasagne" and loaded.convention == "caffe"
+    assert_tagged(loaded.params, arch, _true_reference(w))
+
+
+def test_lasagne_vgg16_with_dense_layers_is_not_vgg19(tmp_path):
+    """VGG16's 13 conv pairs and 3 dense pairs make 32 arrays, as VGG19's 16 conv pairs
+    do: the shapes, not the count, say which (the dense layers are ignored)."""
+    w = tagged_oihw("vgg16")
+    dense = [np.ones((20, 8), np.float32), np.zeros(8, np.float32), np.ones((8, 6), np.float32),
+             np.zeros(6, np.float32), np.ones((6, 4), np.float32), np.zeros(4, np.float32)]
+    path = write_lasagne(tmp_path / "vgg16_with_fc.pkl", w, extra=dense, compress=False)
+    arrays = weights.read_lasagne_pkl(path.read_bytes())
+    assert len(arrays) == 32
+    params = weights.params_from_lasagne(arrays)
+    assert_tagged(params, "vgg16", _true_reference(w))
+    assert weights.info(path)["network"] == "VGG16, 13 conv layers"
+    nineteen = [a for conv in tagged_oihw("vgg19").values() for a in conv]
+    assert len(nineteen) == 32 and list(weights.params_from_lasagne(nineteen))[-1] == "conv5_4"
+
+
+def test_lasagne_short_prefix_is_either_network(tmp_path):
+    w = oihw_weights()
+    path = write_lasagne(tmp_path / "v.pkl.bz2", w)
+    assert weights.info(path)["network"] == "VGG16 or VGG19, first 3 conv layers"

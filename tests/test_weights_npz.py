@@ -7,7 +7,10 @@ import pytest
 from doodle import weights
 from doodle.errors import InputError
 from weight_files import doodle_metadata
-from weight_refs import IMAGE, assert_every_layer, caffe_input_chw, correlate_hwc, hwio_reference, hwio_weights, relu1_1
+from weight_refs import (
+    IMAGE, assert_every_layer, assert_tagged, caffe_input_chw, correlate_hwc, hwio_reference, hwio_weights, relu1_1,
+    tagged_hwio,
+)
 
 
 @pytest.mark.parametrize("with_metadata", [True, False])
@@ -32,3 +35,13 @@ def test_npz_with_pickled_objects_is_refused(tmp_path):
     np.savez(path, **{"conv1_1.kernel": np.array([object()], dtype=object)})
     with pytest.raises(InputError, match="refused"):
         weights.load_file(path, partial=True)
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_npz_of_either_network(tmp_path, arch):
+    k = tagged_hwio(arch, 8)
+    path = tmp_path / "w.npz"
+    np.savez(path, **{f"{c}.{p}": a for c, (kk, bb) in k.items() for p, a in (("kernel", kk), ("bias", bb))})
+    ext = weights.load_file(path)
+    assert ext.arch == arch
+    assert_tagged(ext.params, arch, hwio_reference(k))

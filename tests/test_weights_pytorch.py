@@ -6,9 +6,12 @@ import pytest
 
 from doodle import weights
 from doodle.errors import InputError
-from weight_files import bf16_round, legacy_state, torch_state, write_torch_legacy, write_torch_tar, write_torch_zip
+from weight_files import (
+    bf16_round, legacy_state, torch_index, torch_state, write_torch_legacy, write_torch_tar, write_torch_zip,
+)
 from weight_refs import (
-    IMAGE, assert_every_layer, assert_first_layer, caffe_input_chw, correlate_chw, oihw_weights, torch_reference,
+    IMAGE, assert_every_layer, assert_first_layer, assert_tagged, caffe_input_chw, correlate_chw, oihw_weights,
+    tagged_oihw, torch_reference,
     torchvision_input_chw,
 )
 
@@ -79,3 +82,17 @@ def test_torch_tensor_past_its_storage_is_refused(tmp_path):
 def test_torch_unknown_name_is_assumed_torchvision(tmp_path):
     path = write_torch_zip(tmp_path / "model.pth", *torch_state(oihw_weights()))
     assert weights.info(path)["convention"] == "torchvision (assumed)"
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_torchvision_vgg16_and_vgg19_numbering(tmp_path, arch):
+    """torchvision's vgg16-397923af.pth numbers its convs 0…28, vgg19's 0…34: each
+    whole file reads as its own network, its classifier ignored."""
+    w = tagged_oihw(arch)
+    path = write_torch_zip(tmp_path / f"{arch}.pth", *torch_state(w, torch_index(arch)))
+    loaded = weights.read_weights(path)
+    assert loaded.convention == "torchvision (assumed)"
+    assert_tagged(loaded.params, arch, torch_reference(w))
+    ext = weights.to_extractor(loaded, "x")
+    assert ext.arch == arch
+    assert weights.info(path)["network"] == {"vgg16": "VGG16, 13 conv layers", "vgg19": "VGG19, 16 conv layers"}[arch]

@@ -20,19 +20,20 @@ from typing import Any, Optional
 import numpy as np
 
 from doodle import weights
-from weight_refs import hwio_weights, oihw_weights
+from weight_refs import CONVS_OF, TORCH_INDEX_OF, hwio_weights, oihw_weights
 
 TORCH_INDEX = {"conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7}
 
 
-def write_lasagne(path: Path, w: dict, protocol: int = 2, old_numpy_names: bool = False, extra=()) -> Path:
+def write_lasagne(path: Path, w: dict, protocol: int = 2, old_numpy_names: bool = False, extra=(),
+                  compress: bool = True) -> Path:
     flat = [a for conv in w for a in w[conv]] + list(extra)
     data = pickle.dumps(flat, protocol=protocol)
     if old_numpy_names:  # as pickled in 2016: numpy.core, not numpy._core (GLOBAL is newline-framed)
         assert protocol <= 3
         data = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
         assert b"numpy.core.multiarray\n_reconstruct" in data
-    path.write_bytes(bz2.compress(data))
+    path.write_bytes(bz2.compress(data) if compress else data)  # plain: full-size lists compress slowly
     return path
 
 
@@ -90,13 +91,14 @@ def cstride(a: np.ndarray) -> tuple[int, ...]:
     return tuple(s // a.itemsize for s in a.strides)
 
 
-def torch_state(w: dict, **kw) -> tuple[OrderedDict, list[FakeStorage]]:
+def torch_state(w: dict, index: dict = TORCH_INDEX, **kw) -> tuple[OrderedDict, list[FakeStorage]]:
     """A torchvision-named state dict over fake storages, exercising odd layouts:
     conv1_1's weight is a transposed (non-contiguous) view; conv1_2's weight and bias
-    share one storage; a classifier tensor must be skipped."""
+    share one storage; a classifier tensor must be skipped. ``index``: each conv's
+    ``features`` index (the network's, weight_refs.TORCH_INDEX_OF)."""
     state, storages = OrderedDict(), []
     for conv, (wt, b) in w.items():
-        i = TORCH_INDEX[conv]
+        i = index[conv]
         out_c, in_c = wt.shape[:2]
         if conv == "conv1_1":
             s = FakeStorage(f"{i}w", np.ascontiguousarray(wt.transpose(1, 0, 2, 3)), **kw)
@@ -250,11 +252,12 @@ def bf16_round(a: np.ndarray) -> np.ndarray:
     return ((a.view(np.uint32) >> 16) << 16).view(np.float32)
 
 
-def timm_tensors(w: dict, code: str = "F32", fc_floats: int = 16) -> dict:
-    """timm vgg19.tv_in1k naming, with classifier tensors around and between convs."""
+def timm_tensors(w: dict, code: str = "F32", fc_floats: int = 16, index: dict = TORCH_INDEX) -> dict:
+    """timm vgg19.tv_in1k (or vgg16.tv_in1k, with its ``index``) naming, with
+    classifier tensors around and between convs."""
     t: dict[str, tuple[str, np.ndarray]] = {"head.fc.bias": ("F32", np.zeros(10, np.float32))}
     for n, (conv, (wt, b)) in enumerate(w.items()):
-        i = TORCH_INDEX[conv]
+        i = index[conv]
         t[f"features.{i}.weight"] = (code, wt)
         t[f"features.{i}.bias"] = (code, b)
         if n == 1:
@@ -281,6 +284,12 @@ def all_formats(tmp_path: Path) -> dict[str, Path]:
     np.savez(files["npz"], **{f"{c}.{p}": a for c, (kk, bb) in k.items() for p, a in (("kernel", kk), ("bias", bb))})
     files["torch-tar"] = write_torch_tar(tmp_path / "f.pth", w)
     try:
+        import onnx  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        files["onnx"] = vgg_onnx(tmp_path / "h.onnx", w)
+    try:
         import h5py
     except ImportError:
         return files
@@ -292,5 +301,99 @@ def all_formats(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
+def vgg_onnx(path, w, *, nhwc=False, pool="MaxPool", head=True, no_bias=(), same_upper=(), attrs=None,
+             fed=(), extra_convs=0, constants=()):
+    """An ONNX model of the conv chain ``w`` ({conv: (W OIHW, b)}), written to ``path``.
+
+    ``nhwc``: the input is (N, H, W, 3) and a Transpose (0, 3, 1, 2) feeds the first
+    conv (tf2onnx); else (N, 3, H, W) (torch.onnx.export). ``head``: a classifier
+    after the last pool (a 1×1 AveragePool as torchvision's adaptive pool exports,
+    GlobalAveragePool, Flatten, Gemm), and a Shape node reading
+    that pool too, as tf2onnx writes. ``no_bias``: convs without B; ``same_upper``:
+    convs padded by auto_pad instead of pads; ``attrs``: {conv: attributes to set};
+    ``fed``: convs whose weights are graph inputs, not initializers; ``extra_convs``:
+    that many more 512-channel convs after the last one; ``constants``: convs whose
+    weights are ``Constant`` nodes (as some exporters write them).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    if nhwc:  # tf2onnx reads the input's shape beside the chain
+        nodes.append(helper.make_node("Shape", ["input"], ["input_shape"]))
+    shape = ["N", "H", "W", 3] if nhwc else ["N", 3, "H", "W"]
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)]
+    x = "input"
+    if nhwc:
+        nodes.append(helper.make_node("Transpose", ["input"], ["input_nchw"], name="to_nchw", perm=[0, 3, 1, 2]))
+        x = "input_nchw"
+    convs = list(w.items()) + [(f"conv5_{5 + i}", w["conv5_1"]) for i in range(extra_convs)]
+    block = 1
+    for conv, (wt, b) in convs:
+        if int(conv[4]) != block:
+            nodes.append(helper.make_node(pool, [x], [f"pool{block}"], name=f"pool{block}", kernel_shape=[2, 2],
+                                          strides=[2, 2]))
+            x, block = f"pool{block}", int(conv[4])
+        ins = [x, f"{conv}.W"]
+        if conv in fed:
+            inputs.append(helper.make_tensor_value_info(f"{conv}.W", TensorProto.FLOAT, list(wt.shape)))
+        elif conv in constants:
+            nodes.append(helper.make_node("Constant", [], [f"{conv}.W"], value=numpy_helper.from_array(wt)))
+        else:
+            inits.append(numpy_helper.from_array(wt, f"{conv}.W"))
+        if conv not in no_bias:
+            inits.append(numpy_helper.from_array(b, f"{conv}.b"))
+            ins.append(f"{conv}.b")
+        kw = dict(kernel_shape=[3, 3], auto_pad="SAME_UPPER") if conv in same_upper else dict(kernel_shape=[3, 3],
+                                                                                             pads=[1, 1, 1, 1])
+        kw.update((attrs or {}).get(conv, {}))
+        nodes.append(helper.make_node("Conv", ins, [f"{conv}.out"], name=conv, **kw))
+        nodes.append(helper.make_node("Relu", [f"{conv}.out"], [f"relu{conv[4:]}"], name=f"relu{conv[4:]}"))
+        x = f"relu{conv[4:]}"
+    outputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, None)]
+    if head:
+        c = convs[-1][1][0].shape[0]
+        nodes += [
+            helper.make_node(pool, [x], ["last_pool"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("Shape", ["last_pool"], ["last_shape"]),
+            # torchvision's AdaptiveAvgPool2d as exported at 224×224: a 1×1 average.
+            helper.make_node("AveragePool", ["last_pool"], ["adaptive"], kernel_shape=[1, 1], strides=[1, 1]),
+            helper.make_node("GlobalAveragePool", ["adaptive"], ["gap"]),
+            helper.make_node("Flatten", ["gap"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "fc.W", "fc.b"], ["logits"], transB=1),
+        ]
+        inits += [numpy_helper.from_array(np.ones((10, c), np.float32), "fc.W"),
+                  numpy_helper.from_array(np.zeros(10, np.float32), "fc.b")]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None),
+                   helper.make_tensor_value_info("last_shape", TensorProto.INT64, None)]
+    graph = helper.make_graph(nodes, "vgg", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tests")
+    onnx.save(model, str(path))
+    return path
+
+
 def lasagne_bytes(tmp_path: Path) -> bytes:
     return write_lasagne(tmp_path / "src.pkl.bz2", oihw_weights()).read_bytes()
+
+
+def torch_index(arch: str) -> dict[str, int]:
+    """{conv: torchvision ``features`` index} for ``arch``, from weight_refs' own table."""
+    return dict(zip(CONVS_OF[arch], TORCH_INDEX_OF[arch]))
+
+
+def write_keras_h5(path: Path, k: dict, groups: dict) -> Path:
+    """A Keras 2 ``…_notop.h5``: group ``block1_conv1`` with ``block1_conv1_W_1:0`` and
+    ``…_b_1:0`` (HWIO kernel, bias) per conv; ``groups`` maps conv -> group name."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [groups[c].encode() for c in k]
+        for conv, (kk, bb) in k.items():
+            g = f.create_group(groups[conv])
+            g[f"{groups[conv]}_W_1:0"], g[f"{groups[conv]}_b_1:0"] = kk, bb
+    return path
+
+
+def keras_groups(arch: str) -> dict[str, str]:
+    """{conv: Keras group}: ``conv3_2`` -> ``block3_conv2``."""
+    return {c: "block{}_conv{}".format(*c[len("conv"):].split("_")) for c in CONVS_OF[arch]}

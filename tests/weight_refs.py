@@ -124,3 +124,64 @@ def torch_reference(w: dict) -> Callable[[str, np.ndarray], np.ndarray]:
 
 def hwio_reference(w: dict) -> Callable[[str, np.ndarray], np.ndarray]:
     return lambda conv, x: correlate_hwc(x, *w[conv])
+
+
+# torchvision's ``features`` index of each conv (each conv is followed by a ReLU, each
+# block by a pooling), written out here rather than taken from doodle's tables.
+TORCH_INDEX_OF = {
+    "vgg16": (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28),
+    "vgg19": (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34),
+}
+CONVS_OF = {
+    "vgg16": ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+              "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"),
+    "vgg19": ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
+              "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2", "conv5_3", "conv5_4"),
+}
+# (out, in) channels of each conv, per Simonyan & Zisserman's configurations D and E.
+CHANNELS_OF = {
+    arch: dict(zip(convs, zip(outs, (3,) + outs[:-1])))
+    for arch, convs, outs in (
+        ("vgg16", CONVS_OF["vgg16"], (64, 64, 128, 128) + (256,) * 3 + (512,) * 6),
+        ("vgg19", CONVS_OF["vgg19"], (64, 64, 128, 128) + (256,) * 4 + (512,) * 8),
+    )
+}
+
+
+def tag(arch: str, conv: str) -> float:
+    """The value every weight of a deep layer of ``tagged_oihw`` holds: its position."""
+    return float(CONVS_OF[arch].index(conv) + 1)
+
+
+def tagged_oihw(arch: str, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every conv of ``arch`` at its real shape, (W (out, in, 3, 3), b) float32:
+    the SMALL layers random (for the references above), each deeper one filled with
+    its :func:`tag` (cheap to make, and a layer read into the wrong slot shows)."""
+    out = dict(oihw_weights(seed))
+    for conv in CONVS_OF[arch][len(SMALL):]:
+        cout, cin = CHANNELS_OF[arch][conv]
+        out[conv] = (np.full((cout, cin, 3, 3), tag(arch, conv), np.float32),
+                     np.full(cout, tag(arch, conv), np.float32))
+    return out
+
+
+def tagged_hwio(arch: str, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """:func:`tagged_oihw` in HWIO (Keras / doodle layout), the SMALL layers those of
+    :func:`hwio_weights`."""
+    out = dict(hwio_weights(seed))
+    for conv, (w, b) in tagged_oihw(arch, seed).items():
+        if conv not in out:
+            out[conv] = (w.transpose(2, 3, 1, 0), b)
+    return out
+
+
+def assert_tagged(params, arch: str, reference: Callable[[str, np.ndarray], np.ndarray]) -> None:
+    """``params`` hold exactly ``arch``'s convs in order: the SMALL ones compute what
+    ``reference`` does, each deeper one holds its tag at its HWIO shape."""
+    assert list(params) == list(CONVS_OF[arch])
+    assert_every_layer({c: params[c] for c in SMALL}, reference)
+    for conv in CONVS_OF[arch][len(SMALL):]:
+        cout, cin = CHANNELS_OF[arch][conv]
+        kernel, bias = np.asarray(params[conv]["kernel"]), np.asarray(params[conv]["bias"])
+        assert kernel.shape == (3, 3, cin, cout) and bias.shape == (cout,), conv
+        assert kernel.min() == kernel.max() == tag(arch, conv) and bias.min() == bias.max() == tag(arch, conv), conv

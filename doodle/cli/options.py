@@ -75,7 +75,8 @@ def parse_layers(text: str, flag: str) -> tuple[str, ...]:
     for item in text.split(","):
         name = item.strip().lower().removeprefix("relu").removeprefix("conv")
         if name not in vgg.CHANNELS:
-            raise InputError(f"{flag}: unknown layer {item.strip()!r}.", f"Known layers: {','.join(vgg.LAYER_NAMES)}.")
+            raise InputError(f"{flag}: unknown layer {item.strip()!r}.",
+                             f"Known layers: {','.join(vgg.LAYER_NAMES)} (VGG16 lacks 3_4, 4_4, 5_4).")
         layers.append(name)
     if not layers:
         raise InputError(f"{flag} is empty.", "Use e.g. 3_1,4_1.")

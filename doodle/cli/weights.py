@@ -171,6 +171,7 @@ def info(spec: str, cache_dir: Optional[Path]) -> None:
     if data.get("source"):
         click.echo(f"source:     {data['source']}")
     click.echo(f"format:     {data['format']}")
+    click.echo(f"network:    {data['network']}")
     click.echo(f"convention: {data['convention']} ({p['order']}, white={p['scale']:g}, mean={tuple(p['mean'])}, std={tuple(p['std'])})")
     click.echo(f"layers:     {','.join(data['layers'])}")
     click.echo(f"dtype:      {data['dtype']}")

@@ -19,6 +19,10 @@ Formats, one module each, and what each one's arrays mean:
 * :mod:`~doodle.weights.keras`: Keras ``…_notop.h5`` (HWIO cross-correlation, Caffe
   convention), via optional h5py.
 * :mod:`~doodle.weights.npz`: ``.npz`` in doodle's own layout.
+* :mod:`~doodle.weights.onnx`: ``.onnx`` models holding a VGG conv chain (Conv OIHW
+  cross-correlation; the input layout tells the convention), via optional onnx.
+
+VGG16 and VGG19 are read from every format: the layers present say which.
 
 Pickles (neural-doodle's file, PyTorch's) are read with restricted unpicklers
 (:mod:`~doodle.weights.unpickle`): only the handful of globals that rebuild arrays
@@ -57,6 +61,7 @@ from doodle.weights.layout import (
 )
 from doodle.weights.loading import auto, info, load, load_file, resolve, resolve_path, to_extractor, weights_file
 from doodle.weights.npz import read_npz
+from doodle.weights.onnx import read_onnx
 from doodle.weights.pytorch import read_torch
 from doodle.weights.reading import Loaded, read_weights
 from doodle.weights.safetensors import parse_safetensors_header, read_safetensors, write_safetensors
@@ -71,7 +76,8 @@ __all__ = [
     "builtin_extractor", "cache_dir", "cache_problem", "cached_path", "convention_from_name", "detect_format",
     "download", "export_tensors", "file_digests", "find_cached", "get_source", "import_weights", "info", "load",
     "load_file", "metadata_for", "params_from_doodle", "params_from_lasagne", "params_from_torch",
-    "parse_safetensors_header", "read_keras_h5", "read_lasagne_pkl", "read_npz", "read_safetensors", "read_torch",
+    "parse_safetensors_header", "read_keras_h5", "read_lasagne_pkl", "read_npz", "read_onnx", "read_safetensors",
+    "read_torch",
     "read_weights", "resolve", "resolve_path", "sources", "to_extractor", "validate", "weights_file",
     "write_safetensors",
 ]

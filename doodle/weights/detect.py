@@ -6,9 +6,10 @@ from pathlib import Path
 
 from doodle.errors import InputError
 from doodle.weights.layout import PathLike
+from doodle.weights.onnx import is_onnx
 from doodle.weights.pytorch import LEGACY_HEAD, data_pkls, is_tar
 
-FORMATS = ("lasagne", "torch", "safetensors", "keras-h5", "npz")
+FORMATS = ("lasagne", "torch", "safetensors", "keras-h5", "npz", "onnx")
 
 
 def detect_format(path: PathLike) -> str:
@@ -43,7 +44,9 @@ def detect_format(path: PathLike) -> str:
         return "lasagne"
     if len(head) >= 9 and head[8:9] == b"{":
         return "safetensors"
+    if is_onnx(head, named_onnx=path.suffix.lower() == ".onnx"):  # the extension is a hint only
+        return "onnx"
     raise InputError(
         f"cannot tell the format of {path.name}",
-        "known formats: neural-doodle .pkl.bz2, PyTorch .pth, .safetensors, Keras .h5, .npz.",
+        "known formats: neural-doodle .pkl.bz2, PyTorch .pth, .safetensors, Keras .h5, .npz, .onnx.",
     )

@@ -1,4 +1,5 @@
-"""Keras ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``: HWIO cross-correlation
+"""Keras ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`` and its VGG16 twin
+``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5``: HWIO cross-correlation
 (TensorFlow's conv2d), Caffe convention. Read with the optional h5py."""
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from doodle.errors import InputError
-from doodle.weights.layout import KERAS_GROUPS, Params, PathLike, layers_to_read, validate
+from doodle.weights.layout import KERAS_GROUPS, Params, PathLike, arch_in, layers_to_read, validate
 from doodle.weights.raw import corrupt
 
 
 def read_keras_h5(path: PathLike, *, partial: bool = False) -> Params:
-    """Keras ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`` -> HWIO params.
+    """Keras ``vgg19_…_notop.h5`` or ``vgg16_…_notop.h5`` -> HWIO params.
 
-    Groups ``block1_conv1`` … hold a kernel (3, 3, in, out), already HWIO for
+    Groups ``block1_conv1`` … (to ``block5_conv4``, or ``block5_conv3`` in VGG16;
+    a full model's ``fc1`` … groups are ignored) hold a kernel (3, 3, in, out), already HWIO for
     cross-correlation (TensorFlow's conv2d), and a bias; dataset names vary with the
     Keras version (``block1_conv1_W_1:0`` or ``kernel:0``), so they are told apart by
     rank. Needs the optional h5py.
@@ -30,7 +32,8 @@ def read_keras_h5(path: PathLike, *, partial: bool = False) -> Params:
     try:
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
-            names = layers_to_read(lambda conv: KERAS_GROUPS[conv] in root, partial, what)
+            arch = arch_in(lambda _, conv: KERAS_GROUPS[conv] in root)
+            names = layers_to_read(lambda conv: KERAS_GROUPS[conv] in root, partial, what, arch)
             out: Params = {}
             for conv in names:
                 group = root[KERAS_GROUPS[conv]]

@@ -1,7 +1,9 @@
 """neural-doodle's ``vgg19_conv.pkl.bz2``: the reference implementation's own weights.
 
 A bz2 pickle of ``[W, b, W, b, …]`` for conv1_1…conv5_4, ``W`` (out, in, 3, 3) as
-Lasagne stores it; Caffe convention. Read through the restricted unpickler.
+Lasagne stores it; Caffe convention. Read through the restricted unpickler. A
+Lasagne VGG16 list (13 conv pairs, often followed by its 3 dense layers' pairs) is
+read the same way: the arrays' shapes tell the two networks apart.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 from doodle import vgg
 from doodle.errors import InputError
 from doodle.weights.raw import as_float32
-from doodle.weights.layout import CONV_NAMES, Params, check_shape, layers_to_read
+from doodle.weights.layout import CONV_NAMES_OF, Params, check_shape, layers_to_read
 from doodle.weights.unpickle import numpy_globals, unpickle
 
 
@@ -49,9 +51,11 @@ def params_from_lasagne(arrays: Sequence[Any], *, partial: bool = False, flip: b
     """
     if not isinstance(arrays, (list, tuple)):
         raise InputError("the pickle does not hold a list of arrays", "is this neural-doodle's vgg19_conv.pkl.bz2?")
-    shapes = vgg.param_shapes()
-    count = min(len(arrays) // 2, len(CONV_NAMES))  # neural-doodle itself reads data[:32]
-    names = layers_to_read(lambda conv: CONV_NAMES.index(conv) < count, partial, "the pickle")
+    arch = lasagne_arch(arrays)
+    shapes, conv_names = vgg.param_shapes(arch), CONV_NAMES_OF[arch]
+    # Pairs past the last conv are dense layers (neural-doodle itself reads data[:32]).
+    count = min(len(arrays) // 2, len(conv_names))
+    names = layers_to_read(lambda conv: conv_names.index(conv) < count, partial, "the pickle", arch)
     out: Params = {}
     for i, conv in enumerate(names):
         kh, kw, cin, cout = shapes[conv]["kernel"]
@@ -64,3 +68,17 @@ def params_from_lasagne(arrays: Sequence[Any], *, partial: bool = False, flip: b
             kernel = kernel[::-1, ::-1]
         out[conv] = {"kernel": np.ascontiguousarray(kernel), "bias": b}
     return out
+
+
+def lasagne_arch(arrays: Sequence[Any]) -> str:
+    """Which network a flat ``[W, b, …]`` list holds, from its shapes.
+
+    The count cannot tell: VGG16's 13 conv pairs and its 3 dense pairs make 32
+    arrays, as VGG19's 16 conv pairs do. The first place the two differ can: item 14
+    is conv3_4's W (256, 256, 3, 3) in VGG19 and conv4_1's W (512, 256, 3, 3) in
+    VGG16. A shorter list is a prefix both networks share (read as VGG16's names,
+    which are the same); anything else is left to VGG19's shape checks to refuse.
+    """
+    if len(arrays) > 14 and getattr(arrays[14], "shape", None) == (512, 256, 3, 3):
+        return "vgg16"
+    return "vgg19" if len(arrays) > 14 else "vgg16"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -79,6 +79,20 @@ def arch_in(present: Callable[[str, str], bool]) -> str:
     its fourth convs of blocks 3–5 is there, else VGG16 (a prefix up to conv3_3 is
     the same network in both)."""
     return "vgg19" if any(present("vgg19", f"conv{b}_4") for b in (3, 4, 5)) else "vgg16"
+
+
+def network_of(convs: Sequence[str]) -> str:
+    """What the convs ``convs`` (``"conv1_1"`` …, a prefix in network order) are, in
+    words: ``"VGG16, 13 conv layers"``, ``"VGG19, 16 conv layers"``, or for a prefix
+    ``"VGG19, first 9 of 16 conv layers"`` (``"VGG16 or VGG19, first 3 conv layers"``
+    while the prefix stops before conv3_4, where the two networks part)."""
+    arch = arch_in(lambda _, conv: conv in convs)
+    total = len(CONV_NAMES_OF[arch])
+    if len(convs) == total:
+        return f"{arch.upper()}, {total} conv layers"
+    if "conv3_4" not in convs and len(convs) <= CONV_NAMES_OF["vgg16"].index("conv3_3") + 1:
+        return f"VGG16 or VGG19, first {len(convs)} conv layers"
+    return f"{arch.upper()}, first {len(convs)} of {total} conv layers"
 
 
 # Key of doodle's JSON metadata (safetensors __metadata__ entry, npz array name).

@@ -13,7 +13,7 @@ from doodle.weights.builtin import builtin_extractor
 from doodle.weights import discover
 from doodle.weights.catalog import Source, file_digests, find_source, get_source
 from doodle.weights.discover import Found
-from doodle.weights.layout import PathLike
+from doodle.weights.layout import PathLike, network_of
 from doodle.weights.reading import Loaded, read_weights
 from doodle.weights.store import cached_path
 
@@ -23,13 +23,15 @@ if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for j
 
 def to_extractor(loaded: Loaded, name: str) -> "Extractor":
     """Wrap read weights as an Extractor (parameters as jax arrays)."""
+    from doodle import vgg
     from doodle.extractor import BUILTIN_ACTIVATION, pin, with_defaults
     from doodle.options import PRETRAINED
 
     # Every layer pinned to the built-in network's mean activation: the loss weights
     # then mean the same with these weights as with the built-in ones.
     params, means = pin(loaded.params, loaded.preprocess, BUILTIN_ACTIVATION)
-    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True, calibration=means)
+    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True, calibration=means,
+                         arch=vgg.arch_of(loaded.params))
 
 
 def load_file(
@@ -118,7 +120,8 @@ def info(spec: PathLike, cache: Optional[PathLike] = None) -> dict[str, Any]:
     """What a weight file (path or known source name) holds.
 
     Returns ``{"path", "source", "format", "convention", "preprocess", "layers",
-    "dtype", "size", "sha256"}``; ``layers`` are names such as ``"1_1"``.
+    "network", "dtype", "size", "sha256"}``; ``layers`` are names such as ``"1_1"``,
+    ``network`` says which VGG they are (``"VGG16, 13 conv layers"``).
     """
     path, src = resolve_path(spec, cache)
     loaded = read_weights(path, convention=src.convention if src else None, partial=True)
@@ -131,6 +134,7 @@ def info(spec: PathLike, cache: Optional[PathLike] = None) -> dict[str, Any]:
         "convention": loaded.convention,
         "preprocess": dataclasses.asdict(loaded.preprocess),
         "layers": [conv[len("conv"):] for conv in loaded.params],
+        "network": network_of(tuple(loaded.params)),
         "dtype": loaded.dtype,
         "size": path.stat().st_size,
         "sha256": sha256,

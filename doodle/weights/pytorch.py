@@ -32,7 +32,7 @@ from doodle.weights.unpickle import Refused, refusal, unpickle
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_HEAD = b"\x80\x02\x8a\x0a" + LEGACY_MAGIC.to_bytes(10, "little")
 
-# The largest member a checkpoint's zip may declare: VGG19's largest tensor (fc6,
+# The largest member a checkpoint's zip may declare: VGG's largest tensor (fc6,
 # 102,760,448 float32 values, 411 MB) with room to spare. zipfile inflates a member
 # up to its declared size only, so this bounds what a zip bomb can make us allocate.
 ZIP_MAX_MEMBER = 768 * 2**20
@@ -111,7 +111,7 @@ def _read_zip(path: Path, wanted: Optional[Collection[str]]) -> dict[str, np.nda
 
 def _check_zip_members(zf: zipfile.ZipFile, what: str) -> None:
     """InputError for a member doodle will not read: encrypted, compressed with a
-    method zipfile lacks, or declaring more bytes than any VGG19 tensor needs."""
+    method zipfile lacks, or declaring more bytes than any VGG tensor needs."""
     for member in zf.infolist():
         if member.flag_bits & 0x1:
             raise InputError(f"{what} is password-protected ({member.filename}).",
@@ -122,7 +122,7 @@ def _check_zip_members(zf: zipfile.ZipFile, what: str) -> None:
                              "Use the checkpoint as torch.save wrote it (stored, uncompressed).")
         if member.file_size > ZIP_MAX_MEMBER:
             raise InputError(f"{what}: {member.filename} declares {member.file_size:,} bytes, more than any "
-                             f"VGG19 tensor needs ({ZIP_MAX_MEMBER:,}).", "The file is not a VGG19 checkpoint.")
+                             f"VGG tensor needs ({ZIP_MAX_MEMBER:,}).", "The file is not a VGG16 or VGG19 checkpoint.")
 
 
 # ---------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def as_float32(array: Any, what: str) -> np.ndarray:
     """A float32 C-contiguous copy of ``array``; refuses non-numeric data."""
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu" or array.dtype.hasobject:
         kind = getattr(array, "dtype", type(array).__name__)
-        raise InputError(f"{what} is not a numeric array (it is {kind})", "the weight file is not a VGG19 file.")
+        raise InputError(f"{what} is not a numeric array (it is {kind})",
+                         "the weight file is not a VGG16 or VGG19 file.")
     out = np.ascontiguousarray(array, dtype=np.float32)
     if not np.all(np.isfinite(out)):
         raise InputError(f"{what} contains NaN or infinity", "the weight file is corrupt.")

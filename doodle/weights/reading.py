@@ -19,10 +19,11 @@ from doodle.weights.detect import detect_format
 from doodle.weights.keras import read_keras_h5
 from doodle.weights.lasagne import params_from_lasagne, read_lasagne_pkl
 from doodle.weights.layout import (
-    CONVENTIONS, DOODLE_KEYS, META_KEY, TORCH_KEYS, Params, PathLike, convention_of, params_from_doodle,
+    CONVENTIONS, DOODLE_KEYS, META_KEY, TORCH_KEYS_OF, Params, PathLike, convention_of, params_from_doodle,
     params_from_torch, parse_metadata,
 )
 from doodle.weights.npz import read_npz
+from doodle.weights.onnx import read_onnx
 from doodle.weights.pytorch import read_torch
 from doodle.weights.safetensors import read_safetensors
 
@@ -48,8 +49,10 @@ def read_weights(path: PathLike, *, convention: Optional[str] = None, partial: b
       path: the file; its format is told by its content.
       convention: "caffe" or "torchvision" to override what the file says or its name
         implies. Torch-named files whose name is unknown are assumed torchvision;
-        doodle-layout files without metadata are assumed caffe.
-      partial: accept a prefix conv1_1…convK instead of all 16 layers.
+        doodle-layout files without metadata are assumed caffe; ONNX graphs are
+        torchvision if fed NCHW, caffe if fed NHWC (Keras), else assumed torchvision.
+      partial: accept a prefix conv1_1…convK instead of all the network's layers
+        (13 for VGG16, 16 for VGG19).
     """
     path = Path(path)
     fmt = detect_format(path)
@@ -60,7 +63,8 @@ def read_weights(path: PathLike, *, convention: Optional[str] = None, partial: b
         dtype = str(arrays[0].dtype) if arrays else "float32"
         return Loaded(params_from_lasagne(arrays, partial=partial), preprocess, fmt, label, dtype)
     if fmt == "torch":
-        keys = {k for pair in TORCH_KEYS.values() for k in pair}
+        # Either network's conv keys: VGG16 numbers its convs from conv4_1 on differently.
+        keys = {k for table in TORCH_KEYS_OF.values() for pair in table.values() for k in pair}
         state = read_torch(path, keys)
         label, preprocess = _choose(convention, path, "torchvision")
         return Loaded(params_from_torch(state, partial=partial), preprocess, fmt, label, _stored_dtype(state))
@@ -70,6 +74,14 @@ def read_weights(path: PathLike, *, convention: Optional[str] = None, partial: b
             return _from_doodle_layout(tensors, metadata.get(META_KEY), path, convention, partial, fmt)
         label, preprocess = _choose(convention, path, "torchvision")
         return Loaded(params_from_torch(tensors, partial=partial), preprocess, fmt, label, _stored_dtype(tensors))
+    if fmt == "onnx":
+        found = read_onnx(path, partial=partial)
+        # The graph's input layout says who exported it: NCHW torch.onnx.export of
+        # torchvision's models, NHWC tf2onnx of Keras's (Caffe convention).
+        label, preprocess = _choose(convention, path, "caffe" if found.layout == "NHWC" else "torchvision")
+        if found.layout is not None:
+            label = label.replace(ASSUMED, "")
+        return Loaded(found.params, preprocess, fmt, label, found.dtype)
     if fmt == "keras-h5":
         label, preprocess = _choose(convention, path, "caffe")
         return Loaded(read_keras_h5(path, partial=partial), preprocess, fmt, label.replace(ASSUMED, ""), "float32")

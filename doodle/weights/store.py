@@ -21,7 +21,7 @@ def cached_path(source: Source, cache: PathLike) -> Path:
 def imported_name(path: Path) -> str:
     """Cache file name of an imported file: ``vgg19-dcbb9e9d.pth`` -> ``vgg19-dcbb9e9d-conv.safetensors``."""
     name = path.name
-    for suffix in (".pkl.bz2", ".pkl", ".pth", ".pt", ".bin", ".safetensors", ".h5", ".hdf5", ".npz"):
+    for suffix in (".pkl.bz2", ".pkl", ".pth", ".pt", ".bin", ".safetensors", ".h5", ".hdf5", ".npz", ".onnx"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
