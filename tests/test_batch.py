@@ -212,10 +212,10 @@ def test_strict_refuses_a_batch_with_an_invalid_job(folder, tmp_path):
 
 
 def test_job_keys_are_paint_options():
-    params = {p.name for p in cli.main.commands["paint"].params} - set(RUN_ONLY) - set(PAINT_ONLY)
+    params = {p.name for p in cli.command("paint").params} - set(RUN_ONLY) - set(PAINT_ONLY)
     assert set(option_keys()) | set(INPUT_KEYS) == (params - {"target_map"}) | {"map"}
     # doodle batch has the same option flags, for every job that does not set its own
-    assert set(option_keys()) <= {p.name for p in cli.main.commands["batch"].params}
+    assert set(option_keys()) <= {p.name for p in cli.command("batch").params}
 
 
 def test_bad_jobs_name_line_field_and_reason(tmp_path):
@@ -257,7 +257,7 @@ def test_option_flags_apply_to_the_jobs_that_do_not_set_them(tmp_path):
 
     write_jobs(tmp_path / "jobs.jsonl", [{"style": "s.png", "output": "a.png"},
                                          {"style": "s.png", "output": "b.png", "iterations": 7}])
-    command = cli.main.commands["batch"]
+    command = cli.command("batch")
     with command.make_context("batch", [str(tmp_path / "jobs.jsonl"), "--iterations", "3", "--output-size",
                                         "64x48", "--no-metadata"]) as ctx:
         jobs, _ = read_batch(ctx.params, defaulted(ctx.params))

@@ -12,7 +12,7 @@ from doodle.cli import like
 from doodle.cli.errors import reports_errors
 
 
-@click.command("info")
+@click.command("info", short_help="How PAINTING was made (its provenance), and the command that repaints it.")
 @click.argument("painting")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON (with the command as \"command\").")
 @reports_errors
