@@ -79,7 +79,7 @@ def build(*, version: str, jax_version: str, device: str, extractor: Mapping[str
 
 def to_fields(record: Mapping[str, Any], timing: Mapping[str, Any]) -> dict[str, str]:
     """The two text fields, as canonical ASCII JSON (sorted keys, no spaces)."""
-    from doodle.reporting import jsonable
+    from doodle.jsonable import jsonable
 
     def dump(value):
         return json.dumps(jsonable(value), ensure_ascii=True, sort_keys=True, separators=(",", ":"),
