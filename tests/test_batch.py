@@ -23,7 +23,7 @@ from doodle.batch.cache import Shared, StyleMemo
 from doodle.batch.jobs import INPUT_KEYS, PAINT_ONLY, RUN_ONLY, glob_jobs, option_keys
 
 from console import default_sigint, interrupt
-from images import swapped_doodle, without_timing, write_inputs
+from images import png_chunks, swapped_doodle, write_inputs
 
 # Enough evaluations for a difference in summation order to show in the bytes.
 QUICK = {"iterations": 20, "stall_tolerance": 0, "phases": 1, "weights": "builtin", "style_layers": "1_1"}
@@ -89,17 +89,16 @@ def painted(folder):
         job = {**job, "style": str(folder / job["style"]), "map": str(folder / job["map"]), "output": str(out)}
         result = CliRunner().invoke(cli.main, ["paint", *paint_flags(job)], catch_exceptions=False)
         assert result.exit_code == 0, result.stderr
-        references[name] = without_timing(out.read_bytes())
+        references[name] = out.read_bytes()
     return first, references
 
 
 def same_as_paint(path, reference):
-    """Whether a batch's painting is ``doodle paint``'s to the byte, but for the
-    provenance record's timing chunk (the seconds differ run to run); the record
-    itself must be there and equal."""
-    chunks = without_timing(path.read_bytes())
-    assert any(kind == b"tEXt" and body.startswith(b"doodle\0") for kind, body in chunks), path
-    return chunks == reference
+    """Whether a batch's painting is ``doodle paint``'s to the byte, the provenance
+    record included (it must be there)."""
+    data = path.read_bytes()
+    assert any(kind == b"tEXt" and body.startswith(b"doodle\0") for kind, body in png_chunks(data)), path
+    return data == reference
 
 
 def test_in_process_batch_paints_what_paint_paints(folder, painted):
