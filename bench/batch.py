@@ -8,8 +8,8 @@ phases × 30 iterations, a fixed random seed each. ``DOODLE_CACHE`` points at a 
 folder, filled by one untimed ``doodle batch`` first, so every mode starts with the
 compiled programs on disk, as a user's second run does. Each mode is timed from launch
 to exit of its command(s) (batches with --force: a rerun in the same folder paints
-again), output files compared byte for byte with the shell loop's, but for the PNG's
-``doodle-timing`` chunk (the seconds of each run; the provenance record is compared).
+again), output files compared byte for byte with the shell loop's (the provenance
+record included: it holds no seconds).
 
     python3 bench/batch.py                        # all four modes, two rounds
     python3 bench/batch.py --modes loop,inprocess --iterations 10
@@ -56,18 +56,6 @@ def jobs(work: Path, mode: str, args: argparse.Namespace) -> list[dict]:
     return [{"style": pack, "map": str(doodle), "output": str(work / mode / f"{doodle.stem}.png"),
              "random_seed": seed, "iterations": args.iterations, "phases": args.phases, "output_size": args.size}
             for seed, (pack, doodle) in enumerate(doodles(work), 1)]
-
-
-def without_timing(data: bytes) -> list[bytes]:
-    """A PNG's chunks (each whole), less the ``doodle-timing`` text chunk."""
-    chunks, at = [], 8
-    while at < len(data):
-        length = int.from_bytes(data[at:at + 4], "big")
-        chunk = data[at:at + 12 + length]
-        if not chunk[4:8] == b"tEXt" or not chunk[8:].startswith(b"doodle-timing\0"):
-            chunks.append(chunk)
-        at += 12 + length
-    return [data[:8]] + chunks
 
 
 def write_jobs(path: Path, items: list[dict]) -> Path:
@@ -176,8 +164,8 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | --- | --- | --- |")
     base = dict((m, s) for m, s, _, _ in rows).get(reference, 0.0)
     for mode, seconds, every, note in rows:
-        same = all(without_timing((work / mode / Path(j["output"]).name).read_bytes())
-                   == without_timing((work / reference / Path(j["output"]).name).read_bytes())
+        same = all((work / mode / Path(j["output"]).name).read_bytes()
+                   == (work / reference / Path(j["output"]).name).read_bytes()
                    for j in jobs(work, mode, args))
         n = len(jobs(work, mode, args))
         print(f"| {mode} | {seconds:.1f} s | {60 * n / seconds:.2f} | {base / seconds:.2f} | "

@@ -12,12 +12,15 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Mapping, Optional
-
-import imageio.v3 as iio
-import numpy as np
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from doodle.errors import InputError, WriteError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and imageio are imported where an image is decoded or encoded, not with the
+# module: `doodle info` reads a painting's bytes and text through here and needs neither.
 
 # Formats we write, by extension; imageio picks the plugin.
 WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
@@ -29,6 +32,8 @@ def to_rgb8(array: np.ndarray) -> np.ndarray:
     L and LA are repeated to three channels; alpha is dropped (a map's colours are
     its meaning, transparency is not); 16-bit and float images are rescaled.
     """
+    import numpy as np
+
     a = np.asarray(array)
     if a.ndim == 2:
         a = a[..., None]
@@ -51,6 +56,8 @@ def to_rgb8(array: np.ndarray) -> np.ndarray:
 
 def to_uint8(image) -> np.ndarray:
     """(H, W, 3) float in [0, 255] (numpy or device array) -> uint8, rounded."""
+    import numpy as np
+
     return np.clip(np.asarray(image, np.float32), 0, 255).round().astype(np.uint8)
 
 
@@ -79,6 +86,8 @@ def read_file(path: str | os.PathLike, what: str = "image") -> bytes:
 
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Decode image bytes to (H, W, 3) uint8 RGB, with palette images expanded."""
+    import imageio.v3 as iio
+
     try:
         array = _decode_cmyk(data)
         if array is None:
@@ -103,6 +112,7 @@ def _decode_cmyk(data: bytes) -> "np.ndarray | None":
     profile to sRGB where there is one and littleCMS is available, else with its plain
     formula (exact for the ink Pillow itself writes, approximate for a press profile).
     """
+    import numpy as np
     from PIL import Image
 
     try:
@@ -140,6 +150,8 @@ def encode_image(image: np.ndarray, suffix: str, text: Optional[Mapping[str, str
     Always Pillow: left to choose, imageio picks its bundled legacy tifffile for
     ".tif", which fails writing to memory under numpy 2 (``ndarray.tostring``).
     """
+    import imageio.v3 as iio
+
     from doodle import image_text
 
     kwargs = {"quality": 95} if suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
@@ -154,6 +166,8 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> None:
     target is created and removed, so a missing or read-only folder, /proc or /sys,
     or a name too long for the file system is found now, not after the painting.
     """
+    import numpy as np
+
     p = Path(path)
     _check_name(p, what)
     if p.suffix.lower() not in WRITABLE:

@@ -5,11 +5,10 @@ or the weights file's name and sha256), every option (the effective ones: the
 random seed and the output size filled in), each input file's role, path as given,
 size (bytes and pixels) and sha256, and each phase's size, evaluations and final loss.
 
-It is two parts, stored as two text fields (:data:`RECORD`, :data:`TIMING`):
-the record proper, the same for the same inputs, options and seed on the same
-machine and software, and the timings (each phase's seconds, the run's), which
-differ on every run. So a repainting's record field is byte-identical to the
-original's, and only the timing field differs.
+The record holds no timings: the same inputs, options and seed on the same machine
+and software give a byte-identical file, so a repainting can be checked with ``cmp``.
+The seconds each phase took go to ``--log-json`` instead. Paintings of earlier
+versions carry them in a second field (:data:`TIMING`), which is still read.
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-RECORD, TIMING = "doodle", "doodle-timing"  # the text fields' names
+RECORD, TIMING = "doodle", "doodle-timing"  # the text fields' names (TIMING: read, no longer written)
 FORMAT = 1  # the record's layout; bumped when a key changes meaning
 ROLES = ("style", "style_map", "content", "map", "seed")  # the inputs' roles, in order
 
@@ -58,11 +57,10 @@ def file_record(role: str, path: str) -> dict[str, Any]:
 
 def build(*, version: str, jax_version: str, device: str, extractor: Mapping[str, Any],
           options: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]],
-          phases: Iterable[Mapping[str, Any]], seconds: float) -> tuple[dict, dict]:
-    """(record, timing) of a finished painting; ``phases`` as the
-    :class:`~doodle.reporting.Reporter` keeps them, ``options`` flat."""
-    phases = [dict(p) for p in phases]
-    record = {
+          phases: Iterable[Mapping[str, Any]]) -> dict:
+    """The record of a finished painting; ``phases`` as the
+    :class:`~doodle.reporting.Reporter` keeps them (their seconds left out), ``options`` flat."""
+    return {
         "format": FORMAT,
         "doodle": version,
         "jax": jax_version,
@@ -73,24 +71,23 @@ def build(*, version: str, jax_version: str, device: str, extractor: Mapping[str
         "inputs": [dict(i) for i in inputs],
         "phases": [{k: v for k, v in p.items() if k != "seconds"} for p in phases],
     }
-    timing = {"phases": [p.get("seconds") for p in phases], "seconds": round(seconds, 3)}
-    return record, timing
 
 
-def to_fields(record: Mapping[str, Any], timing: Mapping[str, Any]) -> dict[str, str]:
-    """The two text fields, as canonical ASCII JSON (sorted keys, no spaces)."""
-    from doodle.reporting import jsonable
+def to_fields(record: Mapping[str, Any]) -> dict[str, str]:
+    """The text field of ``record``, as canonical ASCII JSON (sorted keys, no spaces)."""
+    from doodle.jsonable import jsonable
 
     def dump(value):
         return json.dumps(jsonable(value), ensure_ascii=True, sort_keys=True, separators=(",", ":"),
                           allow_nan=False)
 
-    return {RECORD: dump(record), TIMING: dump(timing)}
+    return {RECORD: dump(record)}
 
 
 def from_fields(fields: Mapping[str, str]) -> Optional[dict[str, Any]]:
-    """The record (with its timings under "timing", when there are any) from an
-    image's text fields; None when there is none, or it is no doodle record."""
+    """The record (with the timings of an earlier version's painting under "timing",
+    else None there) from an image's text fields; None when there is none, or it is
+    no doodle record."""
     try:
         record = json.loads(fields[RECORD])
         timing = json.loads(fields[TIMING]) if TIMING in fields else None

@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TextIO
 import numpy as np
 
 from doodle.imaging import to_uint8
+from doodle.jsonable import jsonable
 from doodle.options import Options
 
 # --- formatting ------------------------------------------------------------------
@@ -70,29 +71,6 @@ def _size(shape: Sequence[int]) -> str:
 
 
 # --- JSON log --------------------------------------------------------------------
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with tuples as lists, paths as strings and NaN/inf as null.
-
-    Strict JSON has no NaN: ``json.dumps`` would write a bare ``NaN`` that jq and
-    most parsers reject, so a diverged loss becomes null instead.
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return str(value)
 
 
 class JsonLog:

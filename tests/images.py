@@ -74,8 +74,3 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         chunks.append((data[at + 4:at + 8], data[at + 8:at + 8 + length]))
         at += 12 + length
     return chunks
-
-
-def without_timing(data: bytes) -> list:
-    """A PNG's chunks, less the timing field (the one part that differs run to run)."""
-    return [c for c in png_chunks(data) if not (c[0] == b"tEXt" and c[1].startswith(b"doodle-timing\0"))]

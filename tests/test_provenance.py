@@ -13,39 +13,47 @@ from doodle.cli.options import flag_arguments, options_from
 from doodle.cli.paint import paint
 from doodle.options import DEFAULTS, Options
 
-from images import png_chunks, without_timing, write_inputs
+from images import png_chunks, write_inputs
 
 QUICK = ["--iterations", "3", "--phases", "1", "--random-seed", "7", "-q"]
 
 
-def record_and_timing():
-    record, timing = provenance.build(
+def a_record():
+    return provenance.build(
         version="0.1.0", jax_version="0.0", device="cpu (cpu)", extractor={"name": "built-in"},
         options=Options.of(random_seed=3, output_size=(8, 6)).flat(),
         inputs=[{"role": "style", "path": "s.png", "bytes": 10, "pixels": [8, 6], "sha256": "ab" * 32}],
-        phases=[{"phase": 1, "size": [8, 6], "iterations": 3, "seconds": 1.25, "loss": 12.5, "completed": True}],
-        seconds=2.0)
-    return record, timing
+        phases=[{"phase": 1, "size": [8, 6], "iterations": 3, "seconds": 1.25, "loss": 12.5, "completed": True}])
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".gif"])
 def test_the_record_round_trips_through_an_image(suffix):
-    record, timing = record_and_timing()
+    record = a_record()
     try:
-        data = imaging.encode_image(np.zeros((6, 8, 3), np.uint8), suffix, provenance.to_fields(record, timing))
+        data = imaging.encode_image(np.zeros((6, 8, 3), np.uint8), suffix, provenance.to_fields(record))
     except Exception as e:  # a Pillow without this format
         pytest.skip(f"cannot write {suffix} here: {e}")
     back = provenance.from_fields(image_text.read_fields(data))
-    assert back == json.loads(json.dumps(dict(record, timing=timing)))
+    assert back == json.loads(json.dumps(dict(record, timing=None)))
     assert back["phases"][0] == {"phase": 1, "size": [8, 6], "iterations": 3, "loss": 12.5, "completed": True}
 
 
-def test_png_fields_are_separate_text_chunks_and_timing_is_apart():
-    record, timing = record_and_timing()
-    data = imaging.encode_image(np.zeros((6, 8, 3), np.uint8), ".png", provenance.to_fields(record, timing))
+def test_png_holds_one_text_chunk_without_seconds():
+    data = imaging.encode_image(np.zeros((6, 8, 3), np.uint8), ".png", provenance.to_fields(a_record()))
     texts = [body.split(b"\0")[0] for kind, body in png_chunks(data) if kind == b"tEXt"]
-    assert texts == [b"doodle", b"doodle-timing"]
+    assert texts == [b"doodle"]
     assert "seconds" not in Image.open(io.BytesIO(data)).text["doodle"]
+
+
+def test_an_earlier_painting_s_timing_field_is_still_read(tmp_path):
+    # Paintings of earlier versions carry their seconds in a second field.
+    fields = dict(provenance.to_fields(a_record()), **{provenance.TIMING: '{"phases":[1.25],"seconds":2.0}'})
+    imaging.write_image(tmp_path / "old.png", np.zeros((6, 8, 3), np.uint8), fields)
+    assert provenance.from_fields(image_text.read_fields((tmp_path / "old.png").read_bytes()))["timing"] == {
+        "phases": [1.25], "seconds": 2.0}
+    code, text = run("info", str(tmp_path / "old.png"))
+    assert code == 0, text
+    assert any(line.startswith("took") and line.endswith("2.0s") for line in text.splitlines()), text
 
 
 def test_an_image_without_a_record_has_none():
@@ -89,7 +97,7 @@ def test_a_painting_carries_its_record(painted):
         for role, name in [("style", "style.png"), ("style_map", "style_sem.png"), ("map", "doodle_sem.png")]]
     assert record["inputs"][0]["pixels"] == [40, 40]
     assert record["phases"][0]["size"] == [32, 32] and record["phases"][0]["loss"] > 0
-    assert record["timing"]["seconds"] > 0
+    assert record["timing"] is None  # the seconds are --log-json's: the file is the same every run
 
 
 def test_info_prints_a_table_and_the_command(painted):
@@ -136,9 +144,7 @@ def test_like_repaints_identical_pixels_and_bytes(painted):
     assert result.exit_code == 0, result.output
     first, again = (painted / "first.png").read_bytes(), result.stdout_bytes
     assert np.array_equal(imaging.decode_image(first), imaging.decode_image(again))
-    # Every byte but the timing field's chunk: the record itself is identical.
-    assert without_timing(first) == without_timing(again)
-    assert first != again  # the timings differ, and are the only difference
+    assert first == again  # the record included: it holds no seconds
 
 
 def test_like_refuses_a_changed_input_unless_allowed(painted, tmp_path):

@@ -26,7 +26,7 @@ from doodle.options import Options
 from doodle.synthesis import Progress
 
 from console import default_sigint, interrupt
-from images import without_timing, write_inputs
+from images import write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--iterations", "2", "--phases", "1", "--random-seed", "1", "--weights", "builtin",
@@ -382,11 +382,11 @@ def test_quiet_process_prints_nothing(processes):
 
 def test_same_seed_same_bytes(processes):
     # Three processes (compiling, not caching, loading from the cache) agree to the
-    # byte, but for the provenance's timing chunk (doodle/provenance.py).
+    # byte, the provenance record included (it holds no seconds).
     d, results = processes
-    cold = without_timing((d / "cold.png").read_bytes())
-    assert cold == without_timing((d / "nocache.png").read_bytes())
-    assert cold == without_timing(results["warm"][0])
+    cold = (d / "cold.png").read_bytes()
+    assert cold == (d / "nocache.png").read_bytes()
+    assert cold == results["warm"][0]
 
 
 def test_compile_cache_fills_the_cache_dir(processes):

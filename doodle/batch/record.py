@@ -28,7 +28,7 @@ def digest(problem: Any, options: Any) -> str:
     came from) and every option, the random seed among them (None, when the job left
     it to chance, matches any seed), and doodle's version."""
     from doodle import __version__
-    from doodle.reporting import jsonable
+    from doodle.jsonable import jsonable
 
     h = hashlib.sha256()
     _feed(h, tuple(problem))

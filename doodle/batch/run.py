@@ -247,7 +247,7 @@ def paint_prepared(problem: Any, options: Any, random_seed: int, shared: Shared,
     from doodle.cli import stamp
     from doodle.reporting import Reporter, RunInfo
 
-    info = RunInfo(output="")  # started now: the record's timing is this painting's
+    info = RunInfo(output="")  # the device it records is filled in below
     options = stamp.effective(options, problem, random_seed)
     extractor = shared.extractor(options, notice)
     shared.programs_for((tuple(problem.size), tuple(s.shape[:2] for s in api.styles_of(problem))))

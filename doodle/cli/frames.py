@@ -146,7 +146,7 @@ def _record(path: str) -> Optional[dict]:
 def _jsonable(options: Mapping[str, Any]) -> str:
     import json
 
-    from doodle.reporting import jsonable
+    from doodle.jsonable import jsonable
 
     return json.dumps(jsonable(dict(options)), sort_keys=True)
 

@@ -12,13 +12,13 @@ from doodle.cli import like
 from doodle.cli.errors import reports_errors
 
 
-@click.command("info")
+@click.command("info", short_help="How PAINTING was made (its provenance), and the command that repaints it.")
 @click.argument("painting")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON (with the command as \"command\").")
 @reports_errors
 def info_command(painting: str, as_json: bool) -> None:
     """How PAINTING was made: doodle's version, the extractor, every option, the
-    random seed, each input's size and sha256, each phase's loss and time; and the
+    random seed, each input's size and sha256, each phase's loss; and the
     `doodle paint` command that repaints it (`doodle paint --like PAINTING` does)."""
     record = like.read_record(painting)
     command = "doodle paint " + shlex.join(like.arguments(record) + ["-o", like.repainted_name(painting)])

@@ -43,7 +43,7 @@ def arguments(record: Mapping[str, Any]) -> list[str]:
     not at its default."""
     from doodle.cli.options import LIBRARY_ONLY, flag_arguments
     from doodle.options import CONCERN_OF, DEFAULTS
-    from doodle.reporting import jsonable
+    from doodle.jsonable import jsonable
 
     args: list[str] = []
     for item in record["inputs"]:

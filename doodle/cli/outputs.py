@@ -3,6 +3,7 @@ checked before painting (a folder that cannot take them, a name that is one of t
 painting's own inputs) and saved after it."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,36 @@ def silence_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def write_stdout(data: bytes) -> None:
+    """All of ``data`` on stdout, or OSError.
+
+    A write may take fewer bytes than it was given (under ``python -u`` stdout's
+    binary layer is the raw file, whose write is one ``write(2)``): each call's
+    count is checked and the rest written again, so a reader gets the whole PNG or
+    doodle says it did not. On a file descriptor, ``os.write`` does this directly.
+    """
+    sys.stdout.flush()  # any text already buffered goes first
+    stream = sys.stdout.buffer
+    try:
+        fd: Optional[int] = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # an in-memory stream (tests, a host program)
+        fd = None
+    if fd is not None:
+        stream.flush()
+
+    def write(chunk: memoryview) -> Optional[int]:
+        return os.write(fd, chunk) if fd is not None else stream.write(chunk)
+
+    view = memoryview(data)
+    while view:
+        written = write(view)
+        if not written:  # 0, or None from a non-blocking stream that took nothing: no progress
+            raise OSError(errno.EIO, "stdout took no more bytes")
+        view = view[written:]
+    if fd is None:
+        stream.flush()
 
 
 def input_files(kw: Mapping[str, Any]) -> list[str]:
@@ -116,8 +147,7 @@ def _save(output: str, image, text: Optional[Mapping[str, str]]) -> None:
 
     if output == "-":
         try:
-            sys.stdout.buffer.write(imaging.encode_image(image, ".png", text))
-            sys.stdout.buffer.flush()
+            write_stdout(imaging.encode_image(image, ".png", text))
         except (OSError, ValueError, AttributeError) as e:  # the reader left (EPIPE), a full disk…
             silence_stdout()
             reason = getattr(e, "strerror", None) or "stdout is closed"

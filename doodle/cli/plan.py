@@ -10,7 +10,7 @@ from doodle.cli.errors import reports_errors
 from doodle.cli.options import defaulted, paint_options, prepare
 
 
-@click.command("plan")
+@click.command("plan", short_help="Show the plan of a painting: per phase its size, memory and seconds.")
 @paint_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @reports_errors

@@ -3,7 +3,6 @@ image: the provenance record (:mod:`doodle.provenance`) of this run, as the imag
 text fields."""
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from doodle.options import Options
@@ -30,18 +29,19 @@ def input_records(inputs: Mapping[str, Any], options: Options) -> list[dict]:
 def fields(info: RunInfo, options: Options, files: Sequence[dict], extractor: Any,
            phases: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The text fields of a finished painting. ``options``: the effective ones (the
-    random seed and size filled in); ``--weights auto`` is recorded as what it found."""
+    random seed and size filled in); ``--weights auto`` is recorded as what it found.
+    No seconds: the same run must write the same bytes (they are in --log-json)."""
     import jax
 
     from doodle import __version__, provenance, weights
 
     weights_file = weights.weights_file(options.painting.weights)
     options = recorded(options)
-    record, timing = provenance.build(
+    record = provenance.build(
         version=__version__, jax_version=jax.__version__, device=info.device or "",
         extractor=provenance.extractor_record(extractor.name, weights_file), options=options.flat(),
-        inputs=files, phases=phases, seconds=time.perf_counter() - info.started)
-    return provenance.to_fields(record, timing)
+        inputs=files, phases=phases)
+    return provenance.to_fields(record)
 
 
 def recorded(options: Options) -> Options:
