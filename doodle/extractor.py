@@ -6,6 +6,7 @@ the default that needs no file.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -151,6 +152,11 @@ def pin(params: Params, preprocess: vgg.Preprocess, activation: float,
         means = tuple(float(v) for v in jax.device_get([jnp.mean(out[name]) for name in names]))
     previous = activation
     for name, mean in zip(names, means):
+        if not math.isfinite(mean) or mean <= 0:
+            # A dead or overflowing layer on the calibration image (never seen with
+            # trained or built-in weights): it and every deeper layer keep the gain
+            # of the layer before, which is still an exact rescaling.
+            mean = previous
         layer = params[f"conv{name}"]
         layer["kernel"] = layer["kernel"] * np.float32(previous / max(mean, 1e-12))
         layer["bias"] = layer["bias"] * np.float32(activation / max(mean, 1e-12))

@@ -11,6 +11,7 @@ import pytest
 from doodle import weights
 from doodle.errors import InputError
 from weight_files import lasagne_bytes, st_bytes, timm_tensors
+from weight_refs import file_params
 from weight_refs import SMALL, assert_every_layer, oihw_weights, torch_reference
 from weight_server import serving, source
 
@@ -95,7 +96,7 @@ def test_safetensors_source_fetches_only_conv_tensors(tmp_path, server):
     assert sorted(p.name for p in cache.iterdir()) == ["t-conv.safetensors"]
     ext = weights.load_file(got.path, partial=True)
     assert ext.preprocess == weights.TORCHVISION and weights.info(got.path)["convention"] == "torchvision"
-    assert_every_layer(ext.params, torch_reference(w))
+    assert_every_layer(file_params(ext), torch_reference(w))
 
 
 def test_a_ranged_vgg16_fetches_its_own_features_numbering(tmp_path, server):
@@ -109,6 +110,6 @@ def test_a_ranged_vgg16_fetches_its_own_features_numbering(tmp_path, server):
                          format="safetensors", convention="torchvision", approx_mb=1, licence="test", ranged=True,
                          arch="vgg16")
     got = weights.download(src, tmp_path / "cache", partial=True, timeout=5)
-    params = weights.load_file(got.path, partial=True).params
+    params = file_params(weights.load_file(got.path, partial=True))
     assert list(params) == list(names)
     assert_every_layer({c: params[c] for c in names[-2:]}, torch_reference(w), names=names[-2:])

@@ -8,6 +8,7 @@ import numpy as np
 
 from doodle import weights
 from weight_files import torch_state, write_torch_zip
+from weight_refs import file_params
 from weight_refs import SMALL, assert_every_layer, oihw_weights, torch_reference
 
 
@@ -35,6 +36,6 @@ def test_import_writes_compact_doodle_safetensors(tmp_path):
     half = weights.import_weights(src, tmp_path / "half", partial=True, float16=True)
     assert half.stat().st_size < out.stat().st_size * 0.6
     assert weights.info(half)["dtype"] == "float16"
-    assert_every_layer(weights.load_file(half, partial=True).params,
+    assert_every_layer(file_params(weights.load_file(half, partial=True)),
                        torch_reference({c: (a.astype(np.float16).astype(np.float32), b.astype(np.float16).astype(np.float32))
                                         for c, (a, b) in w.items()}))

@@ -7,6 +7,7 @@ import pytest
 from doodle import weights
 from doodle.errors import InputError
 from weight_files import keras_groups, write_keras_h5
+from weight_refs import file_params
 from weight_refs import (
     IMAGE, assert_every_layer, assert_tagged, caffe_input_chw, correlate_hwc, hwio_reference, hwio_weights, relu1_1,
     tagged_hwio,
@@ -35,7 +36,7 @@ def test_keras_h5_is_hwio_correlation_in_bgr(tmp_path, style):
     assert ext.preprocess == weights.CAFFE
     want = correlate_hwc(caffe_input_chw(IMAGE).transpose(1, 2, 0), *k["conv1_1"])
     np.testing.assert_allclose(relu1_1(ext), np.maximum(want, 0), rtol=1e-4, atol=2e-3)
-    assert_every_layer(ext.params, hwio_reference(k))
+    assert_every_layer(file_params(ext), hwio_reference(k))
 
 
 def test_keras_h5_without_h5py_says_how_to_install(tmp_path, monkeypatch):
@@ -64,4 +65,4 @@ def test_keras_h5_of_either_network(tmp_path, arch):
     path = write_keras_h5(tmp_path / f"{arch}_weights_tf_dim_ordering_tf_kernels_notop.h5", k, keras_groups(arch))
     ext = weights.load_file(path)
     assert ext.arch == arch and ext.preprocess == weights.CAFFE
-    assert_tagged(ext.params, arch, hwio_reference(k))
+    assert_tagged(file_params(ext), arch, hwio_reference(k))

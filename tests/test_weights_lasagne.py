@@ -7,6 +7,7 @@ import pytest
 from doodle import weights
 from doodle.errors import InputError
 from weight_files import write_lasagne
+from weight_refs import file_params
 from weight_refs import (
     IMAGE, SMALL, assert_every_layer, assert_first_layer, assert_tagged, caffe_input_chw, oihw_weights, relu1_1,
     tagged_oihw, true_convolve_chw,
@@ -20,7 +21,7 @@ def test_lasagne_pickle_is_true_convolution_in_bgr(tmp_path, protocol, old_names
     ext = weights.load_file(path, partial=True)
     assert ext.preprocess == weights.CAFFE and ext.pretrained and ext.style_layers == ("3_1", "4_1")
     assert_first_layer(ext, true_convolve_chw(caffe_input_chw(IMAGE), *w["conv1_1"]))
-    assert_every_layer(ext.params, lambda conv, x: true_convolve_chw(x.transpose(2, 0, 1), *w[conv]).transpose(1, 2, 0))
+    assert_every_layer(file_params(ext), lambda conv, x: true_convolve_chw(x.transpose(2, 0, 1), *w[conv]).transpose(1, 2, 0))
 
 
 def test_lasagne_without_flip_would_not_match(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from doodle import weights
 from doodle.errors import InputError
 from weight_files import doodle_metadata
+from weight_refs import file_params
 from weight_refs import (
     IMAGE, assert_every_layer, assert_tagged, caffe_input_chw, correlate_hwc, hwio_reference, hwio_weights, relu1_1,
     tagged_hwio,
@@ -27,7 +28,7 @@ def test_npz(tmp_path, with_metadata):
     else:  # no metadata: the Caffe convention is assumed
         x = caffe_input_chw(IMAGE).transpose(1, 2, 0)
     np.testing.assert_allclose(relu1_1(ext), np.maximum(correlate_hwc(x, *k["conv1_1"]), 0), rtol=1e-4, atol=2e-3)
-    assert_every_layer(ext.params, hwio_reference(k))
+    assert_every_layer(file_params(ext), hwio_reference(k))
 
 
 def test_npz_with_pickled_objects_is_refused(tmp_path):
@@ -44,4 +45,4 @@ def test_npz_of_either_network(tmp_path, arch):
     np.savez(path, **{f"{c}.{p}": a for c, (kk, bb) in k.items() for p, a in (("kernel", kk), ("bias", bb))})
     ext = weights.load_file(path)
     assert ext.arch == arch
-    assert_tagged(ext.params, arch, hwio_reference(k))
+    assert_tagged(file_params(ext), arch, hwio_reference(k))

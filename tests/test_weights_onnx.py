@@ -11,6 +11,7 @@ import pytest
 from doodle import weights
 from doodle.errors import InputError
 from weight_files import vgg_onnx
+from weight_refs import file_params
 from weight_refs import (
     CAFFE_MEAN_BGR, IMAGE, SMALL, TV_MEAN, TV_STD, assert_tagged, oihw_weights, relu1_1, tagged_oihw, torch_reference,
 )
@@ -91,7 +92,7 @@ def test_import_and_info_through_the_cli(tmp_path):
     res = CliRunner().invoke(weights_cli, ["info", str(out)])
     assert res.exit_code == 0, res.output
     assert "network:    VGG16, 13 conv layers" in res.stdout and "convention: caffe (BGR" in res.stdout
-    assert_tagged(weights.load_file(out).params, "vgg16", torch_reference(w))
+    assert_tagged(file_params(weights.load_file(out)), "vgg16", torch_reference(w))
 
 
 def _refused(path, fragment, partial=False):

@@ -9,6 +9,7 @@ from doodle.errors import InputError
 from weight_files import (
     bf16_round, legacy_state, torch_index, torch_state, write_torch_legacy, write_torch_tar, write_torch_zip,
 )
+from weight_refs import file_params
 from weight_refs import (
     IMAGE, assert_every_layer, assert_first_layer, assert_tagged, caffe_input_chw, correlate_chw, oihw_weights,
     tagged_oihw, torch_reference,
@@ -30,7 +31,7 @@ def test_torchvision_pth_is_correlation_in_normalised_rgb(tmp_path, layout):
     ext = weights.load_file(path, partial=True)
     assert ext.preprocess == weights.TORCHVISION
     assert_first_layer(ext, correlate_chw(torchvision_input_chw(IMAGE), *w["conv1_1"]))
-    assert_every_layer(ext.params, torch_reference(w))
+    assert_every_layer(file_params(ext), torch_reference(w))
     if layout != "tar":
         state = weights.read_torch(path)
         np.testing.assert_array_equal(state["classifier.0.weight"], np.arange(12, dtype=np.float32).reshape(3, 4))
@@ -67,7 +68,7 @@ def test_torch_half_bfloat16_and_untyped_storages(tmp_path, kind):
         state["classifier.0.weight"].dtype = "float32"  # its storage holds float32 bytes
     path = write_torch_zip(tmp_path / "vgg19-dcbb9e9d.pth", state, storages)
     ext = weights.load_file(path, partial=True)
-    assert_every_layer(ext.params, torch_reference(ref))
+    assert_every_layer(file_params(ext), torch_reference(ref))
 
 
 def test_torch_tensor_past_its_storage_is_refused(tmp_path):

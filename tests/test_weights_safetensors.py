@@ -6,6 +6,7 @@ import pytest
 
 from doodle import vgg, weights
 from weight_files import bf16_round, doodle_metadata, st_bytes, timm_tensors, torch_index
+from weight_refs import file_params
 from weight_refs import (
     IMAGE, assert_every_layer, assert_first_layer, assert_tagged, correlate_chw, correlate_hwc, hwio_reference,
     hwio_weights, oihw_weights, relu1_1, tagged_hwio, tagged_oihw, torch_reference, torchvision_input_chw,
@@ -21,7 +22,7 @@ def test_timm_safetensors(tmp_path, code):
     assert ext.preprocess == weights.TORCHVISION
     ref = w if code == "F32" else {c: (bf16_round(a), bf16_round(b)) for c, (a, b) in w.items()}
     assert_first_layer(ext, correlate_chw(torchvision_input_chw(IMAGE), *ref["conv1_1"]))
-    assert_every_layer(ext.params, torch_reference(ref))
+    assert_every_layer(file_params(ext), torch_reference(ref))
 
 
 def test_doodle_safetensors_carry_their_preprocessing(tmp_path):
@@ -34,7 +35,7 @@ def test_doodle_safetensors_carry_their_preprocessing(tmp_path):
     x = (IMAGE - np.array([1, 2, 3], np.float32)) / np.array([2, 3, 4], np.float32)  # RGB, by hand
     want = np.maximum(correlate_hwc(x, *k["conv1_1"]), 0)
     np.testing.assert_allclose(relu1_1(ext), want, rtol=1e-4, atol=2e-3)
-    assert_every_layer(ext.params, hwio_reference(k))
+    assert_every_layer(file_params(ext), hwio_reference(k))
 
 
 def test_timm_vgg16_safetensors(tmp_path):
@@ -44,7 +45,7 @@ def test_timm_vgg16_safetensors(tmp_path):
     path.write_bytes(st_bytes(timm_tensors(w, index=torch_index("vgg16"))))
     ext = weights.load_file(path)
     assert ext.arch == "vgg16" and ext.preprocess == weights.TORCHVISION
-    assert_tagged(ext.params, "vgg16", torch_reference(w))
+    assert_tagged(file_params(ext), "vgg16", torch_reference(w))
 
 
 def test_doodle_vgg16_safetensors_round_trip(tmp_path):
@@ -55,4 +56,4 @@ def test_doodle_vgg16_safetensors_round_trip(tmp_path):
                               {"doodle": doodle_metadata()})
     ext = weights.load_file(path)
     assert ext.arch == "vgg16" and "conv3_4" not in ext.params
-    assert_tagged(ext.params, "vgg16", hwio_reference(k))
+    assert_tagged(file_params(ext), "vgg16", hwio_reference(k))
