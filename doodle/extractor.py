@@ -45,7 +45,8 @@ class Extractor:
     content_layers: tuple[str, ...] = PRETRAINED.content_layers  # default content layers
     content_weight: float = PRETRAINED.content_weight  # default content weight, plain transfer
     content_weight_with_maps: float = PRETRAINED.content_weight_with_maps  # semantic transfer
-    calibration: tuple[float, ...] = ()  # built-in only: each layer's mean on the calibration image, unscaled
+    quilt_with_maps: bool = PRETRAINED.quilt_with_maps  # --finish auto quilts doodles
+    calibration: tuple[float, ...] = ()  # each layer's unscaled mean on the calibration image (pin)
     arch: str = "vgg19"  # "vgg16" or "vgg19" (vgg.ARCHS): the network the weights describe
 
 
@@ -104,6 +105,7 @@ def with_defaults(params: Params, preprocess: vgg.Preprocess, name: str, default
         content_layers=defaults.content_layers,
         content_weight=defaults.content_weight,
         content_weight_with_maps=defaults.content_weight_with_maps,
+        quilt_with_maps=defaults.quilt_with_maps,
         calibration=calibration,
         arch=arch,
     )

@@ -49,11 +49,20 @@ class ExtractorDefaults:
     content_layers: tuple[str, ...]
     content_weight: float  # plain style transfer (no semantic maps)
     content_weight_with_maps: float  # semantic style transfer: the maps carry the layout
+    # Whether --finish auto quilts a doodle (a painting with maps and no photo); texture
+    # synthesis is quilted with every extractor.
+    quilt_with_maps: bool = True
 
 
-# Pretrained VGG19: the reference's defaults.
+# Pretrained VGG16 / VGG19, their layers pinned to the built-in network's mean
+# activation (extractor.pin): the reference's layers and content weights. Unpinned, the
+# reference's weights lost the photo in plain transfer (the coffee cup's edge correlation
+# 0.06 with VGG16); pinned, the cup keeps its outline (0.36). Doodles are not quilted:
+# the optimiser's painting already carries the style's strokes, and the blocks brought
+# the style's few border areas along region borders (the Coastline's deep-blue strip
+# above the rocks) and a patchwork in smooth skies. Figures: bench/RESULTS.md, 2026-12-08.
 PRETRAINED = ExtractorDefaults(style_layers=("3_1", "4_1"), content_layers=("4_2",), content_weight=10.0,
-                               content_weight_with_maps=10.0)
+                               content_weight_with_maps=10.0, quilt_with_maps=False)
 # The built-in random extractor. relu2_1 is added to the style layers: measured to
 # sharpen its paintings (its deeper random features alone are too unspecific to carry
 # brush strokes). Its random relu4_2 carries less of a photo's layout than pretrained

@@ -195,14 +195,18 @@ def propagated_of(options: Options, problem: Problem, style_layers: tuple[str, .
     return parents_of(tuple(style_layers), options.painting.propagate, mode_of(options, problem).propagate_deep)
 
 
-def quilts(options: Options, problem: Problem) -> bool:
+def quilts(options: Options, problem: Problem, extractor: Optional[Defaults] = None) -> bool:
     """Whether the painting is finished by :func:`doodle.quilting.quilt`: asked for, or
-    by default when there is no photo (texture synthesis and doodles), unless the
-    output must wrap (``seamless``) or is a sequence's frame (held to its previous one).
-    A photo's details do not survive the blocks (bench/RESULTS.md, eighth session)."""
+    by default when there is no photo (texture synthesis, and doodles where the
+    extractor's defaults say so: ``quilt_with_maps``; None: as the built-in network),
+    unless the output must wrap (``seamless``) or is a sequence's frame (held to its
+    previous one). A photo's details do not survive the blocks (bench/RESULTS.md,
+    2026-12-01)."""
     finish = options.painting.finish
     if finish != "auto":
         return finish == "quilt"
+    if has_maps(problem, options) and extractor is not None and not extractor.quilt_with_maps:
+        return False
     return problem.content is None and not options.painting.seamless and problem.previous is None
 
 

@@ -145,7 +145,7 @@ def synthesize(
             # this process compiles (or loads from the disk cache) again.
             jax.clear_caches()
     x = np.asarray(x)
-    if quilts(options, problem):
+    if quilts(options, problem, extractor):
         start = time.perf_counter()
         maps = has_maps(problem, options)
         x = quilting.quilt(x, styles_of(problem), key=key, painting_map=problem.target_map if maps else None,

@@ -48,11 +48,11 @@ def plan_command(**kw) -> None:
         for phase, s in zip(data["phases"], seconds):
             phase["seconds_per_evaluation"] = s
         data["seconds_at_most"] = _total(seconds, options)
-        data["quilted"] = quilts(options, prepared.problem)
+        data["quilted"] = quilts(options, prepared.problem, api.extractor_kind(prepared.options))
         click.echo(json.dumps(data, indent=1))
     else:
         _print_table(run_plan, seconds, options)
-        if quilts(options, prepared.problem):
+        if quilts(options, prepared.problem, api.extractor_kind(prepared.options)):
             click.echo("then quilted from the style's pixels (--finish): seconds, more for a larger output")
 
 

@@ -12,6 +12,7 @@ from doodle.errors import InputError
 from doodle.weights.builtin import builtin_extractor
 from doodle.weights import discover
 from doodle.weights.catalog import Source, file_digests, find_source, get_source
+from doodle.weights import packaged
 from doodle.weights.discover import Found
 from doodle.weights.layout import PathLike, network_of
 from doodle.weights.reading import Loaded, read_weights
@@ -82,26 +83,33 @@ def auto(cache: Optional[PathLike] = None, notice: Callable[[str], None] = lambd
     return discover.choose(cache, notice=notice)
 
 
-# What a run says when "auto" finds no pretrained file.
-BUILTIN_NOTICE = ("using the built-in random VGG19 (no pretrained weights cached or found); for full quality: "
-                  "doodle weights download neural-doodle")
+# What a run says when "auto" finds no pretrained file, not even the shipped one (an
+# install that left the package data out).
+BUILTIN_NOTICE = ("using the built-in random VGG19 (no pretrained weights shipped, cached or found); for full "
+                  "quality: doodle weights download torchvision-vgg16")
 
 
 def resolve(spec: str, cache: Optional[PathLike] = None, last: str = "5_4",
             notice: Callable[[str], None] = lambda s: None) -> "Extractor":
     """What ``doodle paint --weights SPEC`` means: "builtin", "auto" (the best
-    pretrained file on the machine, else built-in), a known source name, or a path.
+    pretrained file on the machine, else the shipped VGG16, else built-in), "packaged"
+    (the shipped VGG16), a known source name, or a path.
     ``last``: how deep to build the built-in network (see :func:`builtin_extractor`).
     ``notice`` hears, for "auto", which weights it took and where they were found."""
     if spec == "builtin":
         return builtin_extractor(last, cache)
     if spec == "auto":
         found = auto(cache, notice)
-        if found is None:
+        if found is not None:
+            notice(f"weights: {found.describe()}")
+            return load_file(found.path, convention=found.convention, name=found.name)
+        spec = packaged.NAME
+    if spec == packaged.NAME:
+        shipped = packaged.packaged_file()
+        if shipped is None:
             notice(BUILTIN_NOTICE)
             return builtin_extractor(last, cache)
-        notice(f"weights: {found.describe()}")
-        return load_file(found.path, convention=found.convention, name=found.name)
+        return load_file(shipped, partial=True, name=packaged.NAME)
     return load(spec, cache)
 
 
@@ -112,7 +120,11 @@ def weights_file(spec: str, cache: Optional[PathLike] = None) -> Optional[Path]:
         return None
     if spec == "auto":
         found = auto(cache)
-        return found.path if found is not None else None
+        if found is not None:
+            return found.path
+        spec = packaged.NAME
+    if spec == packaged.NAME:
+        return packaged.packaged_file()
     return resolve_path(spec, cache)[0]
 
 
