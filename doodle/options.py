@@ -215,11 +215,13 @@ class PaintingOptions:
     # The painting redrawn at the end in blocks copied from the style and joined along
     # their best seams (doodle/quilting.py; image quilting, Efros & Freeman 2001): the
     # optimiser's pixels are softer than the style's finest strokes. "auto": every
-    # painting without a photo (doodles, textures; a photo's details do not survive
+    # texture, and doodles where the extractor's defaults say so (quilt_with_maps:
+    # the built-in network's; a pretrained one paints them well itself), never a
+    # painting with a photo (a photo's details do not survive
     # the blocks), not a --seamless tile (quilting does not wrap) nor a sequence's
     # frames (problem.quilts, sequence.paint_sequence). Not in the reference.
-    finish: str = _option("auto", "Redraw the painting in blocks of the style's own pixels: auto (paintings "
-                          "without a photo), quilt or none.")
+    finish: str = _option("auto", "Redraw the painting in blocks of the style's own pixels: auto (textures, "
+                          "and doodles with the built-in extractor), quilt or none.")
     # Each resolution is half the size of the next.
     phases: int = _option(3, "Resolutions, coarse to fine.")
     # L-BFGS function evaluations (the reference's maxfun).
@@ -235,7 +237,9 @@ class PaintingOptions:
     # None draws a fresh seed (reported in the log).
     random_seed: Optional[int] = _option(None, "Make the run reproducible.")
     # "auto": a cached pretrained VGG19, else the built-in random one.
-    weights: str = _option("auto", "auto, builtin, a known source name, or a weights file.")
+    weights: str = _option("auto", "auto (a pretrained VGG cached or found on this machine, else the VGG16 "
+                                   "doodle ships), packaged, builtin (random VGG19), a known source name, "
+                                   "or a weights file.")
 
 
 @dataclasses.dataclass(frozen=True)

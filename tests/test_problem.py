@@ -96,3 +96,14 @@ def test_quilting_finishes_paintings_without_a_photo_unless_asked():
     assert not quilts(Options(), texture._replace(previous=np.zeros((8, 8, 3), np.float32)))  # a sequence's frame
     assert not quilts(Options.of(finish="none"), texture)
     assert quilts(Options.of(finish="quilt"), doodle) and quilts(Options.of(finish="quilt"), plain)
+
+
+def test_pretrained_extractors_quilt_textures_but_not_doodles():
+    from doodle.options import BUILTIN, PRETRAINED
+    from doodle.problem import quilts
+
+    texture, doodle = _problem(maps=False, content=False), _problem(maps=True, content=False)
+    assert quilts(Options(), doodle, BUILTIN) and not quilts(Options(), doodle, PRETRAINED)
+    assert quilts(Options(), texture, BUILTIN) and quilts(Options(), texture, PRETRAINED)
+    assert quilts(Options.of(finish="quilt"), doodle, PRETRAINED)  # asked for
+    assert quilts(Options.of(semantic_weight=0.0), doodle, PRETRAINED)  # maps unused: a texture

@@ -21,7 +21,9 @@ def test_info_of_each_format(tmp_path):
 def test_auto_takes_doodles_cache_in_the_order_auto_order_gives(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
-    assert weights.weights_file("auto", cache) is None and weights.weights_file("builtin", cache) is None
+    from doodle.weights import packaged
+
+    assert weights.weights_file("auto", cache) == packaged.FILE and weights.weights_file("builtin", cache) is None
     vgg16 = cache / weights.get_source("torchvision-vgg16").filename
     vgg16.write_bytes(b"x")
     assert weights.weights_file("auto", cache) == vgg16
@@ -33,3 +35,19 @@ def test_auto_takes_doodles_cache_in_the_order_auto_order_gives(tmp_path, monkey
     assert weights.resolve_path("torchvision-vgg16", cache) == (vgg16, weights.get_source("torchvision-vgg16"))
     with pytest.raises(InputError, match="'keras-vgg16' are not downloaded"):
         weights.resolve_path("keras-vgg16", cache)
+
+
+def test_auto_paints_with_the_shipped_vgg16_when_nothing_else_is_found(tmp_path):
+    from doodle import api
+    from doodle.options import Options
+    from doodle.weights import packaged
+
+    ext = weights.resolve("auto", tmp_path / "empty-cache")
+    assert ext.name == packaged.NAME and ext.pretrained and ext.arch == "vgg16"
+    assert list(ext.params) == [f"conv{n}" for n in ("1_1", "1_2", "2_1", "2_2", "3_1", "3_2", "3_3", "4_1", "4_2")]
+    assert weights.weights_file("auto", tmp_path / "empty-cache") == packaged.FILE
+    assert weights.weights_file("packaged") == packaged.FILE
+    with pytest.raises(InputError, match="up to 4_2 only, not 5_1"):
+        api.check_network_layers(ext, ("3_1", "5_1"), ("4_2",))
+    assert api.extractor_kind(Options()).quilt_with_maps is False  # the pretrained defaults
+    assert api.extractor_kind(Options.of(weights="builtin")).quilt_with_maps is True

@@ -89,7 +89,7 @@ def list_sources(cache_dir: Optional[Path], as_json: bool) -> None:
                          "path": str(w.cached_path(s, cache)) if w.cached_path(s, cache).is_file() else None}
                         for s in w.sources()],
             "found": [f.as_dict() for f in found],
-            "auto": choice.as_dict() if choice else None,
+            "auto": choice.as_dict() if choice else _shipped(),
             "looked_in": _looked_in(),
         }, indent=1))
         return
@@ -114,8 +114,19 @@ def list_sources(cache_dir: Optional[Path], as_json: bool) -> None:
         place = discover.PLACES[f.place]
         click.echo(f"  {f.name:18} {f.network:5} {place:16} {_mb(f.size):>9}  {f.check_text()}")
         click.echo(f"  {'':18} {f.path}" + (f" -> {f.path.resolve()}" if f.path.is_symlink() else ""))
-    taken = choice.describe() if choice else "built-in (no pretrained file cached or found)"
+    shipped = _shipped()
+    taken = (choice.describe() if choice else f"{shipped['name']}: {shipped['description']} ({shipped['path']})"
+             if shipped else "built-in (no pretrained file shipped, cached or found)")
     click.echo(f"--weights auto uses: {taken}")
+
+
+def _shipped() -> Optional[dict]:
+    """The VGG16 doodle ships, as --weights auto takes it when nothing else is found."""
+    from doodle.weights import packaged
+
+    path = packaged.packaged_file()
+    return {"name": packaged.NAME, "network": "vgg16", "description": packaged.DESCRIPTION,
+            "path": str(path)} if path else None
 
 
 def _looked_in() -> list[str]:
