@@ -98,7 +98,7 @@ def synthesize(
     callback = callback or (lambda p: None)
     style_layers = style_layers_of(options, extractor)
     content_layers = content_layers_of(options, problem, extractor)
-    vgg.check_layers(style_layers + content_layers, extractor.arch)
+    vgg.check_layers(style_layers + content_layers, extractor.arch if extractor is not None else "vgg19")
     need = vgg.min_side(style_layers + content_layers)
     x = None
     # One key for the distribution terms' directions in every phase: each layer keeps

@@ -360,7 +360,8 @@ def test_ctrl_c_while_importing_jax_is_one_line_exit_130(files, tmp_path):
     (tmp_path / "fake" / "jax").mkdir(parents=True)
     (tmp_path / "fake" / "jax" / "__init__.py").write_text("raise KeyboardInterrupt\n")
     env = dict(os.environ, PYTHONPATH=f"{tmp_path / 'fake'}{os.pathsep}{ROOT}", DOODLE_CACHE=str(tmp_path / "c"))
-    for args in (paint_args(files, tmp_path), ["check", files / "style_sem.png", files / "doodle_sem.png"]):
+    # `doodle check` needs no JAX: a check with the stand-in jax on the path still succeeds.
+    for args in (paint_args(files, tmp_path),):
         proc = subprocess.run([sys.executable, "-m", "doodle", *map(str, args)], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 130, proc.stderr

@@ -91,7 +91,12 @@ def run(*args):
 def test_a_painting_carries_its_record(painted):
     record = provenance.from_fields(image_text.read_fields((painted / "first.png").read_bytes()))
     assert record["random_seed"] == 7 and record["options"]["iterations"] == 3
-    assert record["extractor"] == {"name": "built-in"} and record["options"]["weights"] == "builtin"
+    from doodle.weights import packaged
+
+    # --weights auto, nothing else on the machine: the shipped VGG16, recorded by name.
+    assert record["extractor"] == {"name": packaged.NAME, "file": str(packaged.FILE),
+                                   "sha256": provenance.sha256_of(packaged.FILE)}
+    assert record["options"]["weights"] == packaged.NAME
     assert [(i["role"], i["sha256"]) for i in record["inputs"]] == [
         (role, provenance.sha256_of(painted / name))
         for role, name in [("style", "style.png"), ("style_map", "style_sem.png"), ("map", "doodle_sem.png")]]

@@ -11,7 +11,7 @@ import pytest
 
 from doodle import vgg, weights
 from doodle.errors import InputError
-from doodle.weights import catalog, discover
+from doodle.weights import catalog, discover, packaged
 from doodle.weights.layout import TORCH_KEYS_OF
 from weight_files import st_bytes
 
@@ -118,7 +118,7 @@ def test_torch_hub_names_are_checked_and_batch_norm_files_are_not_taken(places):
         weights.resolve_path("torchvision-vgg16")
     wrong.unlink()
     vgg16.unlink()
-    assert weights.weights_file("auto") is None  # only a failing file left: the built-in network
+    assert weights.weights_file("auto") == packaged.FILE  # only a failing file left: the shipped VGG16
 
 
 def test_a_symlinked_hf_snapshot_is_read_in_place(places):
@@ -158,7 +158,7 @@ def test_keras_md5_and_the_order_auto_prefers(places, monkeypatch):
     k19.write_bytes(data19)
     found = by_path(weights.find_all())
     assert found[k16].status == found[k19].status == discover.FAILED  # not the files Keras publishes
-    assert "md5" in found[k16].detail and weights.weights_file("auto") is None
+    assert "md5" in found[k16].detail and weights.weights_file("auto") == packaged.FILE
     # With the published md5s those of these files, both pass; VGG19 is preferred...
     patched = {"keras-vgg16": hashlib.md5(data16).hexdigest(), "keras-top": hashlib.md5(data19).hexdigest()}
     monkeypatch.setattr(catalog, "SOURCES", tuple(dataclasses.replace(s, md5=patched.get(s.name, s.md5))

@@ -22,7 +22,7 @@ COMMANDS = (
     Lazy("styles", "doodle.cli.styles", "styles_command", "List the style packs with their colour legends."),
     Lazy("check", "doodle.cli.maps", "check_command", "Check that DOODLE_MAP only uses colours of STYLE_MAP."),
     Lazy("segment", "doodle.cli.maps", "segment_command", "Draw a semantic map for STYLE automatically (k-means on colour and position)."),
-    Lazy("weights", "doodle.cli.weights", "weights", "Pretrained VGG19 weights: list, download, import, inspect."),
+    Lazy("weights", "doodle.cli.weights", "weights", "Pretrained VGG16 and VGG19 weights: list, download, import, inspect."),
     Lazy("info", "doodle.cli.info", "info_command", "How PAINTING was made (its provenance), and the command that repaints it."),
     Lazy("batch", "doodle.cli.batch", "batch", "Paint many doodles: a JSON Lines file of jobs, or a glob of doodles in one style."),
 )

@@ -49,7 +49,12 @@ def recorded(options: Options) -> Options:
     so that a repainting finds the same."""
     from doodle import weights
 
+    from doodle.weights import packaged
+
     if options.painting.weights != "auto":
         return options
     weights_file = weights.weights_file(options.painting.weights)
-    return options.replace(weights=str(weights_file) if weights_file is not None else "builtin")
+    if weights_file is None:
+        return options.replace(weights="builtin")
+    # The shipped VGG16 by its name, not its path: the record then repaints on any install.
+    return options.replace(weights=packaged.NAME if weights_file == packaged.FILE else str(weights_file))

@@ -40,6 +40,8 @@ def load_file(
 ) -> "Extractor":
     """An Extractor from a weight file of any supported format (see :func:`read_weights`)."""
     path = Path(path)
+    if path.resolve() == packaged.FILE.resolve():  # the shipped VGG16 holds its first nine layers only
+        partial, name = True, name or packaged.NAME
     return to_extractor(read_weights(path, convention=convention, partial=partial), name or path.name)
 
 
