@@ -1,7 +1,7 @@
 """The ``doodle`` command line (click only: parsing, printing, exit codes).
 
 One module per subcommand (``paint``, ``plan``, ``styles``, ``maps``: check and
-segment, ``weights``, ``info``, ``batch``); their flags come from
+segment, ``weights``, ``info``, ``batch``, ``serve``); their flags come from
 :mod:`doodle.cli.options`, their error lines and exit codes from :mod:`doodle.cli.errors`.
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ COMMANDS = (
     ("doodle.cli.weights", "weights"),
     ("doodle.cli.info", "info_command"),
     ("doodle.cli.batch", "batch"),
+    ("doodle.cli.serve", "serve_command"),
 )
 for _module, _name in COMMANDS:
     main.add_command(getattr(importlib.import_module(_module), _name))
