@@ -64,7 +64,8 @@ class Server:
     """The app's state: the styles, the painter, the defaults; and its routes."""
 
     def __init__(self, options: Options, unset: Collection[str], keep: Path, shared: Any = None,
-                 pack_list: Optional[list] = None) -> None:
+                 pack_list: Optional[list] = None, max_body: int = uploads.MAX_BODY) -> None:
+        self.max_body = max_body
         self.styles = Styles(keep, pack_list)
         self.painter = jobs.Painter(self.styles, options, unset, keep, shared)
         self.options = options
@@ -85,7 +86,7 @@ class Server:
         return png(imaging.encode_image(array, ".png"))
 
     async def upload_style(self, request: Request) -> Response:
-        body = uploads.parse_json(await read_body(request))
+        body = uploads.parse_json(await read_body(request, self.max_body))
         image = uploads.read_image(body.get("image"), "painting")
         map_rgb = uploads.read_image(body["map"], "map") if body.get("map") else None
         name = str(body.get("name") or "uploaded")
@@ -93,7 +94,7 @@ class Server:
         return JSONResponse(style.summary())
 
     async def edit_map(self, request: Request) -> Response:
-        body = uploads.parse_json(await read_body(request))
+        body = uploads.parse_json(await read_body(request, self.max_body))
         map_rgb = uploads.read_image(body.get("map"), "map")
         style = await asyncio.to_thread(self.styles.replace_map, request.path_params["style"], map_rgb)
         return JSONResponse(style.summary())
@@ -102,7 +103,7 @@ class Server:
         """A photo's map in a style's colours, to start a doodle from."""
         from doodle.serve.photo import photo_map
 
-        body = uploads.parse_json(await read_body(request))
+        body = uploads.parse_json(await read_body(request, self.max_body))
         style = self.styles.get(str(body.get("style", "")))
         photo = uploads.read_image(body.get("photo"), "photo")
         map_rgb = await asyncio.to_thread(photo_map, photo, style.image, style.map)
@@ -111,7 +112,7 @@ class Server:
     # --- paintings -----------------------------------------------------------------
 
     async def paint(self, request: Request) -> Response:
-        body = uploads.parse_json(await read_body(request))
+        body = uploads.parse_json(await read_body(request, self.max_body))
         style = self.styles.get(str(body.get("style", "")))
         doodle = uploads.read_image(body.get("doodle"), "doodle")
         await asyncio.to_thread(uploads.check_doodle, doodle, style.map)
@@ -186,17 +187,19 @@ def _guarded(handler):
 
 
 def create_app(options: Options = Options(), unset: Optional[Collection[str]] = None, *, keep: Path,
-               host: str = "127.0.0.1", shared: Any = None, pack_list: Optional[list] = None) -> Any:
+               host: str = "127.0.0.1", shared: Any = None, pack_list: Optional[list] = None,
+               max_body: int = uploads.MAX_BODY) -> Any:
     """The ASGI app: ``options`` are the paintings' defaults (``unset``: the fields a
     style pack's recommendations fill; default: those at their defaults), ``keep``
     the folder for paintings and uploaded styles, ``host`` the address bound (for the
-    Host check). Its ``state.server`` is the :class:`Server`."""
+    Host check), ``max_body`` the bytes one request may send. Its ``server`` is the
+    :class:`Server`."""
     from doodle.options import DEFAULTS
 
     if unset is None:
         given, defaults = options.flat(), DEFAULTS.flat()
         unset = {name for name, value in given.items() if value == defaults[name]}
-    server = Server(options, unset, keep, shared, pack_list)
+    server = Server(options, unset, keep, shared, pack_list, max_body)
     g = _guarded
     routes = [
         Route("/", server.index),

@@ -50,13 +50,16 @@ def image_bytes(text: Any, what: str) -> bytes:
         raise InputError(f"the {what} did not arrive whole (bad base64).", "Send it again.") from None
 
 
-def _dimensions(data: bytes) -> Optional[tuple[int, int]]:
+def _dimensions(data: bytes, what: str) -> Optional[tuple[int, int]]:
     """(width, height) from the image's header, None where Pillow cannot read it."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.size
+    except Image.DecompressionBombError:  # Pillow's own bound, far above ours
+        raise TooLarge(f"the {what} has more pixels than this server takes ({MAX_PIXELS // 1_000_000} "
+                       "megapixels).", "Scale it down first.") from None
     except Exception:  # not Pillow's: decode_image gives the one message for it
         return None
 
@@ -65,7 +68,7 @@ def read_image(text: Any, what: str) -> np.ndarray:
     """A base64 image -> (H, W, 3) uint8, refused when over :data:`MAX_PIXELS` or
     unreadable (truncated, not an image), with one line saying which."""
     data = image_bytes(text, what)
-    size = _dimensions(data)
+    size = _dimensions(data, what)
     if size is not None and (size[0] * size[1] > MAX_PIXELS or max(size) > MAX_SIDE):
         raise TooLarge(f"the {what} is {size[0]}×{size[1]} pixels, more than this server takes "
                        f"({MAX_PIXELS // 1_000_000} megapixels, {MAX_SIDE} px a side).", "Scale it down first.")
