@@ -70,6 +70,7 @@ def serve_command(port: int, host: str, open_browser: bool, keep: Optional[str],
         exit_with(e)
     except OSError as e:  # the port is taken, the address not ours
         exit_with(InputError(f"cannot listen on {host}:{port}: {e.strerror or e}.", "Try another --port."))
-    except KeyboardInterrupt:
-        click.echo("doodle: interrupted; the painting under way was dropped", err=True)
+    except KeyboardInterrupt as e:
+        dropped = "; the painting under way was dropped" if getattr(e, "dropped", False) else ""
+        click.echo(f"doodle: interrupted{dropped}", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, AsyncIterator, Collection, Optional
+from typing import Any, AsyncIterator, Callable, Collection, Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -188,12 +188,12 @@ def _guarded(handler):
 
 def create_app(options: Options = Options(), unset: Optional[Collection[str]] = None, *, keep: Path,
                host: str = "127.0.0.1", shared: Any = None, pack_list: Optional[list] = None,
-               max_body: int = uploads.MAX_BODY) -> Any:
+               max_body: int = uploads.MAX_BODY, started: Optional[Callable[[], None]] = None) -> Any:
     """The ASGI app: ``options`` are the paintings' defaults (``unset``: the fields a
     style pack's recommendations fill; default: those at their defaults), ``keep``
     the folder for paintings and uploaded styles, ``host`` the address bound (for the
-    Host check), ``max_body`` the bytes one request may send. Its ``server`` is the
-    :class:`Server`."""
+    Host check), ``max_body`` the bytes one request may send; ``started`` is called once
+    it is serving. Its ``server`` is the :class:`Server`."""
     from doodle.options import DEFAULTS
 
     if unset is None:
@@ -217,6 +217,8 @@ def create_app(options: Options = Options(), unset: Optional[Collection[str]] = 
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        if started is not None:
+            started()
         yield
         server.stopping = True  # ends the progress streams, so shutdown need not wait on them
         server.painter.stop()  # drops the painting under way

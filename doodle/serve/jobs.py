@@ -103,6 +103,7 @@ class Painter:
         self.running: Optional[Job] = None
         self.lock = threading.Condition()
         self.stopped = False
+        self.dropped = False  # a painting was under way when the server stopped
         self.thread = threading.Thread(target=self._work, name="painter", daemon=True)
         self.thread.start()
 
@@ -145,6 +146,7 @@ class Painter:
         """Drop the painting under way and everything queued (the server is stopping)."""
         with self.lock:
             self.stopped = True
+            self.dropped = self.running is not None
             for job in list(self.pending) + ([self.running] if self.running else []):
                 job.cancel.set()
             self.lock.notify_all()

@@ -42,12 +42,17 @@ def server_for(app: Any, log_level: str = "warning") -> Any:
 
 def serve_forever(options: Options, unset: Collection[str], keep: Path, *, host: str = "127.0.0.1",
                   port: int = 8000, ready: Optional[Callable[[Listening], None]] = None) -> None:
-    """Serve until Ctrl-C (uvicorn stops, then raises KeyboardInterrupt again)."""
+    """Serve until Ctrl-C: uvicorn stops, then raises KeyboardInterrupt again, here
+    with ``dropped`` set (whether a painting was under way). ``ready`` hears where
+    it listens once it serves."""
     from doodle.serve.app import create_app
 
-    app = create_app(options, unset, keep=keep, host=host)
     sock = bind(host, port)
-    server = server_for(app)
-    if ready is not None:
-        ready(Listening(host, sock.getsockname()[1]))
-    server.run(sockets=[sock])
+    listening = Listening(host, sock.getsockname()[1])
+    app = create_app(options, unset, keep=keep, host=host,
+                     started=None if ready is None else (lambda: ready(listening)))
+    try:
+        server_for(app).run(sockets=[sock])
+    except KeyboardInterrupt as e:
+        e.dropped = app.server.painter.dropped  # type: ignore[attr-defined]
+        raise
