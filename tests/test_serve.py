@@ -185,3 +185,26 @@ def test_ctrl_c_stops_the_server_with_130(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_photo_s_map_is_in_the_style_s_colours(served):
+    client, _ = served
+    photo = np.zeros((60, 80, 3), np.uint8)
+    photo[:30] = (90, 160, 250)  # a blue sky
+    photo[30:] = (170, 230, 70)  # over a green meadow
+    status, data, _ = client.request("POST", "/api/photo-map", {"style": "meadow", "photo": png_b64(photo)})
+    assert status == 200, data
+    made = iio.imread(data)[..., :3]
+    assert made.shape == (60, 80, 3)
+    assert tuple(made[5, 5]) == (74, 168, 255) and tuple(made[55, 5]) == (192, 240, 64)  # sky, grass
+    assert {tuple(c) for c in made.reshape(-1, 3)} <= {(74, 168, 255), (192, 240, 64), (160, 80, 224),
+                                                       (32, 160, 64), (0, 224, 208)}
+
+
+def test_quality_presets():
+    from doodle.serve import quality
+
+    base = Options.of(phases=3, iterations=100)
+    assert quality.apply(base, "normal") == base
+    assert (quality.apply(base, "draft").painting.phases, quality.apply(base, "draft").painting.iterations) == (2, 25)
+    assert quality.apply(base, "fine").painting.iterations == 200

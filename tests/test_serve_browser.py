@@ -78,7 +78,8 @@ def test_draw_and_paint_in_the_browser(browser, tmp_path, builtin_extractor):
             box = browser.find_element(By.ID, field)
             box.clear()
             box.send_keys(str(value))
-        browser.find_element(By.ID, "apply-size").click()
+        browser.find_element(By.ID, "apply-size").click()  # the sample doodle, scaled down
+        browser.find_element(By.ID, "clear").click()
         canvas = browser.find_element(By.ID, "canvas")
         scale = canvas.size["width"] / W
         assert scale >= 1 and canvas.size["height"] == pytest.approx(H * scale, abs=1)

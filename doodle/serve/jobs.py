@@ -200,9 +200,14 @@ class Painter:
         job.doodle = imaging.encode_image(request.doodle, ".png")
         imaging.write_bytes(doodle_path, job.doodle)
         content_path = None
-        if request.content is not None:
+        if request.content is not None:  # painted over the doodle drawn for it: the doodle's size
+            from doodle.problem import resize
+
             content_path = folder / f"{job.name}-photo.png"
-            imaging.write_image(content_path, request.content)
+            photo = request.content
+            if photo.shape[:2] != request.doodle.shape[:2]:
+                photo = imaging.to_uint8(resize(photo, request.doodle.shape[:2]))
+            imaging.write_image(content_path, photo)
         given = {}
         if request.output_size is not None:
             given["output_size"] = request.output_size

@@ -20,15 +20,27 @@ def region_means(image: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return sums / np.maximum(counts, 1)[:, None]
 
 
+LONGEST = 512  # px: a photo is segmented at most this large (a starting map needs no more)
+
+
 def _labels(map_rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """(H, W) index into ``colours`` of each pixel's colour (nearest, for safety)."""
-    d = ((map_rgb[:, :, None, :].astype(np.int32) - colours[None, None].astype(np.int32)) ** 2).sum(-1)
-    return d.argmin(-1)
+    """(H, W) index into ``colours`` of each pixel's colour (every pixel has one of them)."""
+    codes, keys = maps._codes(map_rgb), maps._codes(colours)
+    order = np.argsort(keys)
+    found = np.clip(np.searchsorted(keys[order], codes), 0, len(keys) - 1)
+    return order[found]
 
 
 def photo_map(photo: np.ndarray, style_image: np.ndarray, style_map: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 photo -> its (H, W, 3) uint8 map in ``style_map``'s main colours."""
+    """(H, W, 3) uint8 photo -> its map in ``style_map``'s main colours, (H, W, 3) uint8
+    or smaller (its longest side at most :data:`LONGEST`; the page scales it to the canvas)."""
+    from doodle.api import resize_map
+
+    scale = LONGEST / max(photo.shape[:2])
+    if scale < 1:  # nearest neighbour: k-means looks at colours, and this keeps them
+        photo = resize_map(photo, (max(1, round(photo.shape[0] * scale)), max(1, round(photo.shape[1] * scale))))
     colours = maps.main_colours(style_map)
+    style_map = maps.snap_to(style_map, colours)
     k = min(len(colours), len(segment.SEGMENT_COLOURS), photo.shape[0] * photo.shape[1])
     segmented = segment.segment(photo, k)
     photo_labels = _labels(segmented, segment.SEGMENT_COLOURS[:k])

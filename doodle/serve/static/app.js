@@ -182,7 +182,13 @@ window.addEventListener("resize", fitCanvas);
 $("apply-size").onclick = () => {
   const w = Number($("canvas-width").value), h = Number($("canvas-height").value);
   if (!(w >= 16 && h >= 16 && w <= 2048 && h <= 2048)) { say("The canvas must be 16 to 2048 pixels a side."); return; }
+  // The drawing is kept, scaled to the new size (nearest neighbour, so still hard-edged).
+  const copy = document.createElement("canvas");
+  copy.width = doodle.width;
+  copy.height = doodle.height;
+  copy.getContext("2d").putImageData(doodle.data, 0, 0);
   doodle.reset(w, h, hexToRgb(state.style.background));
+  doodle.load(copy);
   fitCanvas();
 };
 
@@ -295,6 +301,7 @@ function finish(job, e) {
   $("progress").textContent = `Done: ${e.name}.png`;
   $("preview").hidden = true;
   $("result-image").src = e.painting;
+  $("result-link").href = e.painting;
   $("result").hidden = false;
   $("download-painting").href = e.painting;
   $("download-painting").download = `${e.name}.png`;
