@@ -208,3 +208,31 @@ def test_quality_presets():
     assert quality.apply(base, "normal") == base
     assert (quality.apply(base, "draft").painting.phases, quality.apply(base, "draft").painting.iterations) == (2, 25)
     assert quality.apply(base, "fine").painting.iterations == 200
+
+
+@pytest.mark.slow
+def test_paintings_queue_one_at_a_time_and_cancel(served):
+    client, _ = served
+    body = {"style": "meadow", "doodle": png_b64(tiny_doodle()), "quality": "fine"}
+    status, first = client.json("POST", "/api/paint", dict(body, seed=1))
+    assert status == 200
+    status, second = client.json("POST", "/api/paint", dict(body, seed=2))  # another tab's, say
+    assert status == 200 and second["position"] == 1
+    status, state = client.json("POST", f"/api/jobs/{second['job']}/cancel", {})
+    assert status == 200 and state["state"] == "cancelled"  # taken off the queue
+    assert [e["event"] for e in client.events(second["events"])][-1] == "cancelled"
+    client.json("POST", f"/api/jobs/{first['job']}/cancel", {})  # stopped at its next iteration
+    assert client.events(first["events"])[-1]["event"] == "cancelled"
+    status, body = client.json("GET", f"/api/jobs/{first['job']}/painting.png")
+    assert status == 400 and "not finished" in body["error"]
+    answers(client)
+
+
+def test_host_names():
+    from doodle.serve import guard
+
+    assert guard.host_name("127.0.0.1:8000") == "127.0.0.1"
+    assert guard.host_name("[::1]:8000") == "::1"
+    assert guard.host_name("LocalHost") == "localhost"
+    assert {"127.0.0.1", "localhost", "::1"} <= guard.allowed_hosts("127.0.0.1")
+    assert "evil.example" not in guard.allowed_hosts("0.0.0.0")
