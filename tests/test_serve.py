@@ -211,21 +211,26 @@ def test_quality_presets():
 
 
 @pytest.mark.slow
-def test_paintings_queue_one_at_a_time_and_cancel(served):
-    client, _ = served
-    body = {"style": "meadow", "doodle": png_b64(tiny_doodle()), "quality": "fine"}
-    status, first = client.json("POST", "/api/paint", dict(body, seed=1))
-    assert status == 200
-    status, second = client.json("POST", "/api/paint", dict(body, seed=2))  # another tab's, say
-    assert status == 200 and second["position"] == 1
-    status, state = client.json("POST", f"/api/jobs/{second['job']}/cancel", {})
-    assert status == 200 and state["state"] == "cancelled"  # taken off the queue
-    assert [e["event"] for e in client.events(second["events"])][-1] == "cancelled"
-    client.json("POST", f"/api/jobs/{first['job']}/cancel", {})  # stopped at its next iteration
-    assert client.events(first["events"])[-1]["event"] == "cancelled"
-    status, body = client.json("GET", f"/api/jobs/{first['job']}/painting.png")
-    assert status == 400 and "not finished" in body["error"]
-    answers(client)
+def test_paintings_queue_one_at_a_time_and_cancel(tmp_path, builtin_extractor):
+    from doodle.batch.cache import Shared
+
+    long = OPTIONS.replace(iterations=400)  # seconds at this size: cancelled long before the end
+    with running(long, tmp_path, shared=Shared(builtin_extractor)) as (client, _):
+        body = {"style": "meadow", "doodle": png_b64(tiny_doodle())}
+        status, first = client.json("POST", "/api/paint", dict(body, seed=1))
+        assert status == 200
+        status, second = client.json("POST", "/api/paint", dict(body, seed=2))  # another tab's, say
+        assert status == 200 and second["position"] == 1
+        status, state = client.json("POST", f"/api/jobs/{second['job']}/cancel", {})
+        assert status == 200 and state["state"] == "cancelled"  # taken off the queue
+        assert [e["event"] for e in client.events(second["events"])] == ["cancelled"]
+        client.json("POST", f"/api/jobs/{first['job']}/cancel", {})  # stopped at its next iteration
+        events = client.events(first["events"])
+        assert events[-1]["event"] == "cancelled"
+        assert all(e["iteration"] < 400 for e in events if e["event"] == "iteration")
+        status, body = client.json("GET", f"/api/jobs/{first['job']}/painting.png")
+        assert status == 400 and "not finished" in body["error"]
+        answers(client)
 
 
 def test_host_names():

@@ -152,7 +152,7 @@ class Painter:
             self.lock.notify_all()
 
     def _trim(self) -> None:
-        """Forget the images of all but the last :data:`KEPT_JOBS` finished jobs."""
+        """Forget all but the last :data:`KEPT_JOBS` finished jobs (their files stay in ``keep``)."""
         ended = [j for j in self.jobs.values() if j.state in ENDED]
         for job in ended[:-KEPT_JOBS]:
             del self.jobs[job.id]

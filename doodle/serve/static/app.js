@@ -109,13 +109,15 @@ function chooseColour(hex) {
   if (state.tool === "eraser") chooseTool(document.querySelector('[data-tool="brush"][data-size="5"]'));
 }
 
-// Shown at the largest whole multiple of its size that fits: every canvas pixel a
-// square of screen pixels, so hard edges stay visibly hard.
+// Shown as large as fits the column and the window's height (at least at its own size),
+// drawn pixelated, so hard edges stay visibly hard.
 function fitCanvas() {
-  const room = $("canvas-box").clientWidth || 640;
-  const scale = Math.max(1, Math.floor(room / doodle.width));
-  $("canvas").style.width = `${doodle.width * scale}px`;
-  $("canvas").style.height = `${doodle.height * scale}px`;
+  const box = $("canvas-box");
+  const room = box.clientWidth || 640;
+  const below = Math.max(200, window.innerHeight - box.getBoundingClientRect().top - 16);
+  const scale = Math.max(1, Math.min(room / doodle.width, below / doodle.height));
+  $("canvas").style.width = `${Math.floor(doodle.width * scale)}px`;
+  $("canvas").style.height = `${Math.floor(doodle.height * scale)}px`;
 }
 
 // --- tools -----------------------------------------------------------------------
@@ -250,7 +252,7 @@ function progressText(e) {
   if (e.event === "start") return `Painting ${e.size[0]}×${e.size[1]}, seed ${e.seed}: preparing…`;
   if (e.event === "phase") return `Phase ${e.phase}/${e.phases} at ${e.size[0]}×${e.size[1]}: compiling…`;
   if (e.event === "iteration") return `Phase ${e.phase}/${e.phases} at ${e.size[0]}×${e.size[1]}\n` +
-    `iteration ${e.iteration}/${e.iterations} · loss ${e.loss.toPrecision(4)} · ${e.rate.toFixed(2)} s/it · ETA ${e.eta}`;
+    `iteration ${e.iteration}/${e.iterations} · loss ${e.loss.toPrecision(4)} · ${e.rate.toFixed(2)} s/it · this phase ends in ${e.eta}`;
   if (e.event === "quilted" || e.event === "skipped") return e.message;
   return null;
 }
@@ -274,6 +276,7 @@ function follow(job) {
   $("cancel").disabled = false;
   $("result").hidden = true;
   $("preview").hidden = true;
+  $("notices").textContent = "";
   $("bar").firstElementChild.style.width = "0";
   const source = state.source = new EventSource(job.events);
   source.onmessage = (message) => {
@@ -285,7 +288,11 @@ function follow(job) {
       $("bar").firstElementChild.style.width = `${Math.round(100 * done)}%`;
     }
     if (e.image) { $("preview").src = e.image; $("preview").hidden = false; }
-    if (e.event === "notice") say(e.text, true);
+    if (e.event === "notice") {
+      const line = document.createElement("p");
+      line.textContent = e.text;
+      $("notices").appendChild(line);
+    }
     if (["finished", "failed", "cancelled"].includes(e.event)) { source.close(); finish(job, e); }
   };
   source.onerror = () => { if (source.readyState === EventSource.CLOSED) finish(job, { event: "failed", error: "the server went away." }); };
