@@ -8,6 +8,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -20,7 +21,7 @@ import imageio.v3 as iio  # noqa: E402
 
 from doodle import api, image_text, provenance  # noqa: E402
 from doodle.options import Options  # noqa: E402
-from tests.serving import png_b64, running  # noqa: E402
+from tests.serving import Client, png_b64, running  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = Options.of(phases=1, iterations=4, device="cpu")
@@ -155,6 +156,14 @@ def test_an_uploaded_painting_alone_gets_a_segmented_map(served):
     assert len(style["legend"]) >= 2
     status, data, _ = client.request("GET", f"/api/styles/{style['id']}/map.png")
     assert status == 200 and iio.imread(data).shape[:2] == (40, 48)
+    edited = iio.imread(data)[..., :3].copy()
+    edited[:, :10] = edited[0, 0]  # one region grown by hand, in the map's own colour
+    status, again = client.json("POST", f"/api/styles/{style['id']}/map", {"map": png_b64(edited)})
+    assert status == 200 and not again["segmented"] and again["id"] != style["id"], again
+    status, data, _ = client.request("GET", f"/api/styles/{again['id']}/map.png")
+    assert np.array_equal(iio.imread(data)[..., :3], edited)
+    status, body = client.json("POST", "/api/styles/meadow/map", {"map": png_b64(edited)})
+    assert status == 400 and "is a pack" in body["error"]
     status, _, _ = client.request("GET", "/api/styles/../../etc/passwd/image.png")  # no path is read
     assert status in (400, 404)
     status, _, _ = client.request("GET", "/api/styles/..%2F..%2Fetc%2Fpasswd/image.png")
@@ -172,16 +181,24 @@ def test_without_starlette_serve_exits_2_with_the_install_line():
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_server_with_130(tmp_path):
+def test_ctrl_c_stops_the_server_with_130_dropping_the_painting(tmp_path):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     proc = subprocess.Popen([sys.executable, "-m", "doodle", "serve", "--port", "0", "--keep", str(tmp_path)],
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
         assert "serving http://127.0.0.1:" in line, line
+        client = Client(int(line.split("127.0.0.1:")[1].split("/")[0]))
+        status, job = client.json("POST", "/api/paint", {"style": "meadow", "doodle": png_b64(tiny_doodle())})
+        assert status == 200
+        deadline = time.monotonic() + 30
+        while client.json("GET", "/api/styles")[0] == 200 and time.monotonic() < deadline:
+            if client.request("GET", f"/api/jobs/{job['job']}/doodle.png")[0] == 200:  # it has started
+                break
+            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 130
-        assert "interrupted" in proc.stderr.read()
+        assert "interrupted; the painting under way was dropped" in proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
