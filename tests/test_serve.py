@@ -258,3 +258,17 @@ def test_host_names():
     assert guard.host_name("LocalHost") == "localhost"
     assert {"127.0.0.1", "localhost", "::1"} <= guard.allowed_hosts("127.0.0.1")
     assert "evil.example" not in guard.allowed_hosts("0.0.0.0")
+
+
+def test_a_taken_port_is_one_line_and_exit_2(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "doodle", "serve", "--port", str(port), "--keep", str(tmp_path)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"doodle: error: cannot listen on 127.0.0.1:{port}: Address already in use. " \
+                                  "Try another --port."

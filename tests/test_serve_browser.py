@@ -137,3 +137,39 @@ def test_draw_and_paint_in_the_browser(browser, tmp_path, builtin_extractor):
     assert (received[inside1 & ~(d2 <= RADIUS + 0.75)] == WATER).all()
     assert (received[outside] == GRASS).all()
     assert inside1.sum() > 40 and inside2.sum() > 20 and outside.sum() > 0.8 * W * H
+
+
+@pytest.mark.slow
+def test_upload_a_painting_and_start_from_a_photo_s_map(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    bands = np.zeros((48, 64, 3), np.uint8)
+    bands[:24] = (40, 90, 200)
+    bands[24:] = (60, 160, 60)
+    iio.imwrite(tmp_path / "bands.png", bands)
+    with running(OPTIONS, tmp_path / "keep") as (client, _):
+        browser.get(f"http://127.0.0.1:{client.port}/")
+        wait = WebDriverWait(browser, 30)
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, '.style-card[data-id="meadow"]')))
+        browser.find_element(By.CSS_SELECTOR, "#upload summary").click()
+        browser.find_element(By.ID, "upload-image").send_keys(str(tmp_path / "bands.png"))
+        browser.find_element(By.ID, "upload-send").click()
+        card = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '.style-card.on[data-id^="upload-"]')))
+        assert "bands" in card.text
+        assert "one was made from its colours" in browser.find_element(By.ID, "message").text
+        legend = [b.get_attribute("data-colour") for b in browser.find_elements(By.CSS_SELECTOR, ".swatch")]
+        assert len(legend) >= 2
+
+        browser.find_element(By.CSS_SELECTOR, '.style-card[data-id="meadow"]').click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '.swatch[data-colour="#c0f040"]')))
+        browser.find_element(By.ID, "from-photo").send_keys(str(tmp_path / "bands.png"))
+        wait.until(ec.visibility_of_element_located((By.ID, "over-photo-box")))
+        pixels = np.array(browser.execute_script(
+            "const c = document.getElementById('canvas');"
+            "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);"),
+            np.uint8).reshape(240, 320, 4)[..., :3]
+    assert tuple(pixels[10, 10]) == (74, 168, 255) and tuple(pixels[230, 10]) == (192, 240, 64)  # sky, grass
+    assert {tuple(c) for c in pixels.reshape(-1, 3)} <= {(74, 168, 255), (192, 240, 64), (160, 80, 224),
+                                                         (32, 160, 64), (0, 224, 208)}

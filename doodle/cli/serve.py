@@ -60,8 +60,11 @@ def serve_command(port: int, host: str, open_browser: bool, keep: Optional[str],
         def ready(listening: Listening) -> None:
             click.echo(f"doodle: serving {listening.url} (Ctrl-C stops); paintings go to {folder}", err=True)
             if host not in LOOPBACK:
+                import socket
+
                 click.echo(f"doodle: warning: listening on {host}: anyone who can reach this machine on port "
-                           f"{listening.port} can use the page and paint here.", err=True)
+                           f"{listening.port} can use the page and paint here (at http://{socket.gethostname()}:"
+                           f"{listening.port}/, say).", err=True)
             if open_browser:
                 webbrowser.open(listening.url)
 

@@ -76,6 +76,8 @@ async function pick(id) {
   const style = state.styles.find((s) => s.id === id);
   state.style = style;
   state.editingMap = false;
+  state.photo = null;  // a photo's map was in the previous style's colours
+  $("over-photo-box").hidden = true;
   renderStyles();
   $("style-name").textContent = `in ${style.name}'s colours`;
   doodle.palette = style.legend.map((l) => hexToRgb(l.colour));
@@ -209,6 +211,8 @@ $("from-photo").onchange = async () => {
     const photo = await readFile($("from-photo"));
     const response = await api("/api/photo-map", { style: state.style.id, photo });
     doodle.load(await loadImage(URL.createObjectURL(await response.blob())));
+    state.photo = photo;  // painted over, unless unticked or another photo is chosen
+    $("over-photo-box").hidden = false;
     say("");
   } catch (e) { say(e.message); }
   $("from-photo").value = "";
@@ -261,7 +265,8 @@ $("paint").onclick = async () => {
   if (!state.style) return;
   say("");
   try {
-    const content = await readFile($("content"));
+    const content = (await readFile($("content"))) ||
+      (state.photo && $("over-photo").checked && !$("over-photo-box").hidden ? state.photo : null);
     const body = { style: state.style.id, doodle: doodle.png(), quality: $("quality").value,
                    width: $("out-width").value, height: $("out-height").value, seed: $("seed").value, content };
     const job = await (await api("/api/paint", body)).json();
