@@ -6,6 +6,7 @@ as they do for ``doodle paint``.
 """
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 from pathlib import Path
@@ -76,4 +77,10 @@ def serve_command(port: int, host: str, open_browser: bool, keep: Optional[str],
     except KeyboardInterrupt as e:
         dropped = "; the painting under way was dropped" if getattr(e, "dropped", False) else ""
         click.echo(f"doodle: interrupted{dropped}", err=True)
+        if dropped:
+            # The painting thread may be deep inside XLA (compiling, say): finalising the
+            # interpreter under it aborts the process (SIGABRT). Nothing is left to write.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
