@@ -76,9 +76,8 @@ class Job:
 
     def forget_previews(self) -> None:
         """Drop every preview image but the last (a finished job is replayed, not watched)."""
-        with self.lock:
-            for event in self.events[:-1]:
-                event.pop("image", None)
+        with self.lock:  # copies, not edits: a reader may be writing out the old dicts now
+            self.events[:-1] = [{k: v for k, v in e.items() if k != "image"} for e in self.events[:-1]]
 
 
 class Painter:
