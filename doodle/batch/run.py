@@ -238,11 +238,13 @@ def input_records(prepared: Any) -> Optional[list[dict]]:
 
 
 def paint_prepared(problem: Any, options: Any, random_seed: int, shared: Shared, files: Optional[list[dict]] = None,
-                   notice: Notice = lambda s: None) -> tuple[np.ndarray, Optional[dict[str, str]]]:
+                   notice: Notice = lambda s: None,
+                   callback: Optional[Callable[[Any], None]] = None) -> tuple[np.ndarray, Optional[dict[str, str]]]:
     """Paint a prepared job with ``random_seed`` as ``doodle paint`` paints it
     (:func:`doodle.api.paint_problem`, with the process's shared extractor and style
     passes): (the (H, W, 3) uint8 image, the text fields of its provenance record, as
-    ``doodle paint`` writes them; None without ``files``)."""
+    ``doodle paint`` writes them; None without ``files``). ``callback`` also hears
+    each :class:`doodle.synthesis.Progress` (it may raise to stop the painting)."""
     from doodle import api, planner
     from doodle.cli import stamp
     from doodle.reporting import Reporter, RunInfo
@@ -254,7 +256,12 @@ def paint_prepared(problem: Any, options: Any, random_seed: int, shared: Shared,
     device = planner.select_device(options.resources.device)
     info.device = f"{device.platform} ({device.device_kind})"
     phases = Reporter(options, quiet=True)  # keeps each phase's record, prints nothing
-    image = api.paint_problem(problem, options, extractor=extractor, callback=phases, notice=notice,
+    def heard(p: Any) -> None:
+        phases(p)
+        if callback is not None:
+            callback(p)
+
+    image = api.paint_problem(problem, options, extractor=extractor, callback=heard, notice=notice,
                               memo=shared.memo)
     text = None if files is None else stamp.fields(info, options, files, extractor, phases.phases)
     return image, text

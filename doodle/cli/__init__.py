@@ -1,7 +1,7 @@
 """The ``doodle`` command line (click only: parsing, printing, exit codes).
 
 One module per subcommand (``paint``, ``plan``, ``styles``, ``maps``: check and
-segment, ``weights``, ``info``, ``batch``); their flags come from
+segment, ``weights``, ``info``, ``batch``, ``serve``); their flags come from
 :mod:`doodle.cli.options`, their error lines and exit codes from :mod:`doodle.cli.errors`.
 A subcommand's module is imported only when that command runs (:mod:`doodle.cli.lazy`),
 so that ``doodle --help``, ``styles``, ``check`` and ``info`` start without JAX.
@@ -25,6 +25,7 @@ COMMANDS = (
     Lazy("weights", "doodle.cli.weights", "weights", "Pretrained VGG16 and VGG19 weights: list, download, import, inspect."),
     Lazy("info", "doodle.cli.info", "info_command", "How PAINTING was made (its provenance), and the command that repaints it."),
     Lazy("batch", "doodle.cli.batch", "batch", "Paint many doodles: a JSON Lines file of jobs, or a glob of doodles in one style."),
+    Lazy("serve", "doodle.cli.serve", "serve_command", "Draw doodles in the browser in a style's colours, and watch them paint."),
 )
 
 
