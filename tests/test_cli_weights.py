@@ -28,7 +28,7 @@ def test_cli_list_info_import_and_errors(tmp_path):
     assert res.exit_code == 0, res.output
     for src in weights.SOURCES:
         assert src.name in res.output
-    assert "not downloaded" in res.output and "built-in" in res.output
+    assert "not downloaded" in res.output and "--weights auto uses: packaged" in res.output
 
     path = write_torch_zip(tmp_path / "vgg19-d01eb7cb.pth", *torch_state(oihw_weights()))
     res = runner.invoke(weights_cli, ["info", str(path)])
