@@ -51,3 +51,22 @@ def test_auto_paints_with_the_shipped_vgg16_when_nothing_else_is_found(tmp_path)
         api.check_network_layers(ext, ("3_1", "5_1"), ("4_2",))
     assert api.extractor_kind(Options()).quilt_with_maps is False  # the pretrained defaults
     assert api.extractor_kind(Options.of(weights="builtin")).quilt_with_maps is True
+
+
+def test_a_files_calibration_means_are_kept_and_a_bad_copy_is_redone(tmp_path, monkeypatch):
+    from doodle import vgg
+    from doodle.weights import packaged
+
+    from doodle.weights import loading
+
+    first = weights.load_file(packaged.FILE)
+    kept = loading._means_file(packaged.FILE, weights.read_weights(packaged.FILE, partial=True), None)
+    assert kept.is_file()
+    calls = []
+    real = vgg.features_jit
+    monkeypatch.setattr(vgg, "features_jit", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = weights.load_file(packaged.FILE)
+    assert calls == [] and again.calibration == first.calibration  # no calibration pass
+    kept.write_text("[1.0, 2.0]")  # short: not trusted
+    redone = weights.load_file(packaged.FILE)
+    assert calls == [1] and redone.calibration == first.calibration

@@ -2,7 +2,9 @@
 (the best pretrained file on the machine, else the built-in network) or "builtin"."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -22,17 +24,52 @@ if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for j
     from doodle.extractor import Extractor
 
 
-def to_extractor(loaded: Loaded, name: str) -> "Extractor":
-    """Wrap read weights as an Extractor (parameters as jax arrays)."""
+def to_extractor(loaded: Loaded, name: str, means: tuple[float, ...] = ()) -> "Extractor":
+    """Wrap read weights as an Extractor (parameters as jax arrays). ``means``: their
+    calibration means from an earlier load (:func:`doodle.extractor.pin`), if known."""
     from doodle import vgg
     from doodle.extractor import BUILTIN_ACTIVATION, pin, with_defaults
     from doodle.options import PRETRAINED
 
     # Every layer pinned to the built-in network's mean activation: the loss weights
     # then mean the same with these weights as with the built-in ones.
-    params, means = pin(loaded.params, loaded.preprocess, BUILTIN_ACTIVATION)
+    params, means = pin(loaded.params, loaded.preprocess, BUILTIN_ACTIVATION, means)
     return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True, calibration=means,
                          arch=vgg.arch_of(loaded.params))
+
+
+def _means_file(path: Path, loaded: Loaded, cache: Optional[PathLike]) -> Path:
+    """Where a file's calibration means are kept: named after what they depend on (the
+    file's bytes, its convention, the layers read, this JAX build and platform)."""
+    import hashlib
+
+    import jax
+
+    key = hashlib.sha256(repr((discover.sha256_of(path, cache), loaded.preprocess, tuple(loaded.params),
+                               jax.__version__, jax.default_backend())).encode()).hexdigest()[:32]
+    return Path(cache if cache is not None else cache_dir()) / "pinned" / f"{key}.json"
+
+
+def _pinned(path: Path, loaded: Loaded, name: str, cache: Optional[PathLike]) -> "Extractor":
+    """:func:`to_extractor`, the calibration pass (~0.7 s of every start-up) skipped
+    when an earlier load kept its means; a missing, unreadable or short file means
+    calibrating again, and a read-only cache only costs that."""
+    where: Optional[Path] = None
+    try:
+        where = _means_file(path, loaded, cache)
+        means = tuple(float(v) for v in json.loads(where.read_text()))
+    except FileNotFoundError:
+        means = ()
+    except Exception:  # noqa: BLE001 - an unusable cache only costs the calibration pass
+        where, means = None, ()
+    ext = to_extractor(loaded, name, means if len(means) == len(loaded.params) else ())
+    if where is not None and tuple(ext.calibration) != means:
+        with contextlib.suppress(OSError):
+            where.parent.mkdir(parents=True, exist_ok=True)
+            tmp = where.with_suffix(".tmp")
+            tmp.write_text(json.dumps(list(ext.calibration)))
+            os.replace(tmp, where)
+    return ext
 
 
 def load_file(
@@ -42,7 +79,7 @@ def load_file(
     path = Path(path)
     if path.resolve() == packaged.FILE.resolve():  # the shipped VGG16 holds its first nine layers only
         partial, name = True, name or packaged.NAME
-    return to_extractor(read_weights(path, convention=convention, partial=partial), name or path.name)
+    return _pinned(path, read_weights(path, convention=convention, partial=partial), name or path.name, None)
 
 
 def resolve_path(spec: PathLike, cache: Optional[PathLike] = None) -> tuple[Path, Optional[Source]]:
