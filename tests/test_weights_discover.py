@@ -135,7 +135,9 @@ def test_a_symlinked_hf_snapshot_is_read_in_place(places):
     assert said == [f"weights: timm-vgg16 VGG16 (found in {path.parent}, sha256 ok)"]
     assert weights.weights_file("auto") == path
     # Nothing was copied: doodle's cache holds only the remembered digests.
-    assert [p.name for p in places["doodle"].iterdir()] == [discover.MEMO_NAME]
+    # Nothing copied: doodle's cache holds the remembered checks and the file's calibration means.
+    assert sorted(p.name for p in places["doodle"].iterdir()) == sorted([discover.MEMO_NAME, "pinned"])
+    assert all(p.suffix == ".json" and p.stat().st_size < 1000 for p in (places["doodle"] / "pinned").iterdir())
 
 
 def test_a_blob_that_is_not_its_name_fails_and_a_copy_is_unchecked(places):
@@ -209,5 +211,9 @@ def test_a_found_file_given_as_a_path_is_still_known_and_hashed_once(places, mon
     hashed = []
     real = discover.file_digests
     monkeypatch.setattr(discover, "file_digests", lambda p: hashed.append(p) or real(p))
+    # Loading it above hashed it (its calibration means are kept by its sha256): a new
+    # mtime makes it a new version of the file, hashed once more, then remembered.
+    st = path.stat()
+    os.utime(path, (st.st_atime, st.st_mtime + 10))
     assert discover.sha256_of(path) == discover.sha256_of(path) == sha256(path.read_bytes())
     assert len(hashed) == 1  # a painting's provenance records it without hashing it each time
