@@ -50,7 +50,7 @@ CPU_RETENTION_TRIMMED = 1.2
 # on runs that kept them all. A run short of memory drops them between phases
 # (doodle.synthesis), and its later phases peak lower by about this much per earlier
 # phase: measured 137 MiB a phase at 1024×768 (trimmed, tiled), 60-190 MiB per set of
-# programs at smaller sizes (bench/RESULTS.md, seventh and eighth sessions).
+# programs at smaller sizes (bench/RESULTS.md, 2026-12-01).
 CPU_PROGRAMS = 128 * 2**20
 
 
@@ -286,7 +286,7 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
                 # On a CPU the slice term is a fitted stand-in (below), not the
                 # slice itself: the CPU terms above were fitted with relu3_1 searched,
                 # and the peak RSS did not fall when it went to refined with maps (the
-                # sixth session's change; bench/RESULTS.md, seventh session). So a layer
+                # commit aca6120; bench/RESULTS.md, 2026-12-01, the wall-time heading). So a layer
                 # refined in one mode only keeps the term it was fitted with; those
                 # refined in every mode (as when fitted) count their window only.
                 worst = max(worst, slice_bytes((oh, ow), sw, max(rows_within(slice_budget), 1)))
@@ -299,7 +299,7 @@ def _candidate(phase, hw, style_hw, style_layers, content_layers, semantic, budg
                                              patches.block_limit(device))
         # The whole planned slice is counted, though on a CPU the matching walks smaller
         # blocks: counting only the block predicted less than the peak RSS fell by
-        # (bench/RESULTS.md, fourth session), and SLICE_FACTOR was fitted this way. So on
+        # (bench/RESULTS.md, 2026-11-30, "matching blocks, time against pixels"), and SLICE_FACTOR was fitted this way. So on
         # a CPU the term stands for memory that smaller slices do not free: it is counted
         # at the largest slice whatever the budget (shrinking the slices to fit a tight
         # budget under-predicted by 30-36 %), and a tight budget takes trimming, remat or

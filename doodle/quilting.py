@@ -45,7 +45,7 @@ MIN_BLOCK = 8  # a style smaller than this on a side is not quilted
 # region is drawn from its own part of the style where the style has such blocks, and
 # from the best-looking ones where it has none (their stray pixels are then not kept).
 # At 10 the Coastline's sky above the rocks took the style's few blocks that hold a
-# rock border too (deep blue, in visible rectangles): bench/RESULTS.md, eighth session.
+# rock border too (deep blue, in visible rectangles): bench/RESULTS.md, 2026-12-01 (quilting).
 MAP_WEIGHT = 1.0
 MAX_REGIONS = 64  # a map of more colours is not flat regions (as problem.MAX_FLAT_COLOURS)
 # The blocks already placed weigh twice the guide, per pixel of the overlap: where
@@ -223,7 +223,7 @@ def _mend(canvas: np.ndarray, fresh: np.ndarray, target: np.ndarray, labels: np.
     pixels that were of the right region stay: redrawing them too took more of each
     region from the few style blocks that fit its part of a border block, and moved
     its colours (the meadow's pond came out darker than the style's river:
-    bench/RESULTS.md, eleventh session). This is done block by block, before the next
+    bench/RESULTS.md, 2026-12-02). This is done block by block, before the next
     is placed, so that the next one's overlap sees them. Not in Efros & Freeman, whose
     texture transfer has one texture: it is what lets each region's texture run up to
     a border that the style never drew.

@@ -140,7 +140,7 @@ def synthesize(
         if plan is not None and plan.memory_short and i < options.painting.phases - 1:
             # Every program a phase compiles is specialised to its sizes, which no
             # later phase shares, and on a CPU each phase's set holds 60-190 MiB even
-            # after trimming (bench/RESULTS.md, seventh session). When memory is short
+            # after trimming (bench/RESULTS.md, 2026-12-01, the wall-time heading). When memory is short
             # they go before the next phase; a later painting of the same sizes in
             # this process compiles (or loads from the disk cache) again.
             jax.clear_caches()

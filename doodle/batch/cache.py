@@ -25,7 +25,7 @@ class Shared:
         """Say that a painting of ``sizes`` (its output's and styles' sizes) comes next.
 
         JAX keeps every program it compiled, each specialised to its sizes; on a CPU
-        one painting's set holds a few hundred MiB (bench/RESULTS.md, seventh session),
+        one painting's set holds a few hundred MiB (bench/RESULTS.md, 2026-12-01, the wall-time heading),
         so a worker painting many different sizes would grow without end. Paintings of
         sizes already seen reuse their programs; a new size when ``program_sizes``
         others are kept drops them all first (``jax.clear_caches``). True when it did.
