@@ -28,23 +28,25 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "neural-doodle"
 CHILD = r"""
 import json, sys, time
 import jax
-from doodle import api, evaluation, phase
-from doodle.options import Options
+from doodle.run import api
+from doodle.core import evaluation, phase
+from doodle.plan.options import Options
 w, h, repeats, inputs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 opts = Options.of(output_size=(w, h), phases=1, random_seed=0, device="cpu", weights="builtin")
 problem = api.build_problem(f"{inputs}/Monet.jpg", style_map=f"{inputs}/Monet_sem.png",
                             target_map=f"{inputs}/Coastline_sem.png", options=opts)
 ex = api.resolve_extractor(opts)
-plan = api.make_plan(problem, ex, opts)
+settings = api.make_recipe(problem, opts, ex)
+plan = settings.plan
 hw = (h, w)
 tiles = plan.phases[0].tiles
 if tiles > 1:  # painted in tiles: one tile's evaluation (they are all one size), times the tiles
-    from doodle import tiles as tiling
+    from doodle.core import tiles as tiling
     t = tiling.layout(hw, plan.phases[0].tile, plan.phases[0].overlap)[0]
     hw = t.hw
     problem = problem._replace(target_map=problem.target_map[t.y0:t.y1, t.x0:t.x1], size=hw)
-ph = phase.prepare_phase(problem, ex, opts, 1.0, hw, plan.slice_rows(1), key=jax.random.PRNGKey(0))
-config = evaluation.eval_config(ex, opts, problem, ph, plan.phases[0].remat)
+ph = phase.prepare_phase(problem, ex, settings, 1.0, hw, plan.slice_rows(1), key=jax.random.PRNGKey(0))
+config = evaluation.eval_config(ex, settings, ph, plan.phases[0].remat)
 consts = evaluation.constants(ex, ph)
 x = jax.random.uniform(jax.random.PRNGKey(1), hw + (3,), minval=16.0, maxval=240.0)
 state, matching = evaluation.fresh(config, x, ph)
@@ -70,8 +72,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--inputs", default=str(REFERENCE))
     args = p.parse_args()
-    from doodle import cache, timing
-    from doodle.options import PaintingOptions
+    from doodle.io import cache
+    from doodle.run import timing
+    from doodle.plan.options import PaintingOptions
 
     match_every = PaintingOptions().match_every
     cal = timing.calibration(cache.cache_dir() / "timing", "cpu")

@@ -38,7 +38,7 @@ PAINT=(python3 -m doodle paint --style "$REF/Monet.jpg" --map "$REF/Coastline_se
 step paint_cold 120 "${PAINT[@]}" -o "$OUTDIR/coastline_cold.png" --log-json "$OUTDIR/cold.jsonl"
 step paint_warm 45 "${PAINT[@]}" -o "$OUTDIR/coastline_warm.png" --log-json "$OUTDIR/warm.jsonl"
 step paint_warm2 45 "${PAINT[@]}" -o "$DOODLE_CACHE/coastline_warm2.png"
-step import_only 30 python3 -c "import time; t=time.perf_counter(); import jax; t1=time.perf_counter(); jax.devices(); t2=time.perf_counter(); import doodle.cli, doodle.api, doodle.synthesis; t3=time.perf_counter(); print(f'import jax {t1-t:.2f}s, devices {t2-t1:.2f}s, import doodle {t3-t2:.2f}s')"
+step import_only 30 python3 -c "import time; t=time.perf_counter(); import jax; t1=time.perf_counter(); jax.devices(); t2=time.perf_counter(); import doodle.cli, doodle.run.api, doodle.core.synthesis; t3=time.perf_counter(); print(f'import jax {t1-t:.2f}s, devices {t2-t1:.2f}s, import doodle {t3-t2:.2f}s')"
 step profile 45 python3 -m cProfile -o "$DOODLE_CACHE/warm.prof" -m doodle paint --style "$REF/Monet.jpg" \
     --map "$REF/Coastline_sem.png" --random-seed 1 -q -o "$DOODLE_CACHE/coastline_prof.png"
 python3 - "$DOODLE_CACHE/warm.prof" "$OUTDIR/profile.txt" <<'PY'

@@ -5,10 +5,10 @@ Usage:
 
 The default options' searched layers at a 512×384 output and a 512×384 style
 (relu3_1: 96×128 pixels, 256 channels + 4 map channels; relu4_1: 48×64, 512 + 4),
-random normalised features. Each line times :func:`doodle.patches.match` with the
+random normalised features. Each line times :func:`doodle.core.patches.match` with the
 bank walked in slices of R style patch rows and the output in chunks of O patch rows;
 the Gram block's size is printed beside it, and the last line per layer is the pair
-:func:`doodle.patches.blocks` chooses on this device (the planner's slice as the
+:func:`doodle.core.patches.blocks` chooses on this device (the planner's slice as the
 memory limit). The fastest of ``--repeats`` runs after one warm-up. Numbers only.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from doodle import patches  # noqa: E402
+from doodle.core import patches  # noqa: E402
 
 LAYERS = {"3_1": (96, 128, 256), "4_1": (48, 64, 512)}  # (h, w, channels) at 512×384
 PAIRS = [(None, None), (42, None), (32, 32), (24, 24), (32, 16), (16, 32), (12, 12), (46, 8), (8, 46)]

@@ -49,8 +49,10 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "neural-doodle"
 CHILD = r"""
 import json, resource, sys, time
 import jax, numpy as np
-from doodle import api, planner, synthesis
-from doodle.options import Options
+from doodle.run import api
+from doodle.plan import planner
+from doodle.core import synthesis
+from doodle.plan.options import Options
 w, h, iterations, layers, propagate, remat, device, inputs, phases, save, cached, release = sys.argv[1:13]
 if cached == "1":
     from doodle.cli import runtime
@@ -75,7 +77,8 @@ else:
     sem = np.zeros((sh, sw, 3), np.uint8); sem[: sh // 2] = (255, 0, 0); sem[sh // 2:] = (0, 0, 255)
     problem = api.build_problem(style, style_map=sem, target_map=sem[::-1].copy(), options=opts)
 extractor = api.resolve_extractor(opts)
-plan = api.make_plan(problem, extractor, opts)
+settings = api.make_recipe(problem, opts, extractor)
+plan = settings.plan
 start = time.perf_counter()
 times = []  # per phase (or tile): [seconds, evaluations, first evaluation's seconds]
 def progress(p):
@@ -83,10 +86,10 @@ def progress(p):
         times.append([0.0, 0, round(p.seconds, 2)])
     elif p.event == "done" and times:
         times[-1][:2] = [round(p.seconds, 2), p.iteration]
-image = synthesis.synthesize(problem, extractor, opts, key=jax.random.PRNGKey(0), plan=plan, callback=progress)
+image = synthesis.synthesize(problem, extractor, settings, key=jax.random.PRNGKey(0), callback=progress)
 seconds = time.perf_counter() - start
 if save != "-":
-    from doodle import imaging
+    from doodle.io import imaging
     img = imaging.to_uint8(image)
     H, W = img.shape[:2]
     # The whole painting scaled to 1920 wide (block means), and two 100 % crops:

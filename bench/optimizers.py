@@ -36,12 +36,14 @@ import optax
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle import api, evaluation, synthesis  # noqa: E402
-from doodle.phase import prepare_phase  # noqa: E402
-from doodle.planner import scaled  # noqa: E402
-from doodle.problem import resize  # noqa: E402
-from doodle.extractor import builtin  # noqa: E402
-from doodle.options import Options  # noqa: E402
+from doodle.run import api  # noqa: E402
+from doodle.core import evaluation, synthesis
+from doodle.core.phase import prepare_phase  # noqa: E402
+from doodle.plan.planner import scaled  # noqa: E402
+from doodle.core.problem import resize  # noqa: E402
+from doodle.core.extractor import builtin  # noqa: E402
+from doodle.plan.options import Options  # noqa: E402
+from doodle.plan import resolve
 
 from speed import case  # noqa: E402
 
@@ -111,7 +113,7 @@ def run_optax(config, consts, phase, hw, x0, matching, evaluations, every=1, tra
 def overhead(size: str, repeats: int = 20) -> None:
     """Milliseconds per step of each optimiser alone (a cheap quadratic in place of the
     evaluation) at an image of ``size``, the two alternated in one process."""
-    from doodle import optim
+    from doodle.core import optim
 
     w, h = (int(v) for v in size.split("x"))
     n = w * h * 3
@@ -178,10 +180,10 @@ def main() -> None:
         x = None
         for ph, scale in enumerate((0.5, 1.0), 1):
             hw = scaled(problem.size, scale)
-            x = (synthesis.initial_image(problem, options, hw, key=jax.random.PRNGKey(0)) if x is None
+            x = (synthesis.initial_image(problem, resolve.recipe(options, problem, resolve.kind_of(None)), hw, key=jax.random.PRNGKey(0)) if x is None
                  else resize(x, hw))
-            phase = prepare_phase(problem, extractor, options, scale, hw, key=jax.random.PRNGKey(ph))
-            config = evaluation.eval_config(extractor, options, problem, phase)
+            phase = prepare_phase(problem, extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), scale, hw, key=jax.random.PRNGKey(ph))
+            config = evaluation.eval_config(extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), phase)
             consts = evaluation.constants(extractor, phase)
             _, start = evaluation.fresh(config, x, phase)
             ev = evaluation.evaluation_jit(config, consts, x, start, True)  # also compiles

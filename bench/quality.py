@@ -46,8 +46,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle import api, imaging, packs  # noqa: E402
-from doodle.options import Options  # noqa: E402
+from doodle.run import api  # noqa: E402
+from doodle.io import imaging
+from doodle.plan import packs
+from doodle.plan.options import Options  # noqa: E402
 
 SHARED = Path(os.environ.get("DOODLE_SHARED", ROOT.parent / "shared"))
 REFERENCE = SHARED / "reference" / "neural-doodle"

@@ -7,7 +7,7 @@ Usage:
 The doodles are made here: the seascape pack's map (styles/seascape) resized to
 --size, with a boat (a hull and a cabin in the rocks' colour) crossing the sea from
 left to right over --frames frames; sky, sand and rocks never move. Each mode paints
-the sequence with :func:`doodle.sequence.paint_sequence` (built-in extractor, one
+the sequence with :func:`doodle.run.sequence.paint_sequence` (built-in extractor, one
 random seed for every frame):
 
 - independent: every frame painted alone, from noise, all phases (the control);
@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from doodle import imaging, sequence  # noqa: E402
-from doodle.api import resize_map  # noqa: E402
+from doodle.io import imaging  # noqa: E402
+from doodle.run import sequence
+from doodle.run.api import resize_map  # noqa: E402
 from doodle.cli import frames as cli_frames  # noqa: E402
-from doodle.extractor import builtin  # noqa: E402
-from doodle.memo import StyleMemo  # noqa: E402
-from doodle.options import Options  # noqa: E402
+from doodle.core.extractor import builtin  # noqa: E402
+from doodle.core.memo import StyleMemo  # noqa: E402
+from doodle.plan.options import Options  # noqa: E402
 
 PACK = Path(__file__).resolve().parent.parent / "styles" / "seascape"
 ROCKS, SEA = (224, 64, 48), (0, 224, 208)

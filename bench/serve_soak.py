@@ -38,7 +38,7 @@ def memory_mib(pid: int) -> tuple[float, float]:
 
 
 def doodles(style: str) -> list[np.ndarray]:
-    from doodle.api import resize_map
+    from doodle.run.api import resize_map
 
     sample = resize_map(iio.imread(ROOT / "samples" / f"{style}_doodle_sem.png")[..., :3], (48, 64))
     return [sample, sample[:, ::-1], np.roll(sample, 21, axis=1), np.roll(sample[:, ::-1], 21, axis=1)]

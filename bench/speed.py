@@ -36,11 +36,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle import api, evaluation, imaging, patches, synthesis, vgg  # noqa: E402
-from doodle.phase import prepare_phase  # noqa: E402
-from doodle.problem import palette_of, resize, semantic_channels, stall_tolerance_of  # noqa: E402
-from doodle.extractor import builtin  # noqa: E402
-from doodle.options import Options  # noqa: E402
+from doodle.run import api  # noqa: E402
+from doodle.core import evaluation, labels, patches, synthesis, vgg
+from doodle.io import imaging
+from doodle.core.phase import prepare_phase  # noqa: E402
+from doodle.core.problem import palette_of, resize, semantic_channels, stall_tolerance_of  # noqa: E402
+from doodle.core.extractor import builtin  # noqa: E402
+from doodle.plan.options import Options  # noqa: E402
+from doodle.plan import resolve
 
 # The reference's example images (not shipped); $DOODLE_REFERENCE points elsewhere, e.g.
 # on a GPU machine that only receives the repository.
@@ -78,8 +81,8 @@ def timed(f, *args, repeats=3):
 
 def breakdown(extractor, options, problem, scale, hw, x):
     """Seconds of one evaluation's parts at this phase, measured separately."""
-    phase = prepare_phase(problem, extractor, options, scale, hw, key=jax.random.PRNGKey(0))
-    config = evaluation.eval_config(extractor, options, problem, phase)
+    phase = prepare_phase(problem, extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), scale, hw, key=jax.random.PRNGKey(0))
+    config = evaluation.eval_config(extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), phase)
     consts = evaluation.constants(extractor, phase)
     _, start = evaluation.fresh(config, x, phase)
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
@@ -110,8 +113,8 @@ def quality(extractor, options, problem, image):
     """
     ref = options.replace(propagate=False, hard_labels=False, occurrence=0.0, variety=0.0)
     hw = image.shape[:2]
-    phase = prepare_phase(problem, extractor, ref, 1.0, hw, key=jax.random.PRNGKey(0))
-    config = evaluation.eval_config(extractor, ref, problem, phase)
+    phase = prepare_phase(problem, extractor, resolve.recipe(ref, problem, resolve.kind_of(extractor)), 1.0, hw, key=jax.random.PRNGKey(0))
+    config = evaluation.eval_config(extractor, resolve.recipe(ref, problem, resolve.kind_of(extractor)), phase)
     consts = evaluation.constants(extractor, phase)
     _, start = evaluation.fresh(config, jnp.asarray(image), phase)
     ev = evaluation.evaluation_jit(config, consts, jnp.asarray(image), start, True)
@@ -122,7 +125,7 @@ def quality(extractor, options, problem, image):
         if palette is not None and layer in phase.target_sem:
             style_sem = patches.pool_map(resize(semantic_channels(problem.style_map),
                                                           problem.style_map.shape[:2]), vgg.downscale(layer))
-            out_l, sty_l = patches.label_pair(np.asarray(phase.target_sem[layer]), np.asarray(style_sem), palette)
+            out_l, sty_l = labels.label_pair(np.asarray(phase.target_sem[layer]), np.asarray(style_sem), palette)
             acc = float(np.mean(sty_l[np.asarray(ev.matching.index[layer])] == out_l))
         result[layer] = (acc, float(ev.terms[f"style {layer}"]) / options.painting.style_weight)
     return result
@@ -198,7 +201,7 @@ def main() -> None:
             if p.message:
                 print(p.message, flush=True)
 
-    out = synthesis.synthesize(problem, extractor, options, key=jax.random.PRNGKey(0), callback=callback)
+    out = synthesis.synthesize(problem, extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), key=jax.random.PRNGKey(0), callback=callback)
     total = time.perf_counter() - start
     image = args.image or f"/tmp/bench_speed_{name}_{w}x{h}.png"
     imaging.write_image(image, api.to_uint8(out))

@@ -38,7 +38,7 @@ class InputError(DoodleError):
 
 
 class OptionError(InputError):
-    """An :class:`~doodle.options.Options` field whose value cannot work (exit 2).
+    """An :class:`~doodle.plan.options.Options` field whose value cannot work (exit 2).
 
     The message names the field (``semantic_weight``), as a library user knows it;
     :meth:`as_flag` names the command-line flag instead (``--semantic-weight``).

@@ -43,7 +43,7 @@ jax.config.update("jax_numpy_dtype_promotion", "standard")
 @pytest.fixture(scope="session")
 def builtin_extractor():
     """The built-in extractor, built once per test session."""
-    from doodle.extractor import builtin
+    from doodle.core.extractor import builtin
 
     return builtin()
 

@@ -2,7 +2,8 @@
 the built-in calibration and compiled programs."""
 from pathlib import Path
 
-from doodle import cache, weights
+from doodle.io import cache
+from doodle import weights
 
 
 def test_cache_dir_from_environment(tmp_path):

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from doodle import cli, reporting
+from doodle import cli
+from doodle.errors import InputError
+from doodle.run import reporting
 
 from images import swapped_doodle, two_textures, write_inputs
 
@@ -120,7 +122,7 @@ def test_unknown_option_value_is_one_line_exit_2(files):
 
 
 def test_divergence_exit_1_keeps_last_image(files, tmp_path, monkeypatch):
-    from doodle import api
+    from doodle.run import api
 
     # An infinite weight is refused as an option now; let it through to make the
     # painter itself diverge, which is what this test is about.
@@ -167,7 +169,7 @@ def test_help_shows_every_mode():
 
 
 def test_preserve_colors_keeps_the_content_chroma(files, tmp_path):
-    from doodle import color
+    from doodle.core import color
 
     out = tmp_path / "kept.png"
     code, text = run("--style", str(files / "plain.png"), "--content", str(files / "photo.png"),
@@ -240,7 +242,7 @@ AGREE = [
 
 @pytest.mark.parametrize("args,expected", AGREE)
 def test_plan_accepts_what_paint_accepts(files, tmp_path, monkeypatch, args, expected):
-    from doodle import api
+    from doodle.run import api
 
     def painted(problem, options, **kw):
         return np.zeros((*problem.size, 3), np.uint8)
@@ -257,3 +259,25 @@ def test_plan_accepts_what_paint_accepts(files, tmp_path, monkeypatch, args, exp
     planned = CliRunner().invoke(cli.main, ["plan", *common, *args], catch_exceptions=False)
     painted_code, text = run(*QUICK, *args)
     assert (planned.exit_code, painted_code) == (expected, expected), planned.output + text
+
+
+def test_library_messages_name_flags_on_the_command_line():
+    """The library names options as a Python caller sets them; the command line says
+    its flags, through one table (doodle.cli.errors.flag_words)."""
+    from doodle.cli.errors import flag_words
+
+    assert flag_words("Use `output_size 32x24` or raise `max_memory`.") == "Use --output-size 32x24 or raise --max-memory."
+    assert flag_words("Pass `content`, or give one `style_map` per `style`.") == \
+        "Pass --content, or give one --style-map per --style."
+    assert flag_words("the file `weird` stays") == "the file `weird` stays"  # not an option: left alone
+
+
+def test_an_input_error_from_the_library_names_the_flag(tmp_path):
+    from doodle.run import api
+    from doodle.plan.options import Options
+
+    with pytest.raises(InputError, match="`preserve_colors` needs a content image"):
+        api.prepare("meadow", options=Options.of(preserve_colors=True))
+    result = CliRunner().invoke(cli.main, ["paint", "--style", "meadow", "--preserve-colors", "-o",
+                                           str(tmp_path / "o.png")])
+    assert result.exit_code == 2 and "--preserve-colors needs a content image" in result.output

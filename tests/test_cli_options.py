@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from doodle import cli
-from doodle.cli.options import LIBRARY_ONLY, flag_of, options_from
+from doodle.cli.options import flag_of, options_from
+from doodle.plan.options import LIBRARY_ONLY
 from doodle.cli.paint import paint
 from doodle.cli.plan import plan_command
-from doodle.options import CONCERN_OF, CONCERNS, DEFAULTS, Options, PaintingOptions
+from doodle.plan.options import CONCERN_OF, CONCERNS, DEFAULTS, Options, PaintingOptions
 
 # `doodle paint --help`'s flags before they were generated from Options (2026-11-30):
 # scripts name these, so none may go or change its spelling.

@@ -1,7 +1,7 @@
 """Luma/chroma conversions for --preserve-colors."""
 import numpy as np
 
-from doodle import color
+from doodle.core import color
 
 
 def test_round_trip_and_grey_has_no_chroma(rng):

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from doodle import distribution
+from doodle.core import distribution
 
 
 def _brute_assign(proj, labels, q, region_labels):

@@ -2,8 +2,8 @@
 import numpy as np
 import jax.numpy as jnp
 
-from doodle import extractor, vgg
-from doodle.options import BUILTIN, PRETRAINED
+from doodle.core import extractor, vgg
+from doodle.plan.options import BUILTIN, PRETRAINED
 
 
 def _trained_like(seed: int = 0, last: str = "3_1") -> dict:

@@ -45,7 +45,7 @@ PREVIOUS = b"previous painting, must survive every failure"
 def stand_in_painter(monkeypatch, extractor: bool = True) -> list:
     """Replace the painter (and, unless ``extractor`` is False, the weights) with
     stand-ins: a flat 16×16-or-whatever image at once. Returns the list of calls."""
-    from doodle import api
+    from doodle.run import api
 
     calls = []
 
@@ -583,7 +583,7 @@ def test_malicious_pickles_do_not_run(files, tmp_path, monkeypatch, capsys, name
 FAKE_PAINTER = """
 import sys
 import numpy as np
-from doodle import api
+from doodle.run import api
 
 def paint_problem(problem, options, **kw):
     return np.full((*problem.size, 3), 99, np.uint8)
@@ -690,7 +690,7 @@ def test_jax_platforms_that_cannot_start_are_one_line(files, tmp_path, platforms
     ("read-only", "is not writable"),
 ])
 def test_cache_problem_says_why(tmp_path, monkeypatch, kind, fragment):
-    from doodle import cache
+    from doodle.io import cache
 
     (tmp_path / "f").write_text("")
     env = {"file": {"DOODLE_CACHE": str(tmp_path / "f")},
@@ -710,7 +710,8 @@ def test_cache_problem_says_why(tmp_path, monkeypatch, kind, fragment):
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory) -> Path:
     """A complete VGG19 in doodle's layout (zeros, float16: 40 MB), importable."""
-    from doodle import vgg, weights
+    from doodle.core import vgg
+    from doodle import weights
 
     tensors = {}
     for name, _, cin, cout in vgg.LAYERS:

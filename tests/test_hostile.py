@@ -102,7 +102,7 @@ def test_bad_numbers_are_refused_naming_the_flag(files, tmp_path, monkeypatch, c
 
 def test_library_errors_name_the_field():
     from doodle.errors import OptionError
-    from doodle.options import Options, validate
+    from doodle.plan.options import Options, validate
 
     validate(Options())
     with pytest.raises(OptionError, match="option semantic_weight must be a finite number") as e:
@@ -128,7 +128,7 @@ def test_library_errors_name_the_field():
 
 def refused_before_painting(files, tmp_path, monkeypatch, capsys, fragment, *extra):
     """Run ``paint`` with ``extra`` and assert one line, exit 2, and no painting."""
-    from doodle import api
+    from doodle.run import api
 
     def never(*args, **kw):
         raise AssertionError("painting started")
@@ -210,7 +210,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE_PAINTER = """
 import sys
 import numpy as np
-from doodle import api
+from doodle.run import api
 
 class Fake:
     name = "fake"
@@ -240,8 +240,8 @@ def finished(proc):
 
 def fake_painter(monkeypatch, image=None):
     """The painter replaced in-process: one progress event, then ``image`` (or noise)."""
-    from doodle import api
-    from doodle.synthesis import Progress
+    from doodle.run import api
+    from doodle.core.synthesis import Progress
 
     def paint_problem(problem, options, *, callback=None, **kw):
         h, w = problem.size
@@ -257,7 +257,7 @@ def fake_painter(monkeypatch, image=None):
 
 
 def test_disk_full_at_the_end_keeps_the_old_output(files, tmp_path, monkeypatch, capsys):
-    from doodle import imaging
+    from doodle.io import imaging
 
     fake_painter(monkeypatch)
     (tmp_path / "o.png").write_bytes(b"previous painting")
@@ -319,8 +319,8 @@ def test_sigterm_and_sighup_save_the_image_like_ctrl_c(files, tmp_path, monkeypa
     import json
     import time
 
-    from doodle import api
-    from doodle.synthesis import Progress
+    from doodle.run import api
+    from doodle.core.synthesis import Progress
 
     def paint_problem(problem, options, *, callback=None, **kw):
         image = np.full((*problem.size, 3), 77.0, np.float32)
@@ -374,7 +374,7 @@ def test_ctrl_c_while_importing_jax_is_one_line_exit_130(files, tmp_path):
 def test_cmyk_jpeg_reads_as_its_rgb_colours(tmp_path):
     from PIL import Image
 
-    from doodle import imaging
+    from doodle.io import imaging
 
     sky = np.zeros((16, 16, 3), np.uint8)
     sky[:] = (0x4A, 0xA8, 0xFF)

@@ -7,11 +7,13 @@ import sys
 import jax
 import pytest
 
-from doodle import hostmem, planner, synthesis
-from doodle.options import Options
-from doodle.problem import Problem
+from doodle.core import hostmem, synthesis
+from doodle.plan import planner
+from doodle.plan.options import Options
+from doodle.core.problem import Problem
 
 from images import swapped_doodle, two_textures
+from recipes import recipe_for
 from test_planner import LAYERS, GIB, _problem
 
 needs_glibc = pytest.mark.skipif(not hostmem.available(), reason="no malloc_trim: not glibc")
@@ -21,7 +23,7 @@ needs_glibc = pytest.mark.skipif(not hostmem.available(), reason="no malloc_trim
 # threads have shaped, and what free() keeps there is not this test's to decide.
 HEAP = r"""
 import ctypes, json, os, threading
-from doodle import hostmem
+from doodle.core import hostmem
 
 def rss():
     with open("/proc/self/statm") as f:
@@ -75,7 +77,7 @@ def test_a_phase_trims_at_each_matching_when_planned(builtin_extractor, monkeypa
                         release="on" if release else "off")
     assert plan.phases[0].release == release
     opts = Options.of(iterations=9, phases=1, random_seed=0, match_every=4, stall_tolerance=0.0)
-    synthesis.synthesize(_problem(), builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=plan)
+    synthesis.synthesize(_problem(), builtin_extractor, recipe_for(opts, _problem(), builtin_extractor, plan), key=jax.random.PRNGKey(0))
     # Matchings at evaluations 5 and 9 (the phase's first is made before its first evaluation).
     assert len(calls) == (2 if release else 0)
 
@@ -94,5 +96,5 @@ def test_a_short_plan_drops_each_phases_programs_before_the_next(builtin_extract
                         release="on" if short else "off", remat="off")
     assert plan.memory_short == short and not any(p.skipped for p in plan.phases)
     opts = Options.of(iterations=3, phases=2, random_seed=0, stall_tolerance=0.0)
-    image = synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=plan)
+    image = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor, plan), key=jax.random.PRNGKey(0))
     assert len(calls) == (1 if short else 0) and image.shape == (64, 64, 3)

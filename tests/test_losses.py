@@ -3,7 +3,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import losses, patches
+from doodle.core import losses, patches
+
+from recipes import recipe_for
 
 
 def _fd(f, x, direction, eps=1e-2):
@@ -82,18 +84,18 @@ def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     Matches and distribution targets are fixed (as between two matchings) so the loss
     is smooth in the image.
     """
-    from doodle.evaluation import make_evaluate
-    from doodle.options import Options
-    from doodle.phase import prepare_phase
-    from doodle.problem import Problem
+    from doodle.core.evaluation import make_evaluate
+    from doodle.plan.options import Options
+    from doodle.core.phase import prepare_phase
+    from doodle.core.problem import Problem
 
     style = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
     content = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
     problem = Problem(style, None, content, None, (24, 24))
     options = Options.of(style_layers=("2_1", "3_1"), content_layers=("2_2",), smoothness=0.1)
-    phase = prepare_phase(problem, builtin_extractor, options, 1.0, (24, 24), key=jax.random.PRNGKey(0))
+    phase = prepare_phase(problem, builtin_extractor, recipe_for(options, problem, builtin_extractor), 1.0, (24, 24), key=jax.random.PRNGKey(0))
     assert phase.dist  # the distribution terms are part of the loss checked here
-    evaluate = make_evaluate(builtin_extractor, options, problem, phase)
+    evaluate = make_evaluate(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase)
     x0 = jnp.asarray(rng.uniform(40, 200, (24, 24, 3)), jnp.float32)
     first = evaluate(x0)
     matching = first.matching
@@ -116,10 +118,10 @@ def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
 def test_rematerialised_evaluation_has_the_same_loss_and_gradient(builtin_extractor, rng):
     """``remat`` (jax.checkpoint at the network's block boundaries) recomputes the
     activations in the backward pass: the loss and the gradient must not change."""
-    from doodle.evaluation import eval_config, make_evaluate
-    from doodle.options import Options
-    from doodle.phase import prepare_phase
-    from doodle.problem import Problem
+    from doodle.core.evaluation import eval_config, make_evaluate
+    from doodle.plan.options import Options
+    from doodle.core.phase import prepare_phase
+    from doodle.core.problem import Problem
 
     from images import swapped_doodle, two_textures
 
@@ -130,9 +132,9 @@ def test_rematerialised_evaluation_has_the_same_loss_and_gradient(builtin_extrac
     out = {}
     for remat in ("off", "on"):
         options = Options.of(style_layers=("2_1", "3_1"), remat=remat)
-        phase = prepare_phase(problem, builtin_extractor, options, 1.0, (32, 32), key=jax.random.PRNGKey(0))
-        assert eval_config(builtin_extractor, options, problem, phase).remat == (remat == "on")
-        out[remat] = make_evaluate(builtin_extractor, options, problem, phase)(x0)
+        phase = prepare_phase(problem, builtin_extractor, recipe_for(options, problem, builtin_extractor), 1.0, (32, 32), key=jax.random.PRNGKey(0))
+        assert eval_config(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase).remat == (remat == "on")
+        out[remat] = make_evaluate(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase)(x0)
     assert float(jnp.max(jnp.abs(out["off"].grad))) > 0
     np.testing.assert_allclose(float(out["on"].loss), float(out["off"].loss), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(out["on"].grad), np.asarray(out["off"].grad), rtol=1e-4,

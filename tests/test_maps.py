@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from doodle import api, maps, segment
+from doodle.run import api
+from doodle.io import maps, segment
 from doodle.cli.maps import check_command, segment_command
+from doodle.core import labels
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -37,7 +39,7 @@ def flat_map(labels: np.ndarray, colours: list[tuple[int, int, int]]) -> np.ndar
 
 
 def colour_set(m: np.ndarray) -> set[tuple[int, int, int]]:
-    return {tuple(int(v) for v in c) for c in maps.palette(m)[0]}
+    return {tuple(int(v) for v in c) for c in labels.palette(m)[0]}
 
 
 def bfs_components(mask: np.ndarray) -> list[int]:
@@ -65,10 +67,10 @@ def bfs_components(mask: np.ndarray) -> list[int]:
 
 
 def test_palette_counts_most_common_first():
-    labels = np.zeros((4, 5), dtype=int)
-    labels[0, :3] = 1
-    labels[3, 4] = 2
-    colours, counts = maps.palette(flat_map(labels, [RED, GREEN, BLUE]))
+    regions = np.zeros((4, 5), dtype=int)
+    regions[0, :3] = 1
+    regions[3, 4] = 2
+    colours, counts = labels.palette(flat_map(regions, [RED, GREEN, BLUE]))
     assert [tuple(c) for c in colours] == [RED, GREEN, BLUE]
     assert counts.tolist() == [16, 3, 1]
     assert colours.dtype == np.uint8 and colours.shape == (3, 3)
@@ -76,14 +78,14 @@ def test_palette_counts_most_common_first():
 
 def test_palette_rejects_non_maps():
     with pytest.raises(ValueError):
-        maps.palette(np.zeros((4, 4), dtype=np.uint8))
+        labels.palette(np.zeros((4, 4), dtype=np.uint8))
     with pytest.raises(ValueError):
-        maps.palette(np.zeros((4, 4, 3), dtype=np.float32))
+        labels.palette(np.zeros((4, 4, 3), dtype=np.float32))
 
 
 def test_main_colours_skip_antialiasing_and_fringe_is_found():
     aa, _ = two_colour_disc()
-    assert len(maps.palette(aa)[0]) > 10  # the fixture really has in-between colours
+    assert len(labels.palette(aa)[0]) > 10  # the fixture really has in-between colours
     assert {tuple(c) for c in maps.main_colours(aa)} == {RED, BLUE}
     fringe = maps.fringe_mask(aa)
     assert fringe.any()
@@ -367,8 +369,8 @@ def test_cli_segment_writes_k_colours(tmp_path):
 
 
 def test_paint_snaps_both_maps_and_warns_about_missing_colours():
-    from doodle import api
-    from doodle.options import Options
+    from doodle.run import api
+    from doodle.plan.options import Options
 
     aa, _ = two_colour_disc(48, 48)  # an anti-aliased style map: red disc on blue
     style = np.full((48, 48, 3), 128, np.uint8)

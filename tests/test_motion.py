@@ -1,7 +1,7 @@
 """Region shifts of a doodle and the previous painting carried along them."""
 import numpy as np
 
-from doodle import motion
+from doodle.core import motion
 
 BLUE, RED, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)
 

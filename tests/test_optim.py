@@ -3,7 +3,7 @@ the box, and the safeguard."""
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import optim
+from doodle.core import optim
 
 
 def _quadratic(a, b):

@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from doodle import maps, packs
+from doodle.io import maps
+from doodle.plan import packs
 from doodle.cli.maps import check_command
 from doodle.cli.styles import styles_command
 from doodle.errors import InputError
-from doodle.options import CONCERN_OF
+from doodle.plan.options import CONCERN_OF
+from doodle.core import labels
 
 REPO = Path(__file__).resolve().parent.parent
 STYLES = REPO / "styles"
@@ -35,7 +37,7 @@ def pack_ids() -> list[str]:
 
 
 def colours_of(path: Path) -> set[str]:
-    return {maps.hex_colour(c) for c in maps.palette(iio.imread(path)[..., :3])[0]}
+    return {maps.hex_colour(c) for c in labels.palette(iio.imread(path)[..., :3])[0]}
 
 
 # --- discovery ----------------------------------------------------------------
@@ -213,7 +215,7 @@ def test_a_wheel_carries_the_packs_and_finds_them(tmp_path, monkeypatch):
     # Installed, away from the checkout: packs.py finds them through importlib.resources.
     monkeypatch.delenv("DOODLE_STYLES", raising=False)
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
-    code = "from doodle import packs; print(packs.styles_dir()); print(*(p.name for p in packs.list_packs()))"
+    code = "from doodle.plan import packs; print(packs.styles_dir()); print(*(p.name for p in packs.list_packs()))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     folder, names_found = proc.stdout.splitlines()

@@ -3,7 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from doodle import patches
+from doodle.core import patches, propagation
+from doodle.core.labels import label_pair
 
 
 def _patches(a):
@@ -72,7 +73,7 @@ def test_penalty_is_subtracted_from_scores(rng):
 
 
 def test_fold_gives_brute_force_mrf_terms(rng):
-    from doodle import losses
+    from doodle.core import losses
 
     out = rng.standard_normal((6, 7, 4)).astype(np.float32)
     style = rng.standard_normal((5, 8, 4)).astype(np.float32)
@@ -169,7 +170,7 @@ def test_a_patch_straddling_the_seam_is_never_chosen(rng):
 
 
 def test_fold_reads_pooled_raw_features_like_the_bank(rng):
-    from doodle import losses
+    from doodle.core import losses
 
     shapes = [(5, 6), (4, 8)]
     feats = [rng.standard_normal(s + (3,)).astype(np.float32) for s in shapes]
@@ -201,7 +202,7 @@ def test_hard_labels_equal_masked_brute_force(rng, slice_rows, out_rows):
     ol, sl = _labels_of(out_l), _labels_of(sty_l)
     expected = np.where(ol[:, None] == sl[None, :], scores, -np.inf).argmax(axis=1)
     assert (expected != scores.argmax(axis=1)).any()  # control: the mask changes the answer
-    labels = patches.label_pair(out_m, sty_m, palette)
+    labels = label_pair(out_m, sty_m, palette)
     np.testing.assert_array_equal(labels[0], ol)
     bank = patches.make_bank(patches.normalise_style(sty_f, sty_m, 0.5), slice_rows)
     m = patches.match(patches.normalise_output(out_f, out_m, 0.5), bank,
@@ -215,7 +216,7 @@ def test_hard_labels_fall_back_for_a_label_the_style_lacks(rng):
     out_m[..., 1] = 1  # label 1 everywhere; the style is all label 0
     sty_m = np.zeros((6, 6, 2), np.float32)
     sty_m[..., 0] = 1
-    out_l, sty_l = patches.label_pair(out_m, sty_m, np.eye(2, dtype=np.float32))
+    out_l, sty_l = label_pair(out_m, sty_m, np.eye(2, dtype=np.float32))
     assert (out_l == -1).all() and (sty_l == 0).all()
     out_f = rng.standard_normal((6, 6, 3)).astype(np.float32)
     sty_f = rng.standard_normal((6, 6, 3)).astype(np.float32)
@@ -260,13 +261,13 @@ def test_propagate_equals_brute_force_window(rng):
     parent_hw, parent_cols = (5, 6), (7 - 2)
     parent = rng.integers(0, (7 - 2) * parent_cols, (parent_hw[0] - 2) * (parent_hw[1] - 2)).astype(np.int32)
     bank = patches.make_bank(jnp.asarray(style), 4)
-    got = patches.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2)
+    got = propagation.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2)
     np.testing.assert_array_equal(np.asarray(got), _brute_propagate(out, style, parent, parent_hw, parent_cols, 2))
     lab_o = rng.integers(0, 2, (10 - 2) * (12 - 2)).astype(np.int32)
     lab_s = rng.integers(0, 2, (14 - 2) * (11 - 2)).astype(np.int32)
     want = _brute_propagate(out, style, parent, parent_hw, parent_cols, 2, lab_o, lab_s)
     for chunk in (128, 7):  # one padded chunk; several, the last padded
-        got = patches.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2,
+        got = propagation.propagate(jnp.asarray(out), bank, jnp.asarray(parent), parent_hw, parent_cols, 2,
                                 (jnp.asarray(lab_o), jnp.asarray(lab_s)), chunk=chunk)
         np.testing.assert_array_equal(np.asarray(got), want)
 
@@ -277,7 +278,7 @@ def test_propagate_finds_each_patch_itself_when_the_parent_did(rng):
     f = np.asarray(patches.normalise_style(rng.standard_normal((12, 16, 6)).astype(np.float32), None, 0))
     parent_hw = (6, 8)
     parent = np.arange((6 - 2) * (8 - 2), dtype=np.int32)
-    got = patches.propagate(jnp.asarray(f / 3.0), patches.make_bank(jnp.asarray(f), 3), jnp.asarray(parent),
+    got = propagation.propagate(jnp.asarray(f / 3.0), patches.make_bank(jnp.asarray(f), 3), jnp.asarray(parent),
                             parent_hw, 8 - 2, 2)
     np.testing.assert_array_equal(np.asarray(got), np.arange((12 - 2) * (16 - 2)))
 
@@ -285,7 +286,7 @@ def test_propagate_finds_each_patch_itself_when_the_parent_did(rng):
 def _wrapped_patches(a):
     """(H, W, D) -> (H·W, 9·D): the 3×3 patch centred on each pixel of the periodic
     layer, row-major, by rolling the pixel to the centre (the brute-force reference
-    for :func:`doodle.patches.wrap`)."""
+    for :func:`doodle.core.patches.wrap`)."""
     h, w, _ = a.shape
     return np.stack([np.roll(a, (1 - i, 1 - j), (0, 1))[:3, :3].reshape(-1) for i in range(h) for j in range(w)])
 
@@ -307,7 +308,7 @@ def test_wrapped_output_patches_equal_rolled_brute_force(rng):
     # The MRF loss over the wrapped layer is the mean over the H·W rolled patches.
     t = patches.fold(jnp.asarray(sty_f), m.index, wrapped.shape[:2])
     ref = np.mean((_wrapped_patches(out_f) - _patches(sty_f)[np.asarray(m.index)]) ** 2)
-    from doodle import losses
+    from doodle.core import losses
     np.testing.assert_allclose(float(losses.mrf_loss(patches.wrap(jnp.asarray(out_f)), t)), ref, rtol=1e-5)
 
 

@@ -3,12 +3,15 @@ import jax
 import numpy as np
 import pytest
 
-from doodle import api, planner, synthesis, vgg
+from doodle.run import api
+from doodle.plan import planner
+from doodle.core import synthesis, vgg
 from doodle.errors import InputError
-from doodle.options import Options
-from doodle.problem import Problem
+from doodle.plan.options import BUILTIN, Options
+from doodle.core.problem import Problem
 
 from images import swapped_doodle, two_textures
+from recipes import recipe_for
 
 LAYERS = ("2_1", "3_1", "4_1")
 GIB = 2**30
@@ -118,8 +121,8 @@ def test_smaller_slices_give_the_same_matches_and_image(builtin_extractor):
     one = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=1)
     many = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=7)
     assert [lp.slices for lp in many.phases[0].layers] != [lp.slices for lp in one.phases[0].layers]
-    a = synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=one)
-    b = synthesis.synthesize(problem, builtin_extractor, opts, key=jax.random.PRNGKey(0), plan=many)
+    a = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor, one), key=jax.random.PRNGKey(0))
+    b = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor, many), key=jax.random.PRNGKey(0))
     np.testing.assert_allclose(a, b, atol=1e-2)
 
 
@@ -127,11 +130,11 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
     real = synthesis.synthesize
     calls, notices = [], []
 
-    def flaky(problem, extractor, options, *, key, callback=None, plan=None, **rest):
-        calls.append(plan)
+    def flaky(problem, extractor, settings, *, key, callback=None, **rest):
+        calls.append(settings.plan)
         if len(calls) == 1:
             raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234 bytes.")
-        return real(problem, extractor, options, key=key, callback=callback, plan=plan, **rest)
+        return real(problem, extractor, settings, key=key, callback=callback, **rest)
 
     monkeypatch.setattr(synthesis, "synthesize", flaky)
     style, sem = two_textures(40)
@@ -142,8 +145,9 @@ def test_out_of_memory_replans_with_smaller_slices(builtin_extractor, monkeypatc
 
 
 def _always_out_of_memory(calls):
-    def synthesize(problem, extractor, options, *, key, callback=None, plan=None, **rest):
-        calls.append((options.resources.remat, options.resources.release_memory, plan))
+    def synthesize(problem, extractor, settings, *, key, callback=None, **rest):
+        # (remat forced on, release forced on, the plan): what the run's recipe says
+        calls.append((settings.remat, settings.release, settings.plan))
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234 bytes.")
     return synthesize
 
@@ -156,7 +160,7 @@ def test_out_of_memory_forces_the_savers_left_to_the_planner_on(builtin_extracto
     with pytest.raises(api.RunFailure, match="out of memory"):
         api.paint(style, style_map=sem, map=swapped_doodle(32), options=opts, extractor=builtin_extractor,
                   notice=notices.append)
-    assert [c[:2] for c in calls] == [("auto", "auto"), ("on", "on")]
+    assert [c[:2] for c in calls] == [(False, False), (True, True)]
     assert "rematerialisation and memory release on" in notices[0]
     assert all(lp.remat for lp in calls[1][2].phases)  # the re-plan took it
 
@@ -164,7 +168,8 @@ def test_out_of_memory_forces_the_savers_left_to_the_planner_on(builtin_extracto
     with pytest.raises(api.RunFailure):  # what the user turned off stays off
         api.paint(style, style_map=sem, map=swapped_doodle(32), options=opts.replace(remat="off"),
                   extractor=builtin_extractor)
-    assert [c[:2] for c in calls] == [("off", "auto"), ("off", "on")]
+    assert [c[:2] for c in calls] == [(False, False), (False, True)]
+    assert not any(p.remat for p in calls[1][2].phases)
 
 
 def test_out_of_memory_suggests_a_size_planned_as_the_run_was(builtin_extractor, monkeypatch):
@@ -174,9 +179,9 @@ def test_out_of_memory_suggests_a_size_planned_as_the_run_was(builtin_extractor,
     monkeypatch.setattr(planner, "largest_fitting", lambda *a, **k: asked.append(k) or real(*a, **k))
     style, sem = two_textures(40)
     opts = Options.of(iterations=2, phases=1, slices=1, device="cpu", remat="off", release_memory="off")
-    with pytest.raises(api.RunFailure, match="try --output-size"):
+    with pytest.raises(api.RunFailure, match="try `output_size "):
         api.paint(style, style_map=sem, map=swapped_doodle(32), options=opts, extractor=builtin_extractor)
-    problem_layers = api.style_layers_of(opts, builtin_extractor)
+    problem_layers = BUILTIN.style_layers
     assert asked[-1]["remat"] == "off" and asked[-1]["release"] == "off"
     # with maps every style layer but the deepest is refined, as in the run's plan
     assert asked[-1]["propagated"] == list(problem_layers[:-1])
@@ -246,7 +251,7 @@ def test_plan_command_prints_a_table_and_json():
 def test_plan_command_times_a_small_evaluation_once_and_keeps_it(tmp_path, monkeypatch):
     import json
 
-    from doodle import timing
+    from doodle.run import timing
 
     calls = []
 
@@ -403,7 +408,7 @@ def test_remat_predicts_less_and_auto_takes_it_only_when_memory_is_short():
 
 
 def test_a_final_phase_too_large_whole_is_planned_in_tiles():
-    from doodle import tiles
+    from doodle.core import tiles
 
     size, style = (1536, 2048), (384, 512)
     roomy = planner.plan(size, style, LAYERS, (), True, 3, {"cpu": 64 * GIB}, propagated=("2_1",))
@@ -432,7 +437,8 @@ def test_a_final_phase_too_large_whole_is_planned_in_tiles():
 def test_plan_command_adds_up_a_tiled_phases_tiles(tmp_path, monkeypatch):
     import json
 
-    from doodle import tiles, timing
+    from doodle.core import tiles
+    from doodle.run import timing
 
     times = {"plain A": 0.1, "plain B": 0.1, "matched A": 0.2, "matched B": 0.5, "remat A": 0.13}
     monkeypatch.setenv("DOODLE_CACHE", str(tmp_path / "cache"))

@@ -8,10 +8,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from doodle import cli, image_text, imaging, provenance
+from doodle import cli
+from doodle.io import image_text, imaging
+from doodle.run import provenance
 from doodle.cli.options import flag_arguments, options_from
 from doodle.cli.paint import paint
-from doodle.options import DEFAULTS, Options
+from doodle.plan.options import DEFAULTS, Options
 
 from images import png_chunks, write_inputs
 

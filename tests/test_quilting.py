@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from doodle import quilting
+from doodle.core import quilting
 
 from images import BLUE, RED, flat_and_stripes, two_textures
 

@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from doodle import cli, reporting
+from doodle import cli
+from doodle.run import reporting
 from doodle.cli import runtime
 from doodle.errors import DivergenceError
-from doodle.options import Options
-from doodle.synthesis import Progress
+from doodle.plan.options import Options
+from doodle.core.synthesis import Progress
 
 from console import default_sigint, interrupt
 from images import write_inputs
@@ -224,7 +225,7 @@ def webp_supported():
     (".tiff", (b"II*\x00", b"MM\x00*")),
 ])
 def test_output_formats(files, tmp_path, suffix, magic):
-    from doodle import imaging
+    from doodle.io import imaging
 
     out = tmp_path / f"o{suffix}"
     code, _, err = run(*inputs(files), "-o", str(out), *IN_PROCESS, "-q")
@@ -235,7 +236,7 @@ def test_output_formats(files, tmp_path, suffix, magic):
 
 
 def test_unsupported_format_is_refused_before_painting(files, tmp_path, monkeypatch):
-    from doodle import imaging
+    from doodle.io import imaging
 
     real = imaging.encode_image
 
@@ -321,7 +322,7 @@ def _fake_paint(fail):
 
 @pytest.mark.parametrize("fail,expected", [("diverge", 1), ("interrupt", 130)])
 def test_failures_keep_the_image_and_log_the_status(files, tmp_path, monkeypatch, fail, expected):
-    from doodle import api
+    from doodle.run import api
 
     monkeypatch.setattr(api, "paint_problem", _fake_paint(fail))
     out, gif, log = tmp_path / "o.png", tmp_path / "a.gif", tmp_path / "run.jsonl"
@@ -453,7 +454,8 @@ def test_makefile_paints_every_doodle(tmp_path):
 
 
 def test_paint_twice_reuses_compilation(files, builtin_extractor):
-    from doodle import api, patches, synthesis, vgg
+    from doodle.run import api
+    from doodle.core import patches, synthesis, vgg
 
     jitted = {f"{m.__name__}.{name}": fn for m in (synthesis, patches, vgg)
               for name, fn in vars(m).items() if callable(getattr(fn, "_cache_size", None))}

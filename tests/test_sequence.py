@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from doodle import sequence
-from doodle.memo import StyleMemo
-from doodle.options import Options
+from doodle.run import sequence
+from doodle.core.memo import StyleMemo
+from doodle.plan.options import Options
 
 from images import BLUE, RED, two_textures
 

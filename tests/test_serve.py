@@ -1,5 +1,5 @@
 """``doodle serve``'s HTTP interface against a real uvicorn server on a loopback port:
-the styles, a painting followed to its end (its pixels those of doodle.api with the
+the styles, a painting followed to its end (its pixels those of doodle.run.api with the
 same doodle, style, options and seed), and refusals that leave the server answering."""
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ pytest.importorskip("uvicorn")
 
 import imageio.v3 as iio  # noqa: E402
 
-from doodle import api, image_text, provenance  # noqa: E402
-from doodle.options import Options  # noqa: E402
+from doodle.run import api, provenance  # noqa: E402
+from doodle.io import image_text
+from doodle.plan.options import Options  # noqa: E402
 from tests.serving import Client, png_b64, running  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 
 import imageio.v3 as iio  # noqa: E402
 
-from doodle.options import Options  # noqa: E402
+from doodle.plan.options import Options  # noqa: E402
 from tests.serving import running  # noqa: E402
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

@@ -1,8 +1,8 @@
-"""doodle.tiles: the layout covers the canvas, and pasting joins tiles without a step."""
+"""doodle.core.tiles: the layout covers the canvas, and pasting joins tiles without a step."""
 import numpy as np
 import pytest
 
-from doodle import tiles
+from doodle.core import tiles
 
 
 @pytest.mark.parametrize("hw,tile,overlap", [((96, 128), (40, 48), 8), ((64, 64), (64, 64), 16),

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from doodle import timing
+from doodle.run import timing
 
 KEY = {"cpu": "test", "device": "cpu"}
 QUIET = lambda: 0.0  # noqa: E731  the machine's load pinned: a busy test machine must not re-time

@@ -4,7 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from doodle import extractor, vgg
+from doodle.core import extractor, vgg
+from doodle.plan import resolve
 
 
 def test_layer_table():
@@ -79,7 +80,7 @@ def test_builtin_is_deterministic_and_pinned(builtin_extractor):
                        builtin_extractor.preprocess)
     for layer in vgg.LAYER_NAMES:
         assert abs(float(out[layer].mean()) - extractor.BUILTIN_ACTIVATION) < 1e-3 * extractor.BUILTIN_ACTIVATION
-    assert builtin_extractor.style_layers == ("2_1", "3_1", "4_1")
+    assert not builtin_extractor.pretrained and resolve.kind_of(builtin_extractor).style_layers == ("2_1", "3_1", "4_1")
     assert not builtin_extractor.pretrained
 
 
@@ -89,7 +90,7 @@ def test_unknown_layer_is_named():
 
 
 def test_a_shorter_builtin_network_has_the_full_ones_weights(builtin_extractor):
-    from doodle.extractor import builtin
+    from doodle.core.extractor import builtin
 
     short = builtin(last="2_1")
     assert set(short.params) == {"conv1_1", "conv1_2", "conv2_1"}
@@ -164,7 +165,7 @@ def test_vgg16_pools_after_conv3_3(builtin_extractor):
 def test_planner_counts_the_network_used():
     """A VGG16 run up to relu4_1 holds no conv3_4: neither its weights nor its two
     (conv, ReLU) activations at a quarter of the size; a VGG19 plan is unchanged."""
-    from doodle import planner
+    from doodle.plan import planner
 
     h, w = 64, 48
     assert (planner._param_bytes("4_1", "vgg19") - planner._param_bytes("4_1", "vgg16")
@@ -183,15 +184,14 @@ def _vgg16_extractor():
     """A VGG16 extractor of zeros (np.zeros is lazy: no 59 MB actually written)."""
     params = {conv: {p: np.zeros(shape, np.float32) for p, shape in parts.items()}
               for conv, parts in vgg.param_shapes("vgg16").items()}
-    return extractor.with_defaults(params, vgg.Preprocess(), "vgg16 zeros", extractor.PRETRAINED, pretrained=True,
-                                   arch=vgg.arch_of(params))
+    return extractor.Extractor(params, vgg.Preprocess(), "vgg16 zeros", pretrained=True, arch=vgg.arch_of(params))
 
 
 @pytest.mark.parametrize("field", ["style_layers", "content_layers"])
 def test_a_layer_vgg16_lacks_is_one_input_error(field):
-    from doodle import api
+    from doodle.run import api
     from doodle.errors import InputError
-    from doodle.options import Options
+    from doodle.plan.options import Options
 
     ext = _vgg16_extractor()
     assert ext.arch == "vgg16"

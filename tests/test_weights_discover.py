@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from doodle import vgg, weights
+from doodle.core import vgg
+from doodle import weights
 from doodle.errors import InputError
 from doodle.weights import catalog, discover, packaged
 from doodle.weights.layout import TORCH_KEYS_OF

@@ -6,6 +6,7 @@ import pytest
 
 from doodle import weights
 from doodle.errors import InputError
+from doodle.plan import resolve
 from weight_files import write_lasagne
 from weight_refs import file_params
 from weight_refs import (
@@ -19,7 +20,7 @@ def test_lasagne_pickle_is_true_convolution_in_bgr(tmp_path, protocol, old_names
     w = oihw_weights()
     path = write_lasagne(tmp_path / "vgg19_conv.pkl.bz2", w, protocol, old_names)
     ext = weights.load_file(path, partial=True)
-    assert ext.preprocess == weights.CAFFE and ext.pretrained and ext.style_layers == ("3_1", "4_1")
+    assert ext.preprocess == weights.CAFFE and ext.pretrained and resolve.kind_of(ext).style_layers == ("3_1", "4_1")
     assert_first_layer(ext, true_convolve_chw(caffe_input_chw(IMAGE), *w["conv1_1"]))
     assert_every_layer(file_params(ext), lambda conv, x: true_convolve_chw(x.transpose(2, 0, 1), *w[conv]).transpose(1, 2, 0))
 

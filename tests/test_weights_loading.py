@@ -38,8 +38,8 @@ def test_auto_takes_doodles_cache_in_the_order_auto_order_gives(tmp_path, monkey
 
 
 def test_auto_paints_with_the_shipped_vgg16_when_nothing_else_is_found(tmp_path):
-    from doodle import api
-    from doodle.options import Options
+    from doodle.run import api
+    from doodle.plan.options import Options
     from doodle.weights import packaged
 
     ext = weights.resolve("auto", tmp_path / "empty-cache")
@@ -54,9 +54,8 @@ def test_auto_paints_with_the_shipped_vgg16_when_nothing_else_is_found(tmp_path)
 
 
 def test_a_files_calibration_means_are_kept_and_a_bad_copy_is_redone(tmp_path, monkeypatch):
-    from doodle import vgg
+    from doodle.core import vgg
     from doodle.weights import packaged
-
     from doodle.weights import loading
 
     first = weights.load_file(packaged.FILE)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from doodle import vgg, weights
+from doodle.core import vgg
+from doodle import weights
 from weight_files import bf16_round, doodle_metadata, st_bytes, timm_tensors, torch_index
 from weight_refs import file_params
 from weight_refs import (

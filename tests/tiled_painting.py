@@ -8,10 +8,13 @@ import json
 import jax
 import numpy as np
 
-from doodle import planner, synthesis, tiles
-from doodle.extractor import builtin
-from doodle.options import Options
-from doodle.problem import Problem
+from doodle.plan import planner
+from doodle.core import synthesis, tiles
+from doodle.core.extractor import builtin
+from doodle.plan.options import Options
+from doodle.core.problem import Problem
+
+from recipes import recipe_for
 
 
 def join_ratio(img: np.ndarray, layout) -> float:
@@ -52,8 +55,7 @@ def main() -> None:
 
     def paint(plan):
         events = []
-        out = synthesis.synthesize(problem, extractor, opts, key=jax.random.PRNGKey(0), plan=plan,
-                                   callback=events.append)
+        out = synthesis.synthesize(problem, extractor, recipe_for(opts, problem, extractor, plan), key=jax.random.PRNGKey(0), callback=events.append)
         return np.asarray(out), events
 
     untiled, _ = paint(whole)

@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from doodle import vgg
-from doodle.extractor import BUILTIN_ACTIVATION
+from doodle.core import vgg
+from doodle.core.extractor import BUILTIN_ACTIVATION
 
 SMALL = ("conv1_1", "conv1_2", "conv2_1")
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.680], np.float32)
@@ -95,7 +95,7 @@ IMAGE = np.random.default_rng(7).uniform(0, 255, size=(7, 9, 3)).astype(np.float
 
 
 def file_params(extractor) -> dict:
-    """The parameters a loaded extractor was read with: :func:`doodle.extractor.pin`
+    """The parameters a loaded extractor was read with: :func:`doodle.core.extractor.pin`
     undone with the calibration means it recorded (each layer's kernel was scaled by
     m_(l-1) / m_l, its bias by A / m_l), so a reader's output compares with the file."""
     if not extractor.pretrained:

@@ -1,10 +1,10 @@
 """What the paintings of one process share: extractors, and the styles' network
-passes (a :class:`doodle.memo.StyleMemo`)."""
+passes (a :class:`doodle.core.memo.StyleMemo`)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Hashable
 
-from doodle.memo import StyleMemo
+from doodle.core.memo import StyleMemo
 
 __all__ = ["Shared", "StyleMemo"]
 
@@ -43,7 +43,7 @@ class Shared:
 
     def extractor(self, options: Any, notice: Callable[[str], None] = lambda s: None) -> Any:
         """The extractor ``doodle paint`` would load for ``options``, loaded once."""
-        from doodle import api
+        from doodle.run import api
 
         if self.fixed is not None:
             return self.fixed

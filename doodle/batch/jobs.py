@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from doodle.errors import InputError, OptionError
-from doodle.options import CONCERN_OF, CONCERNS, DEFAULTS, Options, validate
+from doodle.plan.options import CONCERN_OF, CONCERNS, DEFAULTS, LIBRARY_ONLY, Options, validate
+from doodle.plan.text import TEXT
 
 INPUT_KEYS = ("style", "style_map", "content", "map", "output")
 # The Options fields whose `doodle paint` flags are about one run's reporting, not the
@@ -34,10 +35,9 @@ SEED_WORDS = ("auto", "noise", "content")
 
 
 def option_keys() -> tuple[str, ...]:
-    """The option keys a job may hold: the :class:`~doodle.options.Options` fields that
-    ``doodle paint`` has a flag for (:mod:`doodle.cli.options`), less the run-only ones."""
-    from doodle.cli.options import LIBRARY_ONLY
-
+    """The option keys a job may hold: the :class:`~doodle.plan.options.Options` fields that
+    ``doodle paint`` has a flag for (all but :data:`~doodle.plan.options.LIBRARY_ONLY`),
+    less the run-only ones."""
     return tuple(k for k in CONCERN_OF if k not in RUN_ONLY + LIBRARY_ONLY)
 
 
@@ -134,9 +134,7 @@ def convert_options(values: Mapping[str, Any], base: Path, line: int = 0) -> dic
 def _option(key: str, value: Any, base: Path, line: int) -> Any:
     """One option's JSON value as its field's type: the fields ``doodle paint`` reads
     from text ("WxH", "LOW:HIGH", "3_1,4_1", "8G") through the same parsers
-    (:data:`doodle.cli.options.TEXT`), lists as tuples, files resolved against ``base``."""
-    from doodle.cli.options import TEXT
-
+    (:data:`doodle.plan.text.TEXT`), lists as tuples, files resolved against ``base``."""
     hint = _hints()[key]
     if hint is bool and not isinstance(value, bool):
         raise JobError(line, key, f"must be true or false, got {json.dumps(value)}.")
@@ -194,7 +192,7 @@ def _path(value: str, base: Path) -> str:
 def _style(value: str, base: Path, line: int) -> str:
     """A style path resolved against ``base``, or a style pack's name left as it is
     (a file of that name under ``base`` wins over the pack)."""
-    from doodle import packs
+    from doodle.plan import packs
 
     path = _path(value, base)
     if os.path.exists(path) or packs.as_pack(value) is None:

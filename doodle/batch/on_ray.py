@@ -16,7 +16,7 @@ import os
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from doodle.batch.cache import Shared
-from doodle.memo import array_key
+from doodle.core.memo import array_key
 from doodle.batch.run import (FAILED, PAINTED, JobResult, Notice, Task, attempt, failure, input_records,
                               paint_prepared, prepare_job, save)
 from doodle.errors import InputError

@@ -17,18 +17,18 @@ from typing import Any, Optional
 
 
 
-from doodle.memo import array_key
+from doodle.core.memo import array_key
 
 SUFFIX = ".doodle.json"
 
 
 def digest(problem: Any, options: Any) -> str:
-    """sha256 of a painting: the arrays of its :class:`~doodle.problem.Problem` (styles,
+    """sha256 of a painting: the arrays of its :class:`~doodle.core.problem.Problem` (styles,
     maps as snapped, content, seed image; what the painting is made from, wherever it
     came from) and every option, the random seed among them (None, when the job left
     it to chance, matches any seed), and doodle's version."""
     from doodle import __version__
-    from doodle.jsonable import jsonable
+    from doodle.io.jsonable import jsonable
 
     h = hashlib.sha256()
     _feed(h, tuple(problem))
@@ -60,7 +60,8 @@ def path_of(output: str | os.PathLike) -> Path:
 def write(output: str | os.PathLike, digest_: str, random_seed: int) -> None:
     """Write the record of a finished painting (atomically; after the image itself,
     so a record never vouches for an image that is not there)."""
-    from doodle import __version__, imaging
+    from doodle import __version__
+    from doodle.io import imaging
 
     text = json.dumps({"digest": digest_, "random_seed": random_seed, "version": __version__}, indent=1)
     imaging.write_bytes(path_of(output), (text + "\n").encode())

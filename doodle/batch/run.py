@@ -1,7 +1,7 @@
 """Painting a batch: check every job, skip the finished ones, paint the rest.
 
 :func:`paint_many` is the one orchestration behind ``doodle batch`` and the Python
-API. Each job goes through :func:`doodle.api.prepare`, as ``doodle paint`` does,
+API. Each job goes through :func:`doodle.run.api.prepare`, as ``doodle paint`` does,
 before any painting starts; a job that cannot be painted is reported and left out (or
 the batch refused, ``strict``). The rest go to an executor (:class:`InProcess`,
 :class:`doodle.batch.workers.Workers`, :class:`doodle.batch.on_ray.Ray`), which paints
@@ -221,8 +221,8 @@ def _check_output(job: Job, prepared: Any, outputs: Mapping[str, int]) -> None:
 
 
 def prepare_job(job: Job, notice: Notice = lambda s: None) -> Any:
-    """:func:`doodle.api.prepare` for a job, with the arguments ``doodle paint`` gives it."""
-    from doodle import api
+    """:func:`doodle.run.api.prepare` for a job, with the arguments ``doodle paint`` gives it."""
+    from doodle.run import api
 
     options, unset = job_options(job)
     return api.prepare(job.style, style_map=job.style_map, content=job.content, target_map=job.map,
@@ -232,7 +232,7 @@ def prepare_job(job: Job, notice: Notice = lambda s: None) -> Any:
 def input_records(prepared: Any) -> Optional[list[dict]]:
     """The provenance records of a prepared job's input files (taken where the files
     are: by the driver for Ray), or None when its ``metadata`` option is off."""
-    from doodle.cli import stamp
+    from doodle.run import stamp
 
     return stamp.input_records(prepared.inputs, prepared.options) if prepared.options.reporting.metadata else None
 
@@ -241,35 +241,23 @@ def paint_prepared(problem: Any, options: Any, random_seed: int, shared: Shared,
                    notice: Notice = lambda s: None,
                    callback: Optional[Callable[[Any], None]] = None) -> tuple[np.ndarray, Optional[dict[str, str]]]:
     """Paint a prepared job with ``random_seed`` as ``doodle paint`` paints it
-    (:func:`doodle.api.paint_problem`, with the process's shared extractor and style
+    (:func:`doodle.run.render.render`, with the process's shared extractor and style
     passes): (the (H, W, 3) uint8 image, the text fields of its provenance record, as
     ``doodle paint`` writes them; None without ``files``). ``callback`` also hears
-    each :class:`doodle.synthesis.Progress` (it may raise to stop the painting)."""
-    from doodle import api, planner
-    from doodle.cli import stamp
-    from doodle.reporting import Reporter, RunInfo
+    each :class:`doodle.core.synthesis.Progress` (it may raise to stop the painting)."""
+    from doodle.core.problem import styles_of
+    from doodle.run import render
 
-    info = RunInfo(output="")  # the device it records is filled in below
-    options = stamp.effective(options, problem, random_seed)
     extractor = shared.extractor(options, notice)
-    shared.programs_for((tuple(problem.size), tuple(s.shape[:2] for s in api.styles_of(problem))))
-    device = planner.select_device(options.resources.device)
-    info.device = f"{device.platform} ({device.device_kind})"
-    phases = Reporter(options, quiet=True)  # keeps each phase's record, prints nothing
-    def heard(p: Any) -> None:
-        phases(p)
-        if callback is not None:
-            callback(p)
-
-    image = api.paint_problem(problem, options, extractor=extractor, callback=heard, notice=notice,
-                              memo=shared.memo)
-    text = None if files is None else stamp.fields(info, options, files, extractor, phases.phases)
-    return image, text
+    shared.programs_for((tuple(problem.size), tuple(s.shape[:2] for s in styles_of(problem))))
+    done = render.render(problem, options, extractor, random_seed=random_seed, files=files, callback=callback,
+                         notice=notice, memo=shared.memo)
+    return done.image, done.text
 
 
 def save(task: Task, image: np.ndarray, text: Optional[dict[str, str]] = None) -> None:
     """Write a painting atomically (with its provenance fields), then its record."""
-    from doodle import imaging
+    from doodle.io import imaging
 
     imaging.write_image(task.job.output, image, text)
     record.write(task.job.output, task.digest, task.random_seed)

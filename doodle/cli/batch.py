@@ -23,8 +23,8 @@ from doodle.cli.options import concern_options, defaulted, field_option
 from doodle.cli.runtime import setup_jax
 from doodle.cli.signals import Terminated, signals_as_interrupts
 from doodle.errors import DoodleError, InputError, OptionError, error_line
-from doodle.options import CONCERNS, DEFAULTS
-from doodle.reporting import Messages, format_duration
+from doodle.plan.options import CONCERNS, DEFAULTS
+from doodle.run.reporting import Messages, format_duration
 
 EPILOG = """\b
 JOBS is a JSON Lines file (or - for stdin), one object per painting whose keys
@@ -181,8 +181,9 @@ def flag_defaults(kw: dict, unset: set) -> dict[str, Any]:
     own (read as ``doodle paint`` reads them; a seed image's path made absolute, as a
     job's is); InputError naming the flag."""
     from doodle.batch.jobs import JobError, convert_options, option_keys
-    from doodle.cli.options import TEXT, options_from
-    from doodle.options import Options, validate
+    from doodle.cli.options import options_from
+    from doodle.plan.text import TEXT
+    from doodle.plan.options import Options, validate
 
     given = {k: kw[k] for k in option_keys() if k in kw and k not in unset}
     texts = {k: v for k, v in given.items() if k in TEXT}

@@ -8,6 +8,7 @@ WHAT. HOW TO FIX.``, and the error's exit code. Exit codes: 0 done, 1 runtime fa
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from typing import Any, Callable, NoReturn, Optional, TypeVar
 
@@ -20,13 +21,39 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The library's messages name what a user sets as a Python caller knows it, in
+# backticks: an Options field (`output_size`), or an input of paint() (`style`,
+# `map`). The command line says its flags instead, through this one table.
+INPUT_FLAGS = {"style": "--style", "style_map": "--style-map", "content": "--content", "map": "--map",
+               "output": "-o", "cache_dir": "--cache-dir"}
+_NAMED = re.compile(r"`([a-z][a-z0-9_]*)((?: [^`]*)?)`")
+
+
+def flag_words(text: str) -> str:
+    """``text`` worded for the command line: each `field` or `field value` in
+    backticks becomes ``--field-name value``; other backticked words stay as they are."""
+    from doodle.plan.options import CONCERN_OF
+
+    def flag(m: re.Match) -> str:
+        name, rest = m.group(1), m.group(2)
+        if name in INPUT_FLAGS:
+            return INPUT_FLAGS[name] + rest
+        if name in CONCERN_OF:
+            return "--" + name.replace("_", "-") + rest
+        return m.group(0)
+
+    return _NAMED.sub(flag, text)
+
+
 def print_error(error: object, reporter: Optional[Any] = None) -> str:
-    """Print the one error line (after ending a progress bar's line, when a
-    :class:`~doodle.reporting.Reporter` has one open); returns its text."""
+    """Print the one error line, worded for the command line (:func:`flag_words`),
+    after ending a progress bar's line when a :class:`~doodle.run.reporting.Reporter`
+    has one open; returns its text."""
     if reporter is not None:
         reporter.break_line()
-    click.echo(error_line(error), err=True)
-    return str(error)
+    text = flag_words(str(error))
+    click.echo(error_line(text), err=True)
+    return text
 
 
 def exit_with(error: DoodleError) -> NoReturn:

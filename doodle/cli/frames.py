@@ -1,6 +1,6 @@
 """``doodle paint --map 'frames/*_sem.png' -o 'out/{stem}.png'``: a sequence of doodles.
 
-The files at the edge of :func:`doodle.sequence.paint_sequence`: the maps a pattern
+The files at the edge of :func:`doodle.run.sequence.paint_sequence`: the maps a pattern
 names, in order (a glob sorted naturally, or a numbered ``frame%03d_sem.png``), each
 frame's output name, which frames a rerun must repaint (from each painting's
 provenance record), and the animation of the frames.
@@ -15,13 +15,10 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from doodle.errors import InputError
-from doodle.options import DEFAULTS
+from doodle.plan.options import DEFAULTS
 
 NUMBERED = re.compile(r"%(0?)(\d*)d")  # printf's %d, %3d, %03d
 ANIMATIONS = (".gif", ".webp", ".mp4")
-# The options that do not change a frame's picture, or are filled in per run: a
-# rerun with other values of these still counts its frames as painted.
-UNCOMPARED = {"random_seed", "output_size", "print_every", "save_every", "frames_dir", "metadata"}
 
 
 def is_pattern(path: Optional[str]) -> bool:
@@ -105,62 +102,16 @@ def encode_animation(frames: Sequence[np.ndarray], suffix: str, frame_ms: int = 
     return iio.imwrite("<bytes>", stack, extension=suffix, plugin="pillow", duration=duration, loop=0)
 
 
-def first_to_paint(maps: Sequence[str], outputs: Sequence[str], options: Mapping[str, Any],
-                   styles: Sequence[Mapping[str, Any]]) -> int:
-    """The first frame a rerun must paint: the first whose painting is missing, carries
-    no provenance, or was made from another map file (its sha256), other styles, or
-    other options (less :data:`UNCOMPARED`); ``len(maps)`` when every one is done.
-
-    Each frame follows the one before, so every frame after it is repainted too.
-    ``options``: the run's flat options; ``styles``: the run's style input records
-    ({"role", "sha256"}, as :func:`doodle.provenance.file_record` makes them).
-    """
-    from doodle import provenance
-
-    wanted_styles = sorted((s["role"], s["sha256"]) for s in styles)
-    wanted = {k: v for k, v in options.items() if k not in UNCOMPARED}
-    for i, (map_path, output) in enumerate(zip(maps, outputs)):
-        record = _record(output)
-        if record is None:
-            return i
-        inputs = record.get("inputs") or []
-        maps_then = [x.get("sha256") for x in inputs if x.get("role") == "map"]
-        styles_then = sorted((x.get("role"), x.get("sha256")) for x in inputs if x.get("role") in ("style",
-                                                                                                   "style_map"))
-        options_then = {k: v for k, v in (record.get("options") or {}).items() if k not in UNCOMPARED}
-        if (maps_then != [provenance.sha256_of(map_path)] or styles_then != wanted_styles
-                or _jsonable(options_then) != _jsonable(wanted)):
-            return i
-    return len(maps)
-
-
-def _record(path: str) -> Optional[dict]:
-    from doodle import image_text, provenance
-
-    try:
-        return provenance.from_fields(image_text.read_fields(Path(path).read_bytes()))
-    except (OSError, ValueError):
-        return None
-
-
-def _jsonable(options: Mapping[str, Any]) -> str:
-    import json
-
-    from doodle.jsonable import jsonable
-
-    return json.dumps(jsonable(dict(options)), sort_keys=True)
-
-
 def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any) -> None:
     """``doodle paint`` for a ``--map`` pattern: paint the frames a rerun needs (all with
     ``--force``), each saved with its provenance as it is done, then the animation.
     Raises DoodleError (or KeyboardInterrupt) on the way, as a single painting does."""
-    import os
     import time
 
-    from doodle import api, imaging, planner, sequence
-    from doodle.cli import runtime, stamp
+    from doodle.cli import runtime
     from doodle.cli.options import prepare
+    from doodle.io import imaging
+    from doodle.run import api, render, resume, sequence, stamp
 
     maps = expand(kw["target_map"])
     outputs = output_names(kw["output"], maps, kw.get("semantic_ext") or DEFAULTS.painting.semantic_ext)
@@ -181,14 +132,12 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
     prepared = prepare(dict(kw, target_map=maps[0]), defaults, outputs[0], reporter.notice)
     problem, options = prepared.problem, prepared.options
     extractor = api.resolve_extractor(options, reporter.notice)
-    device = planner.select_device(options.resources.device)
-    info.extractor, info.device = extractor.name, f"{device.platform} ({device.device_kind})"
-    seed = options.painting.random_seed
-    options = options.replace(random_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "little") >> 1)
+    info.extractor, info.device = extractor.name, render.device_name(options)
+    options = options.replace(random_seed=render.draw_seed(options))
     stamped = options.replace(output_size=(problem.size[1], problem.size[0]))
     info.options = reporter.options = stamped
     styles = [r for r in stamp.input_records(prepared.inputs, options) if r["role"] in ("style", "style_map")]
-    start = 0 if kw.get("force") else first_to_paint(maps, outputs, stamp.recorded(stamped).flat(), styles)
+    start = 0 if kw.get("force") else resume.first_to_paint(maps, outputs, stamp.recorded(stamped).flat(), styles)
     if start:
         reporter.notice(f"frames 1 to {start} of {len(maps)} are painted already (their maps and options "
                         "did not change): kept" + (", nothing to paint" if start == len(maps) else ""))
@@ -200,7 +149,7 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
         text = None
         if options.reporting.metadata:
             files = stamp.input_records(dict(prepared.inputs, map=maps[frame.index]), options)
-            text = stamp.fields(info, stamped, files, extractor, reporter.phases)
+            text = stamp.fields(info.device, stamped, files, extractor, reporter.phases)
         imaging.write_image(outputs[frame.index], frame.image, text)
         reporter.notice(f"frame {frame.index + 1} of {len(maps)}: wrote {outputs[frame.index]} "
                         f"in {time.perf_counter() - info.started:.1f}s")

@@ -21,7 +21,8 @@ REPAINTED = ("painting", "resources")  # the concerns --like repeats; reporting 
 def read_record(painting: str) -> dict[str, Any]:
     """The provenance record of the image ``painting``; InputError when it is no
     image, or carries none."""
-    from doodle import image_text, imaging, provenance
+    from doodle.io import image_text, imaging
+    from doodle.run import provenance
 
     data = imaging.read_file(painting, "painting")
     try:
@@ -41,9 +42,10 @@ def arguments(record: Mapping[str, Any]) -> list[str]:
     """The ``doodle paint`` arguments (without -o) that repaint the painting of
     ``record``: its inputs by path, and every painting and resource option that is
     not at its default."""
-    from doodle.cli.options import LIBRARY_ONLY, flag_arguments
-    from doodle.options import CONCERN_OF, DEFAULTS
-    from doodle.jsonable import jsonable
+    from doodle.cli.options import flag_arguments
+    from doodle.plan.options import LIBRARY_ONLY
+    from doodle.plan.options import CONCERN_OF, DEFAULTS
+    from doodle.io.jsonable import jsonable
 
     args: list[str] = []
     for item in record["inputs"]:
@@ -67,7 +69,7 @@ def merge(command: click.Command, kw: Mapping[str, Any], defaults: Collection[st
     warnings). The painting's arguments, each replaced by one given on the command
     line; InputError naming an input whose file changed since (its sha256), unless
     --allow-changed-inputs (then a warning)."""
-    from doodle import provenance
+    from doodle.run import provenance
 
     painting = kw["like"]
     record = read_record(painting)

@@ -6,7 +6,7 @@ from typing import Optional
 
 from doodle.cli.outputs import silence_stdout
 from doodle.errors import InputError, WriteError
-from doodle.reporting import JsonLog, Reporter, RunInfo
+from doodle.run.reporting import JsonLog, Reporter, RunInfo
 
 
 class GuardedLog(JsonLog):
@@ -51,7 +51,8 @@ def log_error(target: str, e: Exception) -> WriteError:
 
 def finish_log(reporter: Reporter, info: RunInfo, code: int, error: Optional[str]) -> None:
     """Write the summary line and close the log (if there is one)."""
-    from doodle import __version__, reporting
+    from doodle import __version__
+    from doodle.run import reporting
 
     if reporter.log is None:
         return

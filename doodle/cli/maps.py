@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 import numpy as np
 
-from doodle import maps, packs, segment
+from doodle.io import maps, segment
+from doodle.plan import packs
 from doodle.cli.errors import reports_errors
 from doodle.errors import InputError
-from doodle.imaging import check_writable, read_image, same_file, write_image
+from doodle.io.imaging import check_writable, read_image, same_file, write_image
 
 # Exit statuses of `check`.
 COMPATIBLE, INCOMPATIBLE = 0, 1

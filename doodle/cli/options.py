@@ -1,4 +1,4 @@
-"""The flags of ``doodle paint`` and ``doodle plan``, built from :mod:`doodle.options`.
+"""The flags of ``doodle paint`` and ``doodle plan``, built from :mod:`doodle.plan.options`.
 
 Each field of the Options dataclasses is the flag ``--field-name`` (its flat name,
 ``_`` as ``-``), with the field's default and its ``metadata["help"]`` as help. The
@@ -14,96 +14,23 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Callable, Collection, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Collection, Mapping, Optional
 
 import click
 
-from doodle.errors import InputError, OptionError
-from doodle.options import CONCERN_OF, CONCERNS, DEVICES, FINISHES, RELEASE, REMAT, Options
+from doodle.errors import OptionError
+from doodle.plan.options import CONCERN_OF, CONCERNS, DEVICES, FINISHES, LIBRARY_ONLY, RELEASE, REMAT, Options
+from doodle.plan.text import TEXT, number_text
 
 # Boolean fields whose flag has an "off" spelling besides its name.
 OFF_FLAGS = {"cache": "--no-cache", "propagate": "--exhaustive", "hard_labels": "--soft-labels",
              "metadata": "--no-metadata", "seamless": "--no-seamless"}
-# Fields a library user sets, with no flag: the matching slices' memory cap
-# (--max-memory caps the whole plan).
-LIBRARY_ONLY = ("match_memory",)
 CHOICES = {"device": DEVICES, "remat": REMAT, "release_memory": RELEASE, "finish": FINISHES}
 
 
 def flag_of(field: str) -> str:
     """``style_weight`` -> ``--style-weight``."""
     return "--" + field.replace("_", "-")
-
-
-def parse_size(text: str, flag: str) -> tuple[int, int]:
-    """"512x384" -> (512, 384) as (width, height)."""
-    hint = f"Use e.g. {flag} 512x384."
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        w, h = (int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"{flag} {text!r} is not WIDTHxHEIGHT.", hint) from None
-    if w < 1 or h < 1:
-        raise InputError(f"{flag} {text!r} must be positive.", hint)
-    return w, h
-
-
-def parse_memory(text: str, flag: str) -> int:
-    """"8G" -> bytes."""
-    from doodle import planner
-
-    try:
-        return planner.parse_size(text)
-    except (ValueError, IndexError):
-        raise InputError(f"{flag} {text!r} is not a size.", f"Use e.g. {flag} 8G or 512M.") from None
-
-
-def parse_range(text: str, flag: str) -> tuple[float, float]:
-    """"16:240" -> (16.0, 240.0)."""
-    try:
-        lo, hi = (float(p) for p in text.split(":"))
-    except ValueError:
-        raise InputError(f"{flag} {text!r} is not LOW:HIGH.", f"Use e.g. {flag} 16:240.") from None
-    return lo, hi
-
-
-def parse_layers(text: str, flag: str) -> tuple[str, ...]:
-    """"3_1,4_1" (also "relu3_1", "conv4_1") -> ("3_1", "4_1")."""
-    from doodle import vgg
-
-    layers = []
-    for item in text.split(","):
-        name = item.strip().lower().removeprefix("relu").removeprefix("conv")
-        if name not in vgg.CHANNELS:
-            raise InputError(f"{flag}: unknown layer {item.strip()!r}.",
-                             f"Known layers: {','.join(vgg.LAYER_NAMES)} (VGG16 lacks 3_4, 4_4, 5_4).")
-        layers.append(name)
-    if not layers:
-        raise InputError(f"{flag} is empty.", "Use e.g. 3_1,4_1.")
-    return tuple(layers)
-
-
-class Text(NamedTuple):
-    """A field given as text: how to read it, and how its default reads."""
-
-    parse: Callable[[str, str], Any]  # (text, flag) -> value; InputError naming the flag
-    show: Callable[[Any], str] = str
-    metavar: Optional[str] = None
-
-
-def number_text(x: Any) -> str:
-    """A number as short text that reads back as the same number (25.0 -> "25")."""
-    short = f"{x:g}"
-    return short if float(short) == x else repr(float(x))
-
-
-TEXT = {
-    "output_size": Text(parse_size, show=lambda s: f"{s[0]}x{s[1]}"),
-    "content_layers": Text(parse_layers, show=",".join),
-    "style_layers": Text(parse_layers, show=",".join),
-    "seed_range": Text(parse_range, show=lambda r: f"{number_text(r[0])}:{number_text(r[1])}"),
-    "max_memory": Text(parse_memory, metavar="SIZE"),
-}
 
 
 def flag_arguments(name: str, value: Any) -> list[str]:
@@ -203,9 +130,9 @@ def options_from(kw: Mapping[str, Any]) -> Options:
 
 
 def prepare(kw: Mapping[str, Any], defaults: Collection[str], output: Optional[str], notice=lambda s: None):
-    """:func:`doodle.api.prepare` for the arguments of ``paint`` or ``plan`` (the same
+    """:func:`doodle.run.api.prepare` for the arguments of ``paint`` or ``plan`` (the same
     for both, so both accept the same inputs); errors name the flag, not the field."""
-    from doodle import api
+    from doodle.run import api
 
     options = options_from(kw)
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from doodle.errors import InputError, WriteError
-from doodle.options import DEFAULTS, Options
-from doodle.reporting import Reporter, RunInfo
+from doodle.plan.options import DEFAULTS, Options
+from doodle.run.reporting import Reporter, RunInfo
 
 
 def stdout_open() -> bool:
@@ -74,7 +74,8 @@ def input_files(kw: Mapping[str, Any]) -> list[str]:
     """Every file a painting reads, as far as can be told before loading anything:
     the styles (a pack's image and map), the maps given and found beside them, the
     content, the doodle and a seed image."""
-    from doodle import imaging, packs
+    from doodle.io import imaging
+    from doodle.plan import packs
 
     def many(value) -> list:
         return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
@@ -97,7 +98,7 @@ def input_files(kw: Mapping[str, Any]) -> list[str]:
 def refuse_overwriting_inputs(kw: Mapping[str, Any]) -> None:
     """InputError when -o, --animation or --log-json names a file the run reads
     (``-o style.jpg --style style.jpg``): the painting would replace its own input."""
-    from doodle import imaging
+    from doodle.io import imaging
 
     inputs = input_files(kw)
     for flag, target in (("-o", kw.get("output")), ("--animation", kw.get("animation")),
@@ -112,7 +113,8 @@ def refuse_overwriting_inputs(kw: Mapping[str, Any]) -> None:
 
 def check_paint_outputs(options: Options, info: RunInfo, reporter: Reporter) -> None:
     """The outputs only ``paint`` writes (frames, the animation), checked before painting."""
-    from doodle import imaging, reporting
+    from doodle.io import imaging
+    from doodle.run import reporting
 
     if options.reporting.save_every > 0:
         imaging.check_folder(options.reporting.frames_dir, "--frames-dir")
@@ -122,7 +124,7 @@ def check_paint_outputs(options: Options, info: RunInfo, reporter: Reporter) -> 
 
 
 def _check_animation(path: str) -> None:
-    from doodle import imaging
+    from doodle.io import imaging
 
     if Path(path).suffix.lower() != ".gif":
         raise InputError(f"--animation {path!r} must end in .gif.", "Use e.g. --animation painting.gif.")
@@ -133,7 +135,7 @@ def save_outputs(output: str, image, animation: Optional[str], reporter: Reporte
                  text: Optional[Mapping[str, str]] = None) -> None:
     """The image (to ``output``, "-" being stdout; with the ``text`` fields where its
     format has room) and then the --animation GIF."""
-    from doodle import imaging
+    from doodle.io import imaging
 
     _save(output, image, text)
     frames = reporter.animation
@@ -143,7 +145,7 @@ def save_outputs(output: str, image, animation: Optional[str], reporter: Reporte
 
 
 def _save(output: str, image, text: Optional[Mapping[str, str]]) -> None:
-    from doodle import imaging
+    from doodle.io import imaging
 
     if output == "-":
         try:

@@ -2,7 +2,6 @@
 exit code (:mod:`doodle.cli.errors`), and ``--log-json`` ends with a summary."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -11,13 +10,14 @@ from typing import Any, Mapping, Optional
 
 import click
 
-from doodle.cli import frames, like, log, outputs, runtime, stamp
+from doodle.cli import frames, like, log, outputs, runtime
+from doodle.run import stamp
 from doodle.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, print_error
 from doodle.cli.options import defaulted, paint_options, prepare, reporting_options
 from doodle.cli.signals import Terminated, signals_as_interrupts
 from doodle.errors import DivergenceError, DoodleError, InputError, WriteError
-from doodle.options import DEFAULTS
-from doodle.reporting import Reporter, RunInfo
+from doodle.plan.options import DEFAULTS
+from doodle.run.reporting import Reporter, RunInfo
 
 EPILOG = """\b
 Modes (the inputs you give decide):
@@ -143,7 +143,7 @@ def _run(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> tuple[in
 
 def _keep(output: str, image, info: RunInfo, reporter: Reporter, saved: str) -> None:
     """Save the image of a run that failed or was stopped, and say where (or why not)."""
-    from doodle import reporting
+    from doodle.run import reporting
 
     try:
         outputs.save_outputs(output, reporting.to_uint8(image), info.animation, reporter)
@@ -155,7 +155,7 @@ def _keep(output: str, image, info: RunInfo, reporter: Reporter, saved: str) -> 
 
 def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     """Check, load, paint, save; raises DoodleError (or KeyboardInterrupt) on the way."""
-    from doodle import api, planner
+    from doodle.run import api, render
 
     output = kw["output"]
     info.inputs = {"style": kw["style"], "style_pack": None, "style_map": kw["style_map"] or None,
@@ -169,17 +169,15 @@ def _paint(kw: dict, defaults: set, info: RunInfo, reporter: Reporter) -> int:
     files = stamp.input_records(prepared.inputs, options) if options.reporting.metadata else None
     extractor = api.resolve_extractor(options, reporter.notice)
     info.extractor = extractor.name
-    device = planner.select_device(options.resources.device)
-    info.device = f"{device.platform} ({device.device_kind})"
-    seed = options.painting.random_seed
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little") >> 1
-    options = stamp.effective(options, problem, seed)
-    info.options = options
-    reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
-                    f"random seed {seed}")
-    image = api.paint_problem(problem, options, extractor=extractor, callback=reporter, notice=reporter.notice)
-    text = None if files is None else stamp.fields(info, options, files, extractor, reporter.phases)
+
+    def started(effective, device) -> None:
+        info.options, info.device = effective, device
+        reporter.notice(f"painting {problem.size[1]}×{problem.size[0]} with {extractor.name} weights, "
+                        f"random seed {effective.painting.random_seed}")
+
+    done = render.render(problem, options, extractor, files=files, callback=reporter, notice=reporter.notice,
+                         started=started)
+    image, text = done.image, done.text
     outputs.save_outputs(output, image, info.animation, reporter, text)
     reporter.notice(f"wrote {output if output != '-' else 'PNG to stdout'}"
                     + (f" and {info.animation}" if info.animation else "")

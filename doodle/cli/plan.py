@@ -21,15 +21,15 @@ def plan_command(**kw) -> None:
     Takes the same arguments as `doodle paint` and paints nothing. The seconds come
     from a small timed evaluation run once per machine and kept in the cache folder.
     """
-    from doodle import api, cache, timing
-    from doodle.problem import quilts
+    from doodle.io import cache
+    from doodle.run import api, timing
 
     defaults = defaulted(kw)
     outputs.refuse_overwriting_inputs(kw)  # as `paint` does: the same arguments mean the same
     runtime.start_jax(kw["device"])  # the planner asks JAX for its devices
     prepared = prepare(kw, defaults, kw["output"])
-    options = api.extractor_defaults(prepared.options, prepared.problem)
-    run_plan = api.make_plan(prepared.problem, None, options)
+    settings = api.make_recipe(prepared.problem, prepared.options)
+    run_plan = settings.plan
     folder = cache.cache_dir() / "timing"
     calibrations = {}
     for device in sorted({p.device for p in run_plan.phases if not p.skipped}):
@@ -42,43 +42,44 @@ def plan_command(**kw) -> None:
             click.echo(f"the {device}'s timing was taken while other work loaded the machine "
                        f"({calibrations[device].busy:.1f} per core): the seconds may be high; it is timed again "
                        f"when the machine is quieter", err=True)
-    seconds = [None if p.skipped else _seconds(calibrations[p.device], p, options) for p in run_plan.phases]
+    seconds = [None if p.skipped else _seconds(calibrations[p.device], p, settings) for p in run_plan.phases]
     if kw["as_json"]:
         data = run_plan.as_dict()
         for phase, s in zip(data["phases"], seconds):
             phase["seconds_per_evaluation"] = s
-        data["seconds_at_most"] = _total(seconds, options)
-        data["quilted"] = quilts(options, prepared.problem, api.extractor_kind(prepared.options))
+        data["seconds_at_most"] = _total(seconds, settings)
+        data["quilted"] = settings.quilt
         click.echo(json.dumps(data, indent=1))
     else:
-        _print_table(run_plan, seconds, options)
-        if quilts(options, prepared.problem, api.extractor_kind(prepared.options)):
+        _print_table(run_plan, seconds, settings)
+        if settings.quilt:
             click.echo("then quilted from the style's pixels (--finish): seconds, more for a larger output")
 
 
-def _seconds(calibration, phase, options) -> float:
+def _seconds(calibration, phase, settings) -> float:
     """Predicted seconds of one evaluation of a phase; a tiled phase evaluates every
     tile once per iteration, so its tiles' times (overlaps included) add up."""
-    from doodle import tiles, timing
+    from doodle.core import tiles
+    from doodle.run import timing
 
     parts = tiles.layout(phase.size, phase.tile, phase.overlap) if phase.tiles > 1 else None
     sizes = [t.hw for t in parts] if parts else [phase.size]
-    return sum(timing.seconds_per_evaluation(calibration, hw, phase.style_size, options.painting.match_every,
+    return sum(timing.seconds_per_evaluation(calibration, hw, phase.style_size, settings.match_every,
                                              phase.remat) for hw in sizes)
 
 
-def _total(seconds, options) -> float:
+def _total(seconds, settings) -> float:
     """Seconds of every phase's evaluations if none stops early (the stall rule may end one sooner)."""
-    return sum(s * options.painting.iterations for s in seconds if s is not None)
+    return sum(s * settings.iterations for s in seconds if s is not None)
 
 
 def _duration(s: float) -> str:
     return f"{s:.1f} s" if s < 60 else f"{s / 60:.0f} min" if s < 3600 else f"{s / 3600:.1f} h"
 
 
-def _print_table(run_plan, seconds, options) -> None:
+def _print_table(run_plan, seconds, settings) -> None:
     """The plan as a table: a line per phase and style layer."""
-    from doodle import planner
+    from doodle.plan import planner
 
     budgets = ", ".join(f"{d} {b / 2**20:,.0f} MiB" for d, b in run_plan.budgets.items())
     click.echo(f"budget: {budgets}")
@@ -98,5 +99,5 @@ def _print_table(run_plan, seconds, options) -> None:
             click.echo(f"{head} {lp.layer:>5} {f'{lp.out_patches:,}×{lp.style_patches:,}':>20} {slices:>6} "
                        f"{peak:>10} {per:>7}")
     click.echo(f"predicted peak: {planner._mib(run_plan.peak_bytes)}")
-    click.echo(f"predicted time: at most {_duration(_total(seconds, options))} of evaluations "
-               f"({options.painting.iterations} per phase; a phase that stalls ends sooner)")
+    click.echo(f"predicted time: at most {_duration(_total(seconds, settings))} of evaluations "
+               f"({settings.iterations} per phase; a phase that stalls ends sooner)")

@@ -6,7 +6,7 @@ import os
 from typing import Optional
 
 from doodle.errors import DoodleError, InputError
-from doodle.reporting import Reporter
+from doodle.run.reporting import Reporter
 
 
 def start_jax(device: str) -> None:
@@ -37,7 +37,7 @@ def start_jax(device: str) -> None:
 def setup_jax(device: str, compile_cache: bool, reporter: Optional[Reporter] = None) -> None:
     """:func:`start_jax`, then the compile cache; a cache folder that cannot keep
     anything is said once, and the compiled programs are not kept."""
-    from doodle import cache
+    from doodle.io import cache
 
     start_jax(device)
     problem = cache.cache_problem()
@@ -51,12 +51,12 @@ def setup_jax(device: str, compile_cache: bool, reporter: Optional[Reporter] = N
 def enable_compile_cache() -> None:
     """Persist compiled XLA programs so a second run compiles (almost) nothing.
 
-    They go to ``doodle.cache.cache_dir() / "jax"``, beside downloaded weights: one
+    They go to ``doodle.io.cache.cache_dir() / "jax"``, beside downloaded weights: one
     place to find, or delete, everything doodle caches.
     """
     import jax
 
-    from doodle import cache
+    from doodle.io import cache
 
     jax.config.update("jax_compilation_cache_dir", str(cache.cache_dir() / "jax"))
     # Cache every program, however quick to compile (JAX's default skips the quick

@@ -49,7 +49,8 @@ def serve_command(port: int, host: str, open_browser: bool, keep: Optional[str],
         exit_with(InputError(f"doodle serve needs {missing}, which is not installed.", f"Run: {serve.INSTALL}"))
     try:
         options = options_from(kw)
-        from doodle import api, cache
+        from doodle.run import api
+        from doodle.io import cache
         from doodle.cli import runtime
 
         api.check_options(options)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from doodle import packs
+from doodle.plan import packs
 from doodle.cli.errors import reports_errors
 from doodle.errors import DoodleError
 

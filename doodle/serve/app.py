@@ -19,9 +19,9 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from doodle import imaging
+from doodle.io import imaging
 from doodle.errors import InputError
-from doodle.options import Options
+from doodle.plan.options import Options
 from doodle.serve import jobs, quality, uploads
 from doodle.serve.guard import Guard, allowed_hosts
 from doodle.serve.styles import Styles
@@ -194,7 +194,7 @@ def create_app(options: Options = Options(), unset: Optional[Collection[str]] = 
     the folder for paintings and uploaded styles, ``host`` the address bound (for the
     Host check), ``max_body`` the bytes one request may send; ``started`` is called once
     it is serving. Its ``server`` is the :class:`Server`."""
-    from doodle.options import DEFAULTS
+    from doodle.plan.options import DEFAULTS
 
     if unset is None:
         given, defaults = options.flat(), DEFAULTS.flat()

@@ -1,6 +1,6 @@
 """Paintings one at a time: a queue, one painting thread, and each job's events.
 
-Every painting goes through :func:`doodle.api.prepare` with files the server wrote
+Every painting goes through :func:`doodle.run.api.prepare` with files the server wrote
 itself (the doodle, a content photo) and the style's pack name or kept files, then
 :func:`doodle.batch.run.paint_prepared` with one :class:`doodle.batch.cache.Shared`
 for the server's life, so the extractor, the compiled programs and the styles'
@@ -24,10 +24,11 @@ from typing import Any, Callable, Collection, Optional
 
 import numpy as np
 
-from doodle import imaging
+from doodle.io import imaging
 from doodle.errors import DoodleError, InputError
-from doodle.options import Options
-from doodle.reporting import format_duration, seconds_per_iteration
+from doodle.plan.options import Options
+from doodle.run import render
+from doodle.run.reporting import format_duration, seconds_per_iteration
 from doodle.serve import quality as presets
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
@@ -188,7 +189,7 @@ class Painter:
                     self.running = None
 
     def _paint(self, job: Job) -> None:
-        from doodle import api
+        from doodle.run import api
         from doodle.batch.run import input_records, paint_prepared
 
         request = job.request
@@ -200,7 +201,7 @@ class Painter:
         imaging.write_bytes(doodle_path, job.doodle)
         content_path = None
         if request.content is not None:  # painted over the doodle drawn for it: the doodle's size
-            from doodle.problem import resize
+            from doodle.core.problem import resize
 
             content_path = folder / f"{job.name}-photo.png"
             photo = request.content
@@ -219,8 +220,7 @@ class Painter:
                                output=str(folder / f"{job.name}.png"), unset=self.unset - set(given),
                                notice=notices)
         options = presets.apply(prepared.options, request.quality)
-        seed = options.painting.random_seed
-        seed = seed if seed is not None else secrets.randbits(31)
+        seed = render.draw_seed(options)
         files = input_records(prepared._replace(options=options))
         job.emit({"event": "start", "seed": seed, "size": [prepared.problem.size[1], prepared.problem.size[0]],
                   "phases": options.painting.phases, "iterations": options.painting.iterations})

@@ -1,6 +1,6 @@
 """A photo's map in a style's colours, to start a doodle from.
 
-The photo is segmented as ``doodle segment`` does (:func:`doodle.segment.segment`,
+The photo is segmented as ``doodle segment`` does (:func:`doodle.io.segment.segment`,
 one region per colour of the style's map), then each region is given the style
 colour whose region of the style image looks most like it (nearest mean colour), so
 a blue sky in the photo becomes the style's sky. The user then corrects it by hand.
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from doodle import maps, segment
+from doodle.io import maps, segment
+from doodle.core import labels
 
 
 def region_means(image: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -25,7 +26,7 @@ LONGEST = 512  # px: a photo is segmented at most this large (a starting map nee
 
 def _labels(map_rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
     """(H, W) index into ``colours`` of each pixel's colour (every pixel has one of them)."""
-    codes, keys = maps._codes(map_rgb), maps._codes(colours)
+    codes, keys = labels.codes(map_rgb), labels.codes(colours)
     order = np.argsort(keys)
     found = np.clip(np.searchsorted(keys[order], codes), 0, len(keys) - 1)
     return order[found]
@@ -34,7 +35,7 @@ def _labels(map_rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
 def photo_map(photo: np.ndarray, style_image: np.ndarray, style_map: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 photo -> its map in ``style_map``'s main colours, (H, W, 3) uint8
     or smaller (its longest side at most :data:`LONGEST`; the page scales it to the canvas)."""
-    from doodle.api import resize_map
+    from doodle.run.api import resize_map
 
     scale = LONGEST / max(photo.shape[:2])
     if scale < 1:  # nearest neighbour: k-means looks at colours, and this keeps them

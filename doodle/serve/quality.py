@@ -8,7 +8,7 @@ iterations).
 from __future__ import annotations
 
 from doodle.errors import InputError
-from doodle.options import Options
+from doodle.plan.options import Options
 
 QUALITIES = ("draft", "normal", "fine")
 

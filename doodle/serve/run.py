@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Any, Callable, Collection, Optional
 
-from doodle.options import Options
+from doodle.plan.options import Options
 
 
 @dataclasses.dataclass(frozen=True)

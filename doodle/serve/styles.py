@@ -17,7 +17,8 @@ from typing import Optional
 
 import numpy as np
 
-from doodle import imaging, maps, packs
+from doodle.io import imaging, maps
+from doodle.plan import packs
 from doodle.errors import InputError
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
@@ -107,7 +108,7 @@ class Styles:
     def add(self, name: str, image: np.ndarray, map_rgb: Optional[np.ndarray]) -> Style:
         """An uploaded style: its map given (same size as the image), or made with
         ``doodle segment``'s algorithm. Its files are kept under :attr:`keep`."""
-        from doodle import segment
+        from doodle.io import segment
 
         if map_rgb is not None and map_rgb.shape != image.shape:
             raise InputError(f"the map is {map_rgb.shape[1]}×{map_rgb.shape[0]} but the painting is "

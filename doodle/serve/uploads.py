@@ -1,5 +1,5 @@
 """What the page sends, read with bounds: bytes, then pixels, then the same checked
-decoder the command line reads files with (:func:`doodle.imaging.decode_image`).
+decoder the command line reads files with (:func:`doodle.io.imaging.decode_image`).
 
 Images travel as base64 data inside JSON (``data:image/png;base64,…`` or bare
 base64), so no form parser is needed. Every refusal is an
@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from doodle import imaging, maps
+from doodle.io import imaging, maps
 from doodle.errors import InputError
 
 MAX_BODY = 24 * 1024 * 1024  # bytes of one request's body (a few images as base64)
@@ -77,7 +77,7 @@ def read_image(text: Any, what: str) -> np.ndarray:
 
 def check_doodle(doodle: np.ndarray, style_map: np.ndarray) -> None:
     """InputError unless every colour of the doodle is one of the style map's
-    (:func:`doodle.maps.check`, as ``doodle check`` does), naming the foreign ones."""
+    (:func:`doodle.io.maps.check`, as ``doodle check`` does), naming the foreign ones."""
     report = maps.check(style_map, doodle)
     if report.missing:
         named = ", ".join(f"{m.colour} ({100 * m.fraction:.1f}%)" for m in report.missing[:4])

@@ -2,9 +2,9 @@
 
 Every reader turns a weight file into the same thing: numpy parameters
 ``{"conv1_1": {"kernel": (3, 3, Cin, Cout) float32 HWIO, "bias": (Cout,) float32}, …}``
-for cross-correlation (``flax.linen.Conv``), plus the :class:`~doodle.vgg.Preprocess`
+for cross-correlation (``flax.linen.Conv``), plus the :class:`~doodle.core.vgg.Preprocess`
 the weights were trained with. :func:`load` wraps them in an
-:class:`~doodle.extractor.Extractor`.
+:class:`~doodle.core.extractor.Extractor`.
 
 Formats, one module each, and what each one's arrays mean:
 
@@ -35,14 +35,14 @@ checksums), :mod:`~doodle.weights.detect` (format from content),
 :mod:`~doodle.weights.loading` (what ``--weights`` names, to an Extractor),
 :mod:`~doodle.weights.store`, :mod:`~doodle.weights.downloads` and
 :mod:`~doodle.weights.importing` (the weights in the cache folder, which
-:mod:`doodle.cache` locates), :mod:`~doodle.weights.discover` (the files other
+:mod:`doodle.io.cache` locates), :mod:`~doodle.weights.discover` (the files other
 libraries' caches already hold, used where they are, and the one ``--weights auto``
 takes).
 
 This package re-exports the names other modules use, so ``from doodle import
 weights; weights.load(…)`` is the way in.
 """
-from doodle.cache import cache_dir, cache_problem
+from doodle.io.cache import cache_dir, cache_problem
 from doodle.weights.builtin import builtin_extractor
 from doodle.weights.catalog import (
     AUTO_ORDER, OTHER_FILES, SOURCES, Source, auto_rank, convention_from_name, file_digests, get_source, known_files,

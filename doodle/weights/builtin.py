@@ -11,15 +11,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from doodle.cache import cache_dir
+from doodle.io.cache import cache_dir
 from doodle.weights.layout import PathLike
 
 if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for jax
-    from doodle.extractor import Extractor
+    from doodle.core.extractor import Extractor
 
 
 def builtin_extractor(last: str = "5_4", cache: Optional[PathLike] = None) -> "Extractor":
-    """:func:`doodle.extractor.builtin`, its calibration means kept in the cache folder.
+    """:func:`doodle.core.extractor.builtin`, its calibration means kept in the cache folder.
 
     The means are a function of the seed, the activation level and the numerics of
     this JAX build on this platform, so the file is named after all of them; a
@@ -27,7 +27,7 @@ def builtin_extractor(last: str = "5_4", cache: Optional[PathLike] = None) -> "E
     """
     import jax
 
-    from doodle import extractor
+    from doodle.core import extractor
 
     folder = Path(cache if cache is not None else cache_dir()) / "builtin"
     name = (f"calibration-{extractor.BUILTIN_SEED}-{extractor.BUILTIN_ACTIVATION:g}-"

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
-from doodle.cache import cache_dir
+from doodle.io.cache import cache_dir
 from doodle.weights.catalog import Source, auto_rank, file_digests, known_files, verify
 from doodle.weights.layout import PathLike
 from doodle.weights.store import cached_files

@@ -41,7 +41,7 @@ def import_weights(
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot use the cache folder {str(cache)!r}: {e.strerror or e}.",
-                         "Set DOODLE_CACHE, or give --cache-dir, to a writable folder.") from None
+                         "Set DOODLE_CACHE, or give `cache_dir`, to a writable folder.") from None
     out = cache / imported_name(path)
     tmp = out.with_name(out.name + ".tmp")
     try:
@@ -64,6 +64,6 @@ def _cache_write_error(out: Path, e: OSError) -> DoodleError:
     """A full disk is a runtime failure (exit 1); a folder doodle may not write, bad input (exit 2)."""
     if e.errno in _DISK_ERRNOS:
         return WriteError(f"cannot write {str(out)!r}: {e.strerror or e}; nothing was imported.",
-                          "Free some space, or import into another --cache-dir.", path=str(out))
+                          "Free some space, or import into another `cache_dir`.", path=str(out))
     return InputError(f"cannot write {str(out)!r}: {e.strerror or e}; nothing was imported.",
-                      "Set DOODLE_CACHE, or give --cache-dir, to a writable folder.")
+                      "Set DOODLE_CACHE, or give `cache_dir`, to a writable folder.")

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from doodle import vgg
+from doodle.core import vgg
 from doodle.errors import InputError
 from doodle.weights.raw import as_float32
 from doodle.weights.layout import CONV_NAMES_OF, Params, check_shape, layers_to_read

@@ -3,7 +3,7 @@ the conversions every reader shares.
 
 doodle's layout: ``{"conv1_1": {"kernel": (3, 3, Cin, Cout) float32 HWIO, "bias":
 (Cout,) float32}, …}`` for cross-correlation (``flax.linen.Conv``), plus the
-:class:`~doodle.vgg.Preprocess` the weights were trained with (their convention).
+:class:`~doodle.core.vgg.Preprocess` the weights were trained with (their convention).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from doodle import vgg
+from doodle.core import vgg
 from doodle.errors import InputError
 from doodle.weights.raw import as_float32
 
@@ -146,8 +146,8 @@ def layers_to_read(present: Callable[[str], bool], partial: bool, what: str, arc
 
 
 def validate(params: Mapping[str, Mapping[str, Any]], *, partial: bool = False) -> Params:
-    """Check HWIO parameters against :func:`doodle.vgg.param_shapes` of the network
-    they describe (:func:`doodle.vgg.arch_of`).
+    """Check HWIO parameters against :func:`doodle.core.vgg.param_shapes` of the network
+    they describe (:func:`doodle.core.vgg.arch_of`).
 
     Returns float32 copies ``{"conv1_1": {"kernel": (3, 3, 3, 64), "bias": (64,)}, …}``;
     with ``partial`` only a prefix conv1_1…convK is required.

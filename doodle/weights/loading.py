@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from doodle.cache import cache_dir
+from doodle.io.cache import cache_dir
 from doodle.errors import InputError
 from doodle.weights.builtin import builtin_extractor
 from doodle.weights import discover
@@ -21,21 +21,20 @@ from doodle.weights.reading import Loaded, read_weights
 from doodle.weights.store import cached_path
 
 if TYPE_CHECKING:  # imported lazily: `doodle weights list` should not pay for jax
-    from doodle.extractor import Extractor
+    from doodle.core.extractor import Extractor
 
 
 def to_extractor(loaded: Loaded, name: str, means: tuple[float, ...] = ()) -> "Extractor":
     """Wrap read weights as an Extractor (parameters as jax arrays). ``means``: their
-    calibration means from an earlier load (:func:`doodle.extractor.pin`), if known."""
-    from doodle import vgg
-    from doodle.extractor import BUILTIN_ACTIVATION, pin, with_defaults
-    from doodle.options import PRETRAINED
+    calibration means from an earlier load (:func:`doodle.core.extractor.pin`), if known."""
+    from doodle.core import vgg
+    from doodle.core.extractor import BUILTIN_ACTIVATION, Extractor, pin
 
     # Every layer pinned to the built-in network's mean activation: the loss weights
     # then mean the same with these weights as with the built-in ones.
     params, means = pin(loaded.params, loaded.preprocess, BUILTIN_ACTIVATION, means)
-    return with_defaults(params, loaded.preprocess, name, PRETRAINED, pretrained=True, calibration=means,
-                         arch=vgg.arch_of(loaded.params))
+    return Extractor(params, loaded.preprocess, name, pretrained=True, calibration=means,
+                     arch=vgg.arch_of(loaded.params))
 
 
 def _means_file(path: Path, loaded: Loaded, cache: Optional[PathLike]) -> Path:

@@ -9,7 +9,7 @@ from NHWC input, baked-in normalisation) and after the last one (pooling, a
 classifier head) is ignored. ONNX's Conv cross-correlates an NCHW input with OIHW
 weights, as ``flax.linen.Conv`` does in NHWC/HWIO: the kernels are transposed
 (2, 3, 1, 0), never flipped. Only the weights are kept, not the kind of pooling:
-doodle's network averages between blocks whatever the graph did (:mod:`doodle.vgg`).
+doodle's network averages between blocks whatever the graph did (:mod:`doodle.core.vgg`).
 
 The input convention is told from the graph: a first conv that reads the graph's
 input directly is PyTorch's (``torch.onnx.export`` of torchvision's vgg16/vgg19:
@@ -31,7 +31,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from doodle import vgg
+from doodle.core import vgg
 from doodle.errors import InputError
 from doodle.weights.layout import Params, PathLike, check_shape, layers_to_read
 from doodle.weights.raw import as_float32, corrupt

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from doodle import vgg
+from doodle.core import vgg
 from doodle.errors import InputError
 from doodle.weights.catalog import convention_from_name
 from doodle.weights.detect import detect_format

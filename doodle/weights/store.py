@@ -1,4 +1,4 @@
-"""Weight files in the cache folder (:func:`doodle.cache.cache_dir`): where a known
+"""Weight files in the cache folder (:func:`doodle.io.cache.cache_dir`): where a known
 source is kept once downloaded, what an imported file is called, which cached file
 ``--weights auto`` takes."""
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Images, maps and files: reading, writing and checking what users give."""

@@ -1,0 +1,1 @@
+"""One painting from inputs to file: the pipeline every entry point uses."""
