@@ -51,9 +51,9 @@ def builtin_extractor():
 @pytest.fixture(autouse=True, scope="module")
 def _fresh_programs():
     """Drop the compiled programs a test module leaves behind. The suite compiles over
-    a thousand programs in one process; kept all at once, XLA crashed the session
-    (SIGSEGV in libgcc_s's unwinder) while compiling a program late in it that
-    compiles fine in a shorter session."""
+    a thousand programs in one process; kept all at once, XLA crashed the test
+    process (SIGSEGV in libgcc_s's unwinder) while compiling a program late in it that
+    compiles fine in a shorter run."""
     yield
     jax.clear_caches()
 

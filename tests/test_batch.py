@@ -131,6 +131,7 @@ def test_rerun_skips_finished_jobs_and_repaints_changed_ones(folder, painted):
     assert set(statuses(records).values()) == {PAINTED}
 
 
+@pytest.mark.slow
 def test_workers_paint_what_paint_paints(folder, painted, tmp_path):
     _, references = painted
     jobs = [json.loads(line) for line in (folder / "jobs.jsonl").read_text().splitlines()]
@@ -313,6 +314,7 @@ def die():
     os._exit(9)
 
 
+@pytest.mark.slow
 def test_a_dead_workers_job_is_painted_again(folder, tmp_path):
     import functools
 
@@ -329,6 +331,7 @@ def test_a_dead_workers_job_is_painted_again(folder, tmp_path):
     assert results[0].status == FAILED and results[0].attempts == 3 and "died on each of 3 tries" in results[0].error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", [[], ["--workers", "1"]], ids=["in-process", "workers"])
 def test_ctrl_c_stops_the_batch_and_exits_130(folder, tmp_path, where):
     # Long enough to be interrupted: many evaluations, no early stop.

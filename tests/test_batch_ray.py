@@ -17,6 +17,7 @@ from images import swapped_doodle, write_inputs
 from test_batch import QUICK, paint_flags, same_as_paint
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[test,ray]'")
+pytestmark = pytest.mark.slow  # a real Ray cluster
 
 
 @pytest.fixture(scope="module")

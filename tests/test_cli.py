@@ -115,6 +115,7 @@ def test_style_map_without_doodle_names_the_expected_file(files, tmp_path):
     _error(code, text, "coast_sem.png")
 
 
+@pytest.mark.slow
 def test_unknown_option_value_is_one_line_exit_2(files):
     proc = subprocess.run([sys.executable, "-m", "doodle", "paint", "--style", str(files / "style.png"),
                            "--iterations", "many"], capture_output=True, text=True)
@@ -122,11 +123,11 @@ def test_unknown_option_value_is_one_line_exit_2(files):
 
 
 def test_divergence_exit_1_keeps_last_image(files, tmp_path, monkeypatch):
-    from doodle.run import api
+    from doodle.run import inputs
 
     # An infinite weight is refused as an option now; let it through to make the
     # painter itself diverge, which is what this test is about.
-    monkeypatch.setattr(api, "check_options", lambda options: None)
+    monkeypatch.setattr(inputs, "check_options", lambda options: None)
     out = tmp_path / "d.png"
     code, text = run("--style", str(files / "plain.png"), "--style-weight", "inf", "--output-size", "32x32",
                      "-o", str(out), *QUICK)
@@ -154,6 +155,7 @@ def test_interrupt_saves_current_image_exit_130(files, tmp_path, monkeypatch):
     assert iio.imread(out).shape == (32, 32, 3)
 
 
+@pytest.mark.slow
 def test_png_to_stdout(files):
     proc = subprocess.run([sys.executable, "-m", "doodle", "paint", "--style", str(files / "plain.png"),
                            "--output-size", "24x24", "-o", "-", *QUICK], capture_output=True)
@@ -209,7 +211,7 @@ def test_several_styles_by_pack_name(files, tmp_path, monkeypatch):
     assert summary["options"]["style_weight"] == 7.0  # the first pack's recommendation wins
 
 
-def test_the_cache_folder_is_the_sessions_own():
+def test_the_cache_folder_is_the_test_runs_own():
     # conftest redirects DOODLE_CACHE, XDG_CACHE_HOME and HOME: --weights auto never
     # finds a developer's pretrained file, and nothing is written to their cache.
     from conftest import PRIVATE_HOME

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from doodle import cli
 from doodle.cli import frames
 from doodle.errors import InputError
+from doodle.run import resume
 
 from images import two_textures
 from test_sequence import moving_square
@@ -71,7 +72,7 @@ def test_frames_are_painted_then_kept_then_repainted_from_the_first_changed(sequ
     first = [o.read_bytes() for o in outs]
     assert all(iio.imread(o).shape == (32, 32, 3) for o in outs)
     assert iio.imread(d / "out.gif", index=None).shape[0] == 3
-    record = frames._record(str(outs[2]))  # each frame's own map and phases
+    record = resume._record(str(outs[2]))  # each frame's own map and phases
     assert [i["path"] for i in record["inputs"] if i["role"] == "map"] == [str(d / "frames" / "f3_sem.png")]
     assert len(record["phases"]) == 1
 

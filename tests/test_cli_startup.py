@@ -48,6 +48,7 @@ def painting(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--help"], ["styles"], ["check", "meadow", "samples/meadow_doodle_sem.png"],
                                   ["styles", "--help"], ["check", "--help"], ["info", "--help"]])
 def test_light_commands_import_no_jax(args):
@@ -56,6 +57,7 @@ def test_light_commands_import_no_jax(args):
     assert result["imported"] == []
 
 
+@pytest.mark.slow
 def test_info_imports_no_jax(painting):
     result = probe("info", str(painting))
     assert result["code"] == 0, result["output"]
@@ -73,6 +75,7 @@ def test_help_lists_every_command_with_its_own_short_help():
     assert listed == sorted(entry.name for entry in cli.COMMANDS)
 
 
+@pytest.mark.slow
 def test_unknown_command_is_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "doodle", "pant"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)

@@ -618,6 +618,7 @@ def _environment(kind: str, tmp: Path) -> dict:
 ROOT_USER = not hasattr(os, "geteuid") or os.geteuid() == 0  # root writes anywhere: no read-only folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["cache-is-a-file", "cache-under-a-file",
                                   pytest.param("cache-read-only", marks=pytest.mark.skipif(ROOT_USER, reason="root")),
                                   "no-home", "home-missing"])
@@ -668,6 +669,7 @@ def _fake_paint(tmp_path: Path, files: Path, env: dict, *extra) -> subprocess.Co
 NO_CUDA = shutil.which("nvidia-smi") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("platforms,extra,expected", [
     pytest.param("cuda", [], 2, marks=pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")),
     ("nosuch", [], 2),

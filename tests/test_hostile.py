@@ -118,7 +118,7 @@ def test_library_errors_name_the_field():
     assert str(e.value.as_flag()).startswith("--release-memory must be one of")
     with pytest.raises(OptionError, match="finish must be one of auto, quilt, none"):
         validate(Options.of(finish="polish"))
-    with pytest.raises(OptionError, match="quilt cannot wrap a --seamless tile"):
+    with pytest.raises(OptionError, match="quilt cannot wrap a `seamless` tile"):
         validate(Options.of(finish="quilt", seamless=True))
     validate(Options.of(finish="none", seamless=True))
 
@@ -282,6 +282,7 @@ def test_log_json_on_a_full_disk_exits_1_and_keeps_the_image(files, tmp_path, mo
     assert iio.imread(tmp_path / "o.png")[0, 0].tolist() == [99, 99, 99]
 
 
+@pytest.mark.slow
 def test_png_to_a_pipe_closed_early_is_one_line_exit_1(files, tmp_path):
     proc = fake_process(files, tmp_path, "--output-size", "256x256", "-o", "-")
     proc.stdout.close()  # `doodle … -o - | true`: the reader is gone before the PNG is written
@@ -290,6 +291,7 @@ def test_png_to_a_pipe_closed_early_is_one_line_exit_1(files, tmp_path):
     one_line(err, "cannot write the PNG to stdout: Broken pipe")
 
 
+@pytest.mark.slow
 def test_png_to_a_closed_stdout_is_refused(files, tmp_path):
     proc = fake_process(files, tmp_path, "-o", "-", stdout=None,
                         preexec_fn=lambda: os.close(1))  # `doodle … -o - >&-`
@@ -298,6 +300,7 @@ def test_png_to_a_closed_stdout_is_refused(files, tmp_path):
     one_line(err, "stdout is closed")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_FSIZE")
 def test_file_too_large_is_one_line_exit_1(files, tmp_path):
     import resource
@@ -354,6 +357,7 @@ def test_sigterm_and_sighup_save_the_image_like_ctrl_c(files, tmp_path, monkeypa
     assert json.loads(log.read_text().splitlines()[-1])["exit_status"] == expected
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_importing_jax_is_one_line_exit_130(files, tmp_path):
     # A stand-in `jax` that is interrupted as it is imported, as a Ctrl-C in the
     # first second of a run would interrupt the real one.
@@ -387,6 +391,7 @@ def test_cmyk_jpeg_reads_as_its_rgb_colours(tmp_path):
     assert np.abs(got[10:14] - sky[10:14]).max() <= 8
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_named_pipe_as_an_image_is_refused_at_once(files, tmp_path):
     fifo = tmp_path / "doodle_sem.png"

@@ -58,6 +58,29 @@ def test_batch_jobs_of_the_same_inputs_and_seed_write_identical_files(inputs, tm
     assert filecmp.cmp(tmp_path / "a.png", tmp_path / "b.png", shallow=False)
 
 
+def test_a_sequence_painted_twice_writes_identical_frames(inputs, tmp_path):
+    import imageio.v3 as iio
+
+    from images import swapped_doodle
+
+    frames = tmp_path / "maps"
+    frames.mkdir()
+    doodle = swapped_doodle(32)
+    iio.imwrite(frames / "f1_sem.png", doodle)
+    iio.imwrite(frames / "f2_sem.png", doodle[:, ::-1])
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        result = CliRunner().invoke(cli.main, ["paint", "--style", str(inputs / "style.png"), "--map",
+                                               str(frames / "f*_sem.png"), "-o", str(tmp_path / run / "{stem}.png"),
+                                               *QUICK], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert len(names) == 2
+    for name in names:
+        assert filecmp.cmp(tmp_path / "a" / name, tmp_path / "b" / name, shallow=False), name
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="needs a pipe whose size can be set (Linux)")
 @pytest.mark.parametrize("unbuffered", ["", "1"])  # "1": stdout's binary layer is the raw file (python -u)
 def test_a_reader_that_leaves_early_makes_the_exit_1(inputs, unbuffered):

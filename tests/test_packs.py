@@ -201,6 +201,7 @@ def _build_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
+@pytest.mark.slow
 def test_a_wheel_carries_the_packs_and_finds_them(tmp_path, monkeypatch):
     wheel = _build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as z:

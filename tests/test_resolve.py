@@ -73,10 +73,10 @@ def test_a_recipe_holds_every_resolved_default():
     problem = _problem(maps=True, content=False)
     r = recipe(Options(), problem, PRETRAINED)
     assert (r.style_layers, r.content_layers, r.maps) == (PRETRAINED.style_layers, (), True)
-    assert (r.distribution_weight, r.color_weight) == terms_of(Options(), problem)
+    assert (r.weights.distribution_weight, r.weights.color_weight) == terms_of(Options(), problem)
     assert r.stall_tolerance == WITH_MAPS.stall_tolerance and r.quilt == PRETRAINED.quilt_with_maps
     assert r.parents == propagated_of(Options(), problem, PRETRAINED.style_layers)
-    assert r.content_weight == PRETRAINED.content_weight_with_maps
+    assert r.weights.content_weight == PRETRAINED.content_weight_with_maps
     mine = recipe(Options.of(style_layers=("2_1", "4_1"), remat="on", release_memory="on", slices=3), problem, BUILTIN)
     assert mine.style_layers == ("2_1", "4_1") and mine.remat and mine.release and mine.slices == 3
 

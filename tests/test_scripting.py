@@ -186,6 +186,7 @@ def test_log_json_to_stdout(files, tmp_path):
     assert "doodle: wrote" in err  # messages stay on stderr
 
 
+@pytest.mark.slow
 def test_log_json_and_png_cannot_share_stdout():
     # A real process: the console entry point's one line and exit code.
     proc = subprocess.run([sys.executable, "-m", "doodle", "paint", "--style", "x.png", "-o", "-", "--log-json", "-"],
@@ -364,6 +365,7 @@ def processes(files, tmp_path_factory):
     return d, results
 
 
+@pytest.mark.slow
 def test_png_on_stdout_and_nothing_else(processes):
     d, results = processes
     stdout, stderr = results["warm"]
@@ -376,11 +378,13 @@ def test_png_on_stdout_and_nothing_else(processes):
     assert summary["output"] == "-" and summary["exit_status"] == 0
 
 
+@pytest.mark.slow
 def test_quiet_process_prints_nothing(processes):
     _, results = processes
     assert results["cold"] == (b"", b"")
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(processes):
     # Three processes (compiling, not caching, loading from the cache) agree to the
     # byte, the provenance record included (it holds no seconds).
@@ -390,6 +394,7 @@ def test_same_seed_same_bytes(processes):
     assert cold == results["warm"][0]
 
 
+@pytest.mark.slow
 def test_compile_cache_fills_the_cache_dir(processes):
     d, _ = processes
     assert any((d / "cache" / "jax").iterdir())
@@ -409,6 +414,7 @@ def test_compile_cache_follows_doodle_cache(tmp_path, monkeypatch):
     assert seen["jax_persistent_cache_min_compile_time_secs"] == 0.0
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_image_and_exits_130(files, processes):
     d, _ = processes
     out, log = d / "interrupted.png", d / "interrupted.jsonl"
@@ -426,6 +432,7 @@ def test_ctrl_c_saves_the_image_and_exits_130(files, processes):
 # --- samples/Makefile ----------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_makefile_paints_every_doodle(tmp_path):
     out = tmp_path / "out"

@@ -264,6 +264,7 @@ def test_seamless_texture_tiles_without_a_seam(builtin_extractor):
     assert ratios[False] > 1.3, ratios
 
 
+@pytest.mark.slow
 def test_a_phase_painted_in_tiles_has_no_seam(tmp_path):
     """A final phase too large for memory is painted in overlapping tiles: the joins
     must not show, and the painting is the untiled one's near enough. The control, each

@@ -19,7 +19,7 @@ import numpy as np
 from doodle.core import distribution, losses, optim, patches, propagation, vgg
 from doodle.core.extractor import Extractor
 from doodle.core.phase import Phase
-from doodle.core.recipe import Recipe
+from doodle.core.recipe import Recipe, Weights
 
 RGB = distribution.RGB
 
@@ -36,15 +36,7 @@ class EvalConfig:
     content_layers: tuple[str, ...]
     banks: tuple[tuple[str, int, int, int], ...]  # (layer, rows, cols, slice_rows)
     parents: tuple[tuple[str, str], ...]  # (layer, coarser layer) matched by propagation
-    style_weight: float
-    content_weight: float
-    smoothness: float
-    semantic_weight: float
-    variety: float
-    occurrence: float
-    distribution_weight: float
-    color_weight: float
-    temporal_weight: float  # 0 outside a sequence
+    weights: Weights  # temporal_weight 0 outside a sequence
     preprocess: vgg.Preprocess
     remat: bool = False  # rematerialise the network's activations in the backward pass (the planner's choice)
     seamless: bool = False  # the output is a periodic tile (--seamless)
@@ -58,15 +50,7 @@ def eval_config(extractor: Extractor, recipe: Recipe, phase: Phase, remat: Optio
         content_layers=recipe.content_layers,
         banks=tuple((l, b.rows, b.cols, b.slice_rows) for l, b in phase.banks.items()),
         parents=tuple((l, p) for l, p in recipe.parents if min(phase.banks[l].rows, phase.banks[l].cols) >= 3),
-        style_weight=recipe.style_weight,
-        content_weight=recipe.content_weight,
-        smoothness=recipe.smoothness,
-        semantic_weight=recipe.semantic_weight,
-        variety=recipe.variety,
-        occurrence=recipe.occurrence,
-        distribution_weight=recipe.distribution_weight,
-        color_weight=recipe.color_weight,
-        temporal_weight=recipe.temporal_weight if phase.previous is not None else 0.0,
+        weights=recipe.weights if phase.previous is not None else recipe.weights._replace(temporal_weight=0.0),
         preprocess=extractor.preprocess,
         remat=recipe.remat if remat is None else remat,
         seamless=recipe.seamless,
@@ -171,11 +155,11 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
         return a.reshape(-1, a.shape[-1])
 
     def feature_loss(fs):
-        terms = {f"style {l}": config.style_weight * losses.mrf_loss(outward(fs[l]), targets[l])
+        terms = {f"style {l}": config.weights.style_weight * losses.mrf_loss(outward(fs[l]), targets[l])
                  for l in config.style_layers}
-        terms.update({f"content {l}": config.content_weight * losses.content_loss(fs[l], consts.content[l])
+        terms.update({f"content {l}": config.weights.content_weight * losses.content_loss(fs[l], consts.content[l])
                       for l in config.content_layers})
-        terms.update({f"distribution {l}": config.distribution_weight * distribution.loss(
+        terms.update({f"distribution {l}": config.weights.distribution_weight * distribution.loss(
             pixels_of(l, fs), matching.assigned[l]) for l in config.style_layers if l in matching.assigned})
         return sum(terms.values(), jnp.float32(0.0)), terms
 
@@ -183,11 +167,11 @@ def evaluation(config: EvalConfig, consts: Constants, x: jax.Array, matching: Ma
     (grad,) = pullback(gfeats)
 
     def pixel_loss(img):
-        t = {"smoothness": config.smoothness * losses.total_variation(img, wrap=config.seamless)}
+        t = {"smoothness": config.weights.smoothness * losses.total_variation(img, wrap=config.seamless)}
         if RGB in matching.assigned:
-            t["colour"] = config.color_weight * distribution.loss(img.reshape(-1, 3), matching.assigned[RGB])
-        if consts.previous is not None and config.temporal_weight > 0:
-            t["temporal"] = config.temporal_weight * temporal_loss(img, consts.previous, consts.still)
+            t["colour"] = config.weights.color_weight * distribution.loss(img.reshape(-1, 3), matching.assigned[RGB])
+        if consts.previous is not None and config.weights.temporal_weight > 0:
+            t["temporal"] = config.weights.temporal_weight * temporal_loss(img, consts.previous, consts.still)
         return sum(t.values(), jnp.float32(0.0)), t
 
     (ploss, pterms), gpix = jax.value_and_grad(pixel_loss, has_aux=True)(x)
@@ -220,7 +204,7 @@ def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -
         sem = consts.target_sem.get(l)
         if sem is not None and config.seamless:
             sem = patches.wrap(sem)
-        out = patches.normalise_output(raw[l], sem, config.semantic_weight)
+        out = patches.normalise_output(raw[l], sem, config.weights.semantic_weight)
         bank = patches.Bank(consts.normed[l], *shapes[l], valid=consts.valid.get(l))
         if l in parents:
             # For a tile both layers are wrapped: the window starts are computed on the
@@ -231,17 +215,17 @@ def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -
                 vgg.downscale(p) // vgg.downscale(l), consts.labels.get(l))
             new_penalty[l] = penalty[l]  # penalties apply to searched layers only
             continue
-        biased = config.variety != 0 or config.occurrence != 0
-        m = patches.match(out, bank, penalty[l] if biased else None, consts.labels.get(l), track=config.variety != 0)
+        biased = config.weights.variety != 0 or config.weights.occurrence != 0
+        m = patches.match(out, bank, penalty[l] if biased else None, consts.labels.get(l), track=config.weights.variety != 0)
         new_index[l] = m.index
-        new_penalty[l] = config.variety * m.history
-        if config.occurrence:
+        new_penalty[l] = config.weights.variety * m.history
+        if config.weights.occurrence:
             uses = jnp.zeros((bank.size,), jnp.float32).at[m.index].add(1.0)
             expected = consts.expected.get(l)
             if expected is None:  # one region: every output patch shares every valid style patch
                 expected = m.index.shape[0] / (bank.size if bank.valid is None else jnp.sum(bank.valid))
             # A patch no output patch should take (expected 0) is never taken: 0 / tiny.
-            new_penalty[l] = new_penalty[l] + config.occurrence * uses / jnp.maximum(expected, 1e-6)
+            new_penalty[l] = new_penalty[l] + config.weights.occurrence * uses / jnp.maximum(expected, 1e-6)
     return new_index, new_penalty
 
 

@@ -54,7 +54,7 @@ def prepare_phase(
     style_side = _style_side if memo is None else functools.partial(memo, _style_side)
     per_style = [
         style_side(extractor.preprocess, extractor.params, image, sem if semantic else None,
-                   scaled(image.shape[:2], scale), style_layers, recipe.semantic_weight)
+                   scaled(image.shape[:2], scale), style_layers, recipe.weights.semantic_weight)
         for image, sem in zip(styles_of(problem), style_maps_of(problem))
     ]
     seamless = recipe.seamless
@@ -78,7 +78,7 @@ def prepare_phase(
             pair = label_pair(np.asarray(out_sem), np.asarray(smap), palette, normed.valid)
             labels[layer] = jax.device_put(pair)
     dist = _distributions(per_style, dict(tsem, **{distribution.RGB: tsem_full}), palette, out_hw, style_layers,
-                          (recipe.distribution_weight, recipe.color_weight), key)
+                          (recipe.weights.distribution_weight, recipe.weights.color_weight), key)
     content = {}
     if content_layers:
         c = resize(problem.content, out_hw, seamless)

@@ -8,7 +8,22 @@ reads it and never goes back to the options.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
+
+
+class Weights(NamedTuple):
+    """The loss terms' weights and the matching's biases, as a run resolved them; the
+    evaluation of a phase compiles for them (:class:`doodle.core.evaluation.EvalConfig`)."""
+
+    style_weight: float
+    content_weight: float
+    smoothness: float
+    semantic_weight: float  # the maps' weight in matching (and in the distribution's labels)
+    variety: float
+    occurrence: float
+    distribution_weight: float
+    color_weight: float
+    temporal_weight: float  # applied only to a sequence's frame (a problem with `previous`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,15 +41,7 @@ class Recipe:
     content_layers: tuple[str, ...]
     parents: tuple[tuple[str, str], ...]
     maps: bool
-    style_weight: float
-    content_weight: float
-    smoothness: float
-    semantic_weight: float
-    variety: float
-    occurrence: float
-    distribution_weight: float
-    color_weight: float
-    temporal_weight: float  # applied only to a sequence's frame (a problem with `previous`)
+    weights: "Weights"
     hard_labels: bool
     seamless: bool
     quilt: bool  # finished by doodle.core.quilting

@@ -224,8 +224,8 @@ def _run_phase(problem, extractor, recipe, i, hw, scale, x, callback, slice_rows
     # needs one: the distribution targets are assigned from its pixels, and the
     # reference matches twice on the first evaluation with variety, so that the bias
     # has a history to work from.
-    first_matches = not phase.dist or recipe.variety > 0
-    if phase.dist or recipe.variety > 0:
+    first_matches = not phase.dist or recipe.weights.variety > 0
+    if phase.dist or recipe.weights.variety > 0:
         ev = iterate(config, consts, hw, state, matching, True, False, False)[1]
         matching = reassign(ev.matching, ev.pixels, phase)
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 from doodle.core.extractor import Extractor
 from doodle.core.problem import Problem, parents_of, style_maps_of
-from doodle.core.recipe import Plan, Recipe
+from doodle.core.recipe import Plan, Recipe, Weights
 from doodle.plan.options import BUILTIN, PRETRAINED, WITH_MAPS, WITHOUT_MAPS, ExtractorDefaults, Options, TermDefaults
 
 
@@ -88,6 +88,10 @@ def stall_tolerance_of(options: Options, problem: Problem) -> float:
     return mode_of(options, problem).stall_tolerance if tolerance is None else tolerance
 
 
+# The painting options a Recipe holds as they are.
+COPIED = ("hard_labels", "seamless", "phases", "iterations", "match_every", "cache", "stall_window", "seed")
+
+
 def recipe(options: Options, problem: Problem, kind: ExtractorDefaults, plan: Optional[Plan] = None) -> Recipe:
     """The run's :class:`~doodle.core.recipe.Recipe`: ``options`` with every default
     the problem and the extractor's ``kind`` (:func:`kind_of`) decide filled in, and
@@ -100,26 +104,12 @@ def recipe(options: Options, problem: Problem, kind: ExtractorDefaults, plan: Op
         content_layers=content_layers_of(options, problem, kind),
         parents=propagated_of(options, problem, style_layers),
         maps=has_maps(problem, options),
-        style_weight=p.style_weight,
-        content_weight=content_weight_of(options, problem, kind),
-        smoothness=p.smoothness,
-        semantic_weight=p.semantic_weight,
-        variety=p.variety,
-        occurrence=p.occurrence,
-        distribution_weight=distribution_weight,
-        color_weight=color_weight,
-        temporal_weight=p.temporal_weight,
-        hard_labels=p.hard_labels,
-        seamless=p.seamless,
+        weights=Weights(p.style_weight, content_weight_of(options, problem, kind), p.smoothness, p.semantic_weight,
+                        p.variety, p.occurrence, distribution_weight, color_weight, p.temporal_weight),
         quilt=quilts(options, problem, kind),
-        phases=p.phases,
-        iterations=p.iterations,
-        match_every=p.match_every,
-        cache=p.cache,
         stall_tolerance=stall_tolerance_of(options, problem),
-        stall_window=p.stall_window,
-        seed=p.seed,
         seed_range=tuple(p.seed_range),
+        **{name: getattr(p, name) for name in COPIED},
         slices=r.slices,
         remat=r.remat == "on",
         release=r.release_memory == "on",
