@@ -43,7 +43,7 @@ from doodle.plan.planner import scaled  # noqa: E402
 from doodle.core.problem import resize  # noqa: E402
 from doodle.core.extractor import builtin  # noqa: E402
 from doodle.plan.options import Options  # noqa: E402
-from doodle.plan import resolve
+from doodle.run import resolve
 
 from speed import case  # noqa: E402
 

@@ -43,7 +43,7 @@ from doodle.core.phase import prepare_phase  # noqa: E402
 from doodle.core.problem import palette_of, resize, semantic_channels, stall_tolerance_of  # noqa: E402
 from doodle.core.extractor import builtin  # noqa: E402
 from doodle.plan.options import Options  # noqa: E402
-from doodle.plan import resolve
+from doodle.run import resolve
 
 # The reference's example images (not shipped); $DOODLE_REFERENCE points elsewhere, e.g.
 # on a GPU machine that only receives the repository.

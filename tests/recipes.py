@@ -1,7 +1,7 @@
 """The recipe a run would resolve, for tests that call the core directly."""
-from doodle.plan import resolve
+from doodle.run import resolve
 
 
 def recipe_for(options, problem, extractor=None, plan=None):
-    """:func:`doodle.plan.resolve.recipe` for ``extractor``'s kind (None: the built-in's)."""
+    """:func:`doodle.run.resolve.recipe` for ``extractor``'s kind (None: the built-in's)."""
     return resolve.recipe(options, problem, resolve.kind_of(extractor), plan)

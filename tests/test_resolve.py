@@ -6,7 +6,7 @@ import pytest
 from doodle.core.extractor import Extractor
 from doodle.core.problem import Problem
 from doodle.plan.options import BUILTIN, PRETRAINED, WITH_MAPS, WITHOUT_MAPS, Options
-from doodle.plan.resolve import (content_layers_of, content_weight_of, kind_of, propagated_of, quilts, recipe,
+from doodle.run.resolve import (content_layers_of, content_weight_of, kind_of, propagated_of, quilts, recipe,
                                  stall_tolerance_of, terms_of)
 
 from images import two_textures

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from doodle.core import extractor, vgg
-from doodle.plan import resolve
+from doodle.run import resolve
 
 
 def test_layer_table():

@@ -6,7 +6,7 @@ import pytest
 
 from doodle import weights
 from doodle.errors import InputError
-from doodle.plan import resolve
+from doodle.run import resolve
 from weight_files import write_lasagne
 from weight_refs import file_params
 from weight_refs import (

@@ -40,7 +40,7 @@ class Extractor:
     preprocess: vgg.Preprocess  # how RGB [0, 255] pixels become network input
     name: str  # shown in logs: "built-in", a source name or a file name
     # False for the built-in random extractor; its kind decides the run's default
-    # layers and weights (doodle.plan.resolve.kind_of).
+    # layers and weights (doodle.run.resolve.kind_of).
     pretrained: bool = True
     calibration: tuple[float, ...] = ()  # each layer's unscaled mean on the calibration image (pin)
     arch: str = "vgg19"  # "vgg16" or "vgg19" (vgg.ARCHS): the network the weights describe

@@ -3,7 +3,7 @@
 The accessors here answer what every later stage asks of a problem's arrays (its
 styles, their maps and palette, the sizes of its phases) in one place. What follows
 from the options as well (layers, weights, the mode) is settled once per run by
-:func:`doodle.plan.resolve.recipe`.
+:func:`doodle.run.resolve.recipe`.
 """
 from __future__ import annotations
 

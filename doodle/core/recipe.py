@@ -1,6 +1,6 @@
 """What the core paints with: a run's settings, every default and choice resolved.
 
-:class:`Recipe` is plain data. :func:`doodle.plan.resolve.recipe` makes it once per run
+:class:`Recipe` is plain data. :func:`doodle.run.resolve.recipe` makes it once per run
 from the options, the problem and the extractor's kind, and the planner fills its
 resource part (:class:`Plan`: each phase's device, slices, remat and tiles); the core
 reads it and never goes back to the options.

@@ -21,7 +21,7 @@ from doodle.io import cache
 from doodle.io.imaging import to_uint8
 from doodle.plan import planner
 from doodle.plan.options import BUILTIN, PRETRAINED, ExtractorDefaults, Options
-from doodle.plan.resolve import kind_of, recipe
+from doodle.run.resolve import kind_of, recipe
 from doodle.run import render
 # The pipeline's first step is part of the public API: api.prepare, api.build_problem…
 from doodle.run.inputs import (  # noqa: F401

@@ -168,7 +168,7 @@ def measure(device: str = "cpu") -> dict[str, float]:
 
     from doodle.core import evaluation, extractor, phase
     from doodle.core.problem import Problem
-    from doodle.plan import resolve
+    from doodle.run import resolve
     from doodle.plan.options import Options
 
     dev = jax.devices("cpu")[0] if device == "cpu" else jax.devices()[0]
