@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import secrets
 import time
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence, Union
 
@@ -23,6 +22,7 @@ from doodle.batch import record
 from doodle.batch.cache import Shared
 from doodle.batch.jobs import Job, JobError, job_from_dict, job_options
 from doodle.errors import DoodleError, InputError, OptionError
+from doodle.run import render
 
 PAINTED, SKIPPED, FAILED, INVALID = "painted", "skipped", "failed", "invalid"
 
@@ -177,7 +177,7 @@ def check(jobs: Sequence[Entry], *, force: bool = False,
             early.append(JobResult(index, job.line, job.output, SKIPPED, random_seed=seed))
             continue
         drawn = prepared.options.painting.random_seed
-        tasks.append(Task(index, job, drawn if drawn is not None else secrets.randbits(31), digest))
+        tasks.append(Task(index, job, drawn if drawn is not None else render.fresh_seed(), digest))
     return tasks, early
 
 

@@ -187,7 +187,7 @@ class Styles(NamedTuple):
     options: Options  # with the packs' recommendations applied
 
 
-def _many(value: Any) -> list:
+def many(value: Any) -> list:
     """None, one value, or a list / tuple of them, as a list."""
     if value is None:
         return []
@@ -230,7 +230,7 @@ def resolve_styles(style: Any, style_map: Any, options: Options,
     :class:`Options`' defaults); with several packs, the first to recommend a field
     wins. InputError when the number of maps given differs from that of styles.
     """
-    images, given = _many(style), _many(style_map)
+    images, given = many(style), many(style_map)
     if given and len(given) != len(images):
         raise InputError(f"{len(given)} `style_map` for {len(images)} `style`.",
                          "Give one `style_map` per `style`, in the same order, or none to use the maps beside them.")

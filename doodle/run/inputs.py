@@ -71,11 +71,6 @@ def check_options(options: Options) -> None:
                                   f"Known layers: {', '.join(vgg.LAYER_NAMES)} (VGG16 lacks 3_4, 4_4, 5_4).")
 
 
-def _many(value: Any) -> list:
-    """One image (a path or an array) or a list or tuple of them, as a list."""
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 class _Inputs(NamedTuple):
     """What :func:`build_problem` loaded, before the maps are checked and sized."""
 
@@ -140,10 +135,10 @@ def build_problem(
 def _load_inputs(style, style_map, content, target_map, seed, options: Options) -> _Inputs:
     """Every image and map read (the maps beside the style and the content found by
     name), each map checked to be its image's size."""
-    styles = _many(style)
+    styles = packs.many(style)
     if not styles:
         raise InputError("no style given.", "Pass `style`.")
-    given_maps = [None] * len(styles) if style_map is None else _many(style_map)
+    given_maps = [None] * len(styles) if style_map is None else packs.many(style_map)
     if len(given_maps) != len(styles):
         raise InputError(f"{len(given_maps)} style maps for {len(styles)} styles.",
                          "Give one `style_map` per `style`, in the same order, or none to use the maps beside them.")

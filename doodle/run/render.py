@@ -21,11 +21,15 @@ from doodle.run.reporting import PhaseRecords
 Notice = Callable[[str], None]
 
 
+def fresh_seed() -> int:
+    """A fresh random seed: 31 bits, which every JAX PRNG and every record read back the same."""
+    return secrets.randbits(31)
+
+
 def draw_seed(options: Options) -> int:
-    """The run's random seed: the user's, or a fresh one (31 bits: every JAX PRNG and
-    every record reads it back the same)."""
+    """The run's random seed: the user's, or a fresh one."""
     seed = options.painting.random_seed
-    return seed if seed is not None else secrets.randbits(31)
+    return seed if seed is not None else fresh_seed()
 
 
 def device_name(options: Options) -> str:
