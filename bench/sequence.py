@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from doodle.io import imaging  # noqa: E402
 from doodle.run import sequence
 from doodle.run.api import resize_map  # noqa: E402
-from doodle.cli import frames as cli_frames  # noqa: E402
+from doodle.io import animation  # noqa: E402
 from doodle.core.extractor import builtin  # noqa: E402
 from doodle.core.memo import StyleMemo  # noqa: E402
 from doodle.plan.options import Options  # noqa: E402
@@ -97,7 +97,7 @@ def main() -> None:
             start = time.perf_counter()
             images.append(frame.image)
             imaging.write_image(out / f"{mode}_{frame.index:02d}.png", frame.image)
-        (out / f"{mode}.gif").write_bytes(cli_frames.encode_animation(images, ".gif"))
+        (out / f"{mode}.gif").write_bytes(animation.encode(images, ".gif", [100] * len(images)))
         boat = np.mean([_boat(i, m) for i, m in zip(images, maps)], axis=0)
         rest = f"{np.mean(seconds[1:]):.1f}" if len(seconds) > 1 else "-"
         print(f"{mode:>13}: flicker {sequence.flicker(images, maps):6.2f}  boat to rocks "

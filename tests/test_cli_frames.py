@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from doodle import cli
 from doodle.cli import frames
 from doodle.errors import InputError
+from doodle.io import animation
 from doodle.run import resume
 
 from images import two_textures
@@ -122,5 +123,5 @@ def test_a_webp_animation_has_every_frame(tmp_path):
     from PIL import Image
     import io
 
-    with Image.open(io.BytesIO(frames.encode_animation(images, ".webp"))) as im:
+    with Image.open(io.BytesIO(animation.encode(images, ".webp", [100] * len(images)))) as im:
         assert im.n_frames == 3

@@ -12,13 +12,12 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-import numpy as np
-
 from doodle.errors import InputError
 from doodle.plan.options import DEFAULTS
 
 NUMBERED = re.compile(r"%(0?)(\d*)d")  # printf's %d, %3d, %03d
 ANIMATIONS = (".gif", ".webp", ".mp4")
+FRAME_MS = 100  # a sequence's animation shows each frame this long
 
 
 def is_pattern(path: Optional[str]) -> bool:
@@ -91,17 +90,6 @@ def check_animation(path: str) -> None:
                              "Write a .gif or .webp, or install imageio-ffmpeg.") from None
 
 
-def encode_animation(frames: Sequence[np.ndarray], suffix: str, frame_ms: int = 100) -> bytes:
-    """(H, W, 3) uint8 frames -> an endlessly looping GIF, WebP or MP4's bytes."""
-    import imageio.v3 as iio
-
-    stack = np.stack([np.asarray(f, np.uint8) for f in frames])
-    if suffix == ".mp4":
-        return iio.imwrite("<bytes>", stack, extension=".mp4", fps=1000 / frame_ms)
-    duration = [frame_ms] * len(frames) if len(frames) > 1 else frame_ms
-    return iio.imwrite("<bytes>", stack, extension=suffix, plugin="pillow", duration=duration, loop=0)
-
-
 def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any) -> None:
     """``doodle paint`` for a ``--map`` pattern: paint the frames a rerun needs (all with
     ``--force``), each saved with its provenance as it is done, then the animation.
@@ -111,6 +99,7 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
     from doodle.cli import runtime
     from doodle.cli.options import prepare
     from doodle.io import imaging
+    from doodle.io.animation import encode
     from doodle.run import api, render, resume, sequence, stamp
 
     maps = expand(kw["target_map"])
@@ -157,5 +146,5 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
         reporter.phases.clear()  # the next frame's record has its own phases only
     if animation is not None:
         images = [imaging.read_image(o, "frame") for o in outputs]
-        imaging.write_bytes(animation, encode_animation(images, Path(animation).suffix.lower()))
+        imaging.write_bytes(animation, encode(images, Path(animation).suffix.lower(), [FRAME_MS] * len(images)))
         reporter.notice(f"wrote {animation} ({len(images)} frames)")

@@ -183,14 +183,12 @@ def encode_gif(frames: Sequence[np.ndarray], hw: tuple[int, int], *, frame_ms: i
     Every frame is upsampled to ``hw`` (a GIF's frames share one canvas); the last
     one is held for ``hold_ms`` so the finished painting is seen.
     """
-    import imageio.v3 as iio
+    from doodle.io import animation
 
     if not frames:
         raise ValueError("an animation needs at least one frame")
-    stack = np.stack([upsample(np.asarray(f, np.uint8), hw) for f in frames])
-    # Pillow takes a list of durations only for several frames (one frame: a number).
-    durations = [frame_ms] * (len(frames) - 1) + [hold_ms] if len(frames) > 1 else hold_ms
-    return iio.imwrite("<bytes>", stack, extension=".gif", plugin="pillow", duration=durations, loop=0)
+    return animation.encode([upsample(np.asarray(f, np.uint8), hw) for f in frames], ".gif",
+                            [frame_ms] * (len(frames) - 1) + [hold_ms])
 
 
 def save_frame(path: Path, frame: np.ndarray) -> None:
