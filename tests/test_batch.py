@@ -396,3 +396,18 @@ def test_a_batch_of_sizes_drops_programs_between_them(folder, monkeypatch):
     results = paint_many(jobs, executor=executor)
     assert [r.status for r in results] == [PAINTED] * 4
     assert len(cleared) == 2  # at 40x32, and at 32x32 again
+
+
+def test_a_job_that_would_overwrite_its_own_input_is_invalid(folder, tmp_path):
+    from doodle.batch.run import check
+
+    style = tmp_path / "style.png"
+    style.write_bytes((folder / "style.png").read_bytes())
+    (tmp_path / "style_sem.png").write_bytes((folder / "style_sem.png").read_bytes())
+    job = {"style": str(style), "map": str(folder / "doodle_sem.png"), "output": str(style), **QUICK}
+    again = dict(job, output=str(tmp_path / "a.png"))
+    tasks, early = check([job, again, dict(again, random_seed=3)])
+    assert [r.status for r in early] == [INVALID, INVALID]
+    assert "is an input of this painting (style)" in early[0].error
+    assert "is also the output of line 2" in early[1].error
+    assert len(tasks) == 1

@@ -211,13 +211,13 @@ def _check_output(job: Job, prepared: Any, outputs: Mapping[str, int]) -> None:
     target = _same(job.output)
     if target in outputs:
         raise JobError(job.line, "output", f"{job.output!r} is also the output of line {outputs[target]}.")
-    inputs = prepared.inputs
+    from doodle.io import imaging
+
     for key in ("style", "style_map", "content", "map"):
-        value = inputs.get(key)
-        for source in value if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(source, (str, os.PathLike)) and _same(os.fspath(source)) == target:
-                raise JobError(job.line, "output", f"{job.output!r} is an input of this painting ({key}) and "
-                               "would be overwritten.")
+        value = prepared.inputs.get(key)
+        if imaging.overwritten(job.output, value if isinstance(value, (tuple, list)) else (value,)) is not None:
+            raise JobError(job.line, "output", f"{job.output!r} is an input of this painting ({key}) and "
+                           "would be overwritten.")
 
 
 def prepare_job(job: Job, notice: Notice = lambda s: None) -> Any:

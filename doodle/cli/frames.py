@@ -108,10 +108,10 @@ def paint_frames(kw: Mapping[str, Any], defaults: set, info: Any, reporter: Any)
         raise InputError("--log-json takes a single painting, not a sequence of frames.",
                          "Drop --log-json; each frame records how it was made (doodle info FRAME).")
     for output in outputs:
-        for source in maps:
-            if imaging.same_file(output, source):
-                raise InputError(f"-o {kw['output']!r} would overwrite the map {source!r}.",
-                                 "Write the frames to another folder or name, e.g. -o 'out/{stem}.png'.")
+        source = imaging.overwritten(output, maps)
+        if source is not None:
+            raise InputError(f"-o {kw['output']!r} would overwrite the map {source!r}.",
+                             "Write the frames to another folder or name, e.g. -o 'out/{stem}.png'.")
         imaging.check_writable(output)
     animation = kw.get("animation")
     if animation is not None:

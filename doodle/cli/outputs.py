@@ -105,10 +105,10 @@ def refuse_overwriting_inputs(kw: Mapping[str, Any]) -> None:
                          ("--log-json", kw.get("log_json"))):
         if target in (None, "-"):
             continue
-        for source in inputs:
-            if imaging.same_file(target, source):
-                raise InputError(f"{flag} {target!r} is an input of this painting ({source!r}) and would be "
-                                 "overwritten.", f"Give {flag} another file name.")
+        source = imaging.overwritten(target, inputs)
+        if source is not None:
+            raise InputError(f"{flag} {target!r} is an input of this painting ({source!r}) and would be "
+                             "overwritten.", f"Give {flag} another file name.")
 
 
 def check_paint_outputs(options: Options, info: RunInfo, reporter: Reporter) -> None:

@@ -12,7 +12,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from doodle.errors import InputError, WriteError
 
@@ -227,6 +227,16 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return os.path.samefile(a, b)
     except (OSError, ValueError):  # either missing, or not a valid name
         return False
+
+
+def overwritten(target: str | os.PathLike, sources: Any) -> Optional[str | os.PathLike]:
+    """The first of ``sources`` (paths; other values, such as arrays or pack names, are
+    passed over) that writing ``target`` would overwrite: the same existing file,
+    links included; None when there is none. Every entry point refuses that output."""
+    for source in sources:
+        if isinstance(source, (str, os.PathLike)) and same_file(target, source):
+            return source
+    return None
 
 
 def _check_name(p: Path, what: str) -> None:
