@@ -29,11 +29,11 @@ class Problem(NamedTuple):
       target_map: (H, W, 3) uint8 map of the output (the doodle), or None.
       size: (H, W) of the output.
       seed: (H', W', 3) starting image, resized to the first phase; None: use
-        ``PaintingOptions.seed`` ("auto", "noise" or "content").
+        the recipe's ``seed`` ("auto", "noise" or "content").
       previous: (H, W, 3) float32 in [0, 255], a sequence's previous painting
         carried to this frame (:func:`doodle.core.motion.warp`), or None.
       still: (H, W) float32 in [0, 1], where the temporal term holds the painting
-        to ``previous`` (``PaintingOptions.temporal_weight``); None with ``previous``.
+        to ``previous`` (the recipe's ``temporal_weight``); None with ``previous``.
     """
 
     style: Union[np.ndarray, tuple[np.ndarray, ...]]
