@@ -36,14 +36,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doodle.run import api  # noqa: E402
-from doodle.core import evaluation, labels, patches, synthesis, vgg
-from doodle.io import imaging
-from doodle.core.phase import prepare_phase  # noqa: E402
-from doodle.core.problem import palette_of, resize, semantic_channels, stall_tolerance_of  # noqa: E402
+from doodle.core import evaluation, labels, patches, synthesis, vgg  # noqa: E402
 from doodle.core.extractor import builtin  # noqa: E402
+from doodle.core.phase import prepare_phase  # noqa: E402
+from doodle.core.problem import palette_of, resize, semantic_channels  # noqa: E402
+from doodle.io import imaging  # noqa: E402
 from doodle.plan.options import Options  # noqa: E402
-from doodle.run import resolve
+from doodle.run import api, resolve  # noqa: E402
+from doodle.run.resolve import stall_tolerance_of  # noqa: E402
 
 # The reference's example images (not shipped); $DOODLE_REFERENCE points elsewhere, e.g.
 # on a GPU machine that only receives the repository.
@@ -81,8 +81,9 @@ def timed(f, *args, repeats=3):
 
 def breakdown(extractor, options, problem, scale, hw, x):
     """Seconds of one evaluation's parts at this phase, measured separately."""
-    phase = prepare_phase(problem, extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), scale, hw, key=jax.random.PRNGKey(0))
-    config = evaluation.eval_config(extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), phase)
+    settings = resolve.recipe(options, problem, resolve.kind_of(extractor))
+    phase = prepare_phase(problem, extractor, settings, scale, hw, key=jax.random.PRNGKey(0))
+    config = evaluation.eval_config(extractor, settings, phase)
     consts = evaluation.constants(extractor, phase)
     _, start = evaluation.fresh(config, x, phase)
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
@@ -113,8 +114,9 @@ def quality(extractor, options, problem, image):
     """
     ref = options.replace(propagate=False, hard_labels=False, occurrence=0.0, variety=0.0)
     hw = image.shape[:2]
-    phase = prepare_phase(problem, extractor, resolve.recipe(ref, problem, resolve.kind_of(extractor)), 1.0, hw, key=jax.random.PRNGKey(0))
-    config = evaluation.eval_config(extractor, resolve.recipe(ref, problem, resolve.kind_of(extractor)), phase)
+    settings = resolve.recipe(ref, problem, resolve.kind_of(extractor))
+    phase = prepare_phase(problem, extractor, settings, 1.0, hw, key=jax.random.PRNGKey(0))
+    config = evaluation.eval_config(extractor, settings, phase)
     consts = evaluation.constants(extractor, phase)
     _, start = evaluation.fresh(config, jnp.asarray(image), phase)
     ev = evaluation.evaluation_jit(config, consts, jnp.asarray(image), start, True)
@@ -201,7 +203,8 @@ def main() -> None:
             if p.message:
                 print(p.message, flush=True)
 
-    out = synthesis.synthesize(problem, extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), key=jax.random.PRNGKey(0), callback=callback)
+    settings = resolve.recipe(options, problem, resolve.kind_of(extractor))
+    out = synthesis.synthesize(problem, extractor, settings, key=jax.random.PRNGKey(0), callback=callback)
     total = time.perf_counter() - start
     image = args.image or f"/tmp/bench_speed_{name}_{w}x{h}.png"
     imaging.write_image(image, api.to_uint8(out))
