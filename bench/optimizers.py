@@ -180,10 +180,10 @@ def main() -> None:
         x = None
         for ph, scale in enumerate((0.5, 1.0), 1):
             hw = scaled(problem.size, scale)
-            x = (synthesis.initial_image(problem, resolve.recipe(options, problem, resolve.kind_of(None)), hw, key=jax.random.PRNGKey(0)) if x is None
-                 else resize(x, hw))
-            phase = prepare_phase(problem, extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), scale, hw, key=jax.random.PRNGKey(ph))
-            config = evaluation.eval_config(extractor, resolve.recipe(options, problem, resolve.kind_of(extractor)), phase)
+            settings = resolve.recipe(options, problem, resolve.kind_of(extractor))
+            x = synthesis.initial_image(problem, settings, hw, key=jax.random.PRNGKey(0)) if x is None else resize(x, hw)
+            phase = prepare_phase(problem, extractor, settings, scale, hw, key=jax.random.PRNGKey(ph))
+            config = evaluation.eval_config(extractor, settings, phase)
             consts = evaluation.constants(extractor, phase)
             _, start = evaluation.fresh(config, x, phase)
             ev = evaluation.evaluation_jit(config, consts, x, start, True)  # also compiles

@@ -79,7 +79,8 @@ def test_a_phase_trims_at_each_matching_when_planned(builtin_extractor, monkeypa
                         release="on" if release else "off")
     assert plan.phases[0].release == release
     opts = Options.of(iterations=9, phases=1, random_seed=0, match_every=4, stall_tolerance=0.0)
-    synthesis.synthesize(_problem(), builtin_extractor, recipe_for(opts, _problem(), builtin_extractor, plan), key=jax.random.PRNGKey(0))
+    settings = recipe_for(opts, _problem(), builtin_extractor, plan)
+    synthesis.synthesize(_problem(), builtin_extractor, settings, key=jax.random.PRNGKey(0))
     # Matchings at evaluations 5 and 9 (the phase's first is made before its first evaluation).
     assert len(calls) == (2 if release else 0)
 
@@ -98,5 +99,6 @@ def test_a_short_plan_drops_each_phases_programs_before_the_next(builtin_extract
                         release="on" if short else "off", remat="off")
     assert plan.memory_short == short and not any(p.skipped for p in plan.phases)
     opts = Options.of(iterations=3, phases=2, random_seed=0, stall_tolerance=0.0)
-    image = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor, plan), key=jax.random.PRNGKey(0))
+    settings = recipe_for(opts, problem, builtin_extractor, plan)
+    image = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
     assert len(calls) == (1 if short else 0) and image.shape == (64, 64, 3)

@@ -93,7 +93,8 @@ def test_evaluation_gradient_through_vgg(builtin_extractor, rng):
     content = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
     problem = Problem(style, None, content, None, (24, 24))
     options = Options.of(style_layers=("2_1", "3_1"), content_layers=("2_2",), smoothness=0.1)
-    phase = prepare_phase(problem, builtin_extractor, recipe_for(options, problem, builtin_extractor), 1.0, (24, 24), key=jax.random.PRNGKey(0))
+    settings = recipe_for(options, problem, builtin_extractor)
+    phase = prepare_phase(problem, builtin_extractor, settings, 1.0, (24, 24), key=jax.random.PRNGKey(0))
     assert phase.dist  # the distribution terms are part of the loss checked here
     evaluate = make_evaluate(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase)
     x0 = jnp.asarray(rng.uniform(40, 200, (24, 24, 3)), jnp.float32)
@@ -132,9 +133,10 @@ def test_rematerialised_evaluation_has_the_same_loss_and_gradient(builtin_extrac
     out = {}
     for remat in ("off", "on"):
         options = Options.of(style_layers=("2_1", "3_1"), remat=remat)
-        phase = prepare_phase(problem, builtin_extractor, recipe_for(options, problem, builtin_extractor), 1.0, (32, 32), key=jax.random.PRNGKey(0))
-        assert eval_config(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase).remat == (remat == "on")
-        out[remat] = make_evaluate(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase)(x0)
+        settings = recipe_for(options, problem, builtin_extractor)
+        phase = prepare_phase(problem, builtin_extractor, settings, 1.0, (32, 32), key=jax.random.PRNGKey(0))
+        assert eval_config(builtin_extractor, settings, phase).remat == (remat == "on")
+        out[remat] = make_evaluate(builtin_extractor, settings, phase)(x0)
     assert float(jnp.max(jnp.abs(out["off"].grad))) > 0
     np.testing.assert_allclose(float(out["on"].loss), float(out["off"].loss), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(out["on"].grad), np.asarray(out["off"].grad), rtol=1e-4,

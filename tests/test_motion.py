@@ -1,7 +1,7 @@
 """Region shifts of a doodle and the previous painting carried along them."""
 import numpy as np
 
-from doodle.core import motion
+from doodle.core import labels, motion
 
 BLUE, RED, GREEN = (0, 0, 255), (255, 0, 0), (0, 255, 0)
 
@@ -44,7 +44,7 @@ def test_warp_carries_the_square_and_keeps_the_rest(rng):
     # The square's pixels, moved by (3, 7): the reference is a plain slice.
     np.testing.assert_array_equal(out.image[15:25, 12:22], painting[12:22, 5:15])
     # Pixels whose colour did not change and that no moved region covers: untouched.
-    same = (motion.labels_of(before) == motion.labels_of(after))
+    same = (labels.codes(before) == labels.codes(after))
     same[15:25, 12:22] = False
     np.testing.assert_array_equal(out.image[same], painting[same])
     # Still: everywhere but the uncovered part of the old square (blue now, red then).
@@ -53,6 +53,6 @@ def test_warp_carries_the_square_and_keeps_the_rest(rng):
     uncovered[15:25, 12:22] = False
     np.testing.assert_array_equal(out.still, (~uncovered).astype(np.float32))
     # The uncovered pixels are drawn from the blue region of the carried painting.
-    blue = (motion.labels_of(after) == motion.labels_of(np.array(BLUE, np.uint8)[None, None])[0, 0]) & ~uncovered
+    blue = (labels.codes(after) == labels.codes(np.array(BLUE))) & ~uncovered
     pool = {tuple(p) for p in out.image[blue]}
     assert all(tuple(p) in pool for p in out.image[uncovered])

@@ -121,8 +121,10 @@ def test_smaller_slices_give_the_same_matches_and_image(builtin_extractor):
     one = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=1)
     many = planner.plan((32, 32), (40, 40), LAYERS, (), True, 1, {"cpu": 64 * GIB}, slices=7)
     assert [lp.slices for lp in many.phases[0].layers] != [lp.slices for lp in one.phases[0].layers]
-    a = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor, one), key=jax.random.PRNGKey(0))
-    b = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor, many), key=jax.random.PRNGKey(0))
+    settings = recipe_for(opts, problem, builtin_extractor, one)
+    a = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
+    settings = recipe_for(opts, problem, builtin_extractor, many)
+    b = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
     np.testing.assert_allclose(a, b, atol=1e-2)
 
 

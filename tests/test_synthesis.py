@@ -22,7 +22,8 @@ def _paint(extractor, options, target_map=True, seed=0):
     problem = Problem(style, sem, None, doodle if target_map else None, doodle.shape[:2])
     if not target_map:
         problem = problem._replace(style_map=None)
-    return synthesis.synthesize(problem, extractor, recipe_for(options, problem, extractor), key=jax.random.PRNGKey(seed)), style
+    settings = recipe_for(options, problem, extractor)
+    return synthesis.synthesize(problem, extractor, settings, key=jax.random.PRNGKey(seed)), style
 
 
 def _region_means(img):
@@ -60,12 +61,14 @@ def test_too_small_phases_are_skipped_then_refused(builtin_extractor):
     events = []
     style, sem = two_textures(32)
     problem = Problem(style, None, None, None, (32, 32))
-    out = synthesis.synthesize(problem, builtin_extractor, recipe_for(FAST.replace(phases=2, iterations=2), problem, builtin_extractor), key=jax.random.PRNGKey(0), callback=events.append)
+    settings = recipe_for(FAST.replace(phases=2, iterations=2), problem, builtin_extractor)
+    out = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0), callback=events.append)
     assert out.shape == (32, 32, 3)
     assert [e.event for e in events if e.event in ("skipped", "phase")] == ["skipped", "phase"]
     tiny = problem._replace(size=(12, 12))
     with pytest.raises(synthesis.PhaseTooSmall, match="at least 24×24"):
-        synthesis.synthesize(tiny, builtin_extractor, recipe_for(FAST, tiny, builtin_extractor), key=jax.random.PRNGKey(0))
+        settings = recipe_for(FAST, tiny, builtin_extractor)
+        synthesis.synthesize(tiny, builtin_extractor, settings, key=jax.random.PRNGKey(0))
 
 
 def test_divergence_keeps_last_good_image(builtin_extractor):
@@ -74,7 +77,8 @@ def test_divergence_keeps_last_good_image(builtin_extractor):
     style, _ = two_textures(32)
     problem = Problem(style, None, None, None, (32, 32))
     with pytest.raises(DivergenceError) as info:
-        synthesis.synthesize(problem, builtin_extractor, recipe_for(FAST.replace(style_weight=float("inf"), iterations=2), problem, builtin_extractor), key=jax.random.PRNGKey(0))
+        settings = recipe_for(FAST.replace(style_weight=float("inf"), iterations=2), problem, builtin_extractor)
+        synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
     assert info.value.image.shape == (32, 32, 3)
     assert np.isfinite(info.value.image).all()
 
@@ -85,8 +89,9 @@ def test_two_styles_pool_their_patches(builtin_extractor):
     warm, cool = style[:, :24], style[:, 24:]  # two 48×24 styles of very different colours
     problem = Problem((warm, cool), None, None, None, (48, 48))
     options = FAST.replace(semantic_weight=0.0)
-    phase = prepare_phase(problem, builtin_extractor, recipe_for(options, problem, builtin_extractor), 1.0, (48, 48), key=jax.random.PRNGKey(0))
-    evaluate = make_evaluate(builtin_extractor, recipe_for(options, problem, builtin_extractor), phase)
+    settings = recipe_for(options, problem, builtin_extractor)
+    phase = prepare_phase(problem, builtin_extractor, settings, 1.0, (48, 48), key=jax.random.PRNGKey(0))
+    evaluate = make_evaluate(builtin_extractor, settings, phase)
     layers = BUILTIN.style_layers
     ev = evaluate(jnp.asarray(style, jnp.float32))  # the two styles side by side
     for layer in layers:
@@ -104,7 +109,8 @@ def test_two_styles_pool_their_patches(builtin_extractor):
 def test_two_styles_paint_end_to_end(builtin_extractor):
     style, _ = two_textures()
     problem = Problem((style[:, :24], style[:, 24:]), None, None, None, (32, 32))
-    out = synthesis.synthesize(problem, builtin_extractor, recipe_for(FAST.replace(iterations=3, semantic_weight=0.0), problem, builtin_extractor), key=jax.random.PRNGKey(0))
+    settings = recipe_for(FAST.replace(iterations=3, semantic_weight=0.0), problem, builtin_extractor)
+    out = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
     assert out.shape == (32, 32, 3) and np.isfinite(out).all()
 
 
@@ -140,13 +146,15 @@ def test_a_stalled_phase_ends_early_and_says_so(builtin_extractor):
     style, sem = two_textures(32)
     problem = Problem(style, None, None, None, (32, 32))
     opts = FAST.replace(iterations=40, stall_tolerance=0.5, stall_window=2)
-    synthesis.synthesize(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor), key=jax.random.PRNGKey(0), callback=events.append)
+    settings = recipe_for(opts, problem, builtin_extractor)
+    synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0), callback=events.append)
     done = [e for e in events if e.event == "done"][0]
     iterations = [e.iteration for e in events if e.event == "iteration"]
     assert 2 < done.iteration < 40 and iterations[-1] == done.iteration
     assert "stopped after" in done.message
     events.clear()
-    synthesis.synthesize(problem, builtin_extractor, recipe_for(opts.replace(stall_tolerance=0.0), problem, builtin_extractor), key=jax.random.PRNGKey(0), callback=events.append)
+    settings = recipe_for(opts.replace(stall_tolerance=0.0), problem, builtin_extractor)
+    synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0), callback=events.append)
     assert [e for e in events if e.event == "done"][0].iteration == 40
 
 
@@ -171,7 +179,8 @@ def test_hard_labels_keep_every_match_in_its_region(builtin_extractor, hard):
     doodle = swapped_doodle()
     problem = Problem(style, sem, None, doodle, doodle.shape[:2])
     opts = FAST.replace(hard_labels=hard, semantic_weight=0.05)  # a weak map: only hard labels hold the line
-    phase = prepare_phase(problem, builtin_extractor, recipe_for(opts, problem, builtin_extractor), 1.0, doodle.shape[:2], key=jax.random.PRNGKey(0))
+    settings = recipe_for(opts, problem, builtin_extractor)
+    phase = prepare_phase(problem, builtin_extractor, settings, 1.0, doodle.shape[:2], key=jax.random.PRNGKey(0))
     assert bool(phase.labels) == hard
     evaluate = make_evaluate(builtin_extractor, recipe_for(opts, problem, builtin_extractor), phase)
     x = jax.random.uniform(jax.random.PRNGKey(0), doodle.shape[:2] + (3,), jnp.float32, 16, 240)
@@ -192,7 +201,8 @@ def test_hard_labels_keep_every_match_in_its_region(builtin_extractor, hard):
 def _beige_share(extractor, options, seed_range):
     style, beige, green = flat_and_stripes()
     opts = options.replace(semantic_weight=0.0, seed_range=seed_range)
-    out = synthesis.synthesize(Problem(style, None, None, None, (48, 48)), extractor, recipe_for(opts, Problem(style, None, None, None, (48, 48)), extractor), key=jax.random.PRNGKey(0))
+    problem = Problem(style, None, None, None, (48, 48))
+    out = synthesis.synthesize(problem, extractor, recipe_for(opts, problem, extractor), key=jax.random.PRNGKey(0))
     px = out.reshape(-1, 3)
     return float(np.mean(np.linalg.norm(px - beige, axis=1) < np.linalg.norm(px - green, axis=1)))
 
@@ -223,7 +233,8 @@ def test_texture_synthesis_is_finished_in_the_style_pixels(builtin_extractor):
     palette = {tuple(p) for p in style.reshape(-1, 3).astype(int)}
     shares = {}
     for finish in ("auto", "none"):
-        out = synthesis.synthesize(problem, builtin_extractor, recipe_for(FAST.replace(semantic_weight=0.0, finish=finish), problem, builtin_extractor), key=jax.random.PRNGKey(0))
+        settings = recipe_for(FAST.replace(semantic_weight=0.0, finish=finish), problem, builtin_extractor)
+        out = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
         shares[finish] = np.mean([tuple(p) in palette for p in out.round().astype(int).reshape(-1, 3)])
     assert shares["auto"] == 1.0 and shares["none"] < 0.5, shares
     assert 0.2 < _beige_share(builtin_extractor, FAST, (128.0, 255.0)) < 0.8
@@ -258,7 +269,8 @@ def test_seamless_texture_tiles_without_a_seam(builtin_extractor):
     opts = Options.of(iterations=20, phases=2, random_seed=0, finish="none")  # the optimiser's own wrapping
     ratios = {}
     for seamless in (True, False):
-        out = synthesis.synthesize(problem, builtin_extractor, recipe_for(opts.replace(seamless=seamless), problem, builtin_extractor), key=jax.random.PRNGKey(0))
+        settings = recipe_for(opts.replace(seamless=seamless), problem, builtin_extractor)
+        out = synthesis.synthesize(problem, builtin_extractor, settings, key=jax.random.PRNGKey(0))
         ratios[seamless] = seam_ratio(out)
     assert ratios[True] <= 1.3, ratios
     assert ratios[False] > 1.3, ratios
@@ -326,7 +338,8 @@ def test_a_coarser_phase_in_tiles_crops_the_inputs_resized_to_that_phase(monkeyp
     monkeypatch.setattr(synthesis, "_run_phase", fake_phase)
     opts = Options.of(phases=2, random_seed=0, style_layers=("3_1", "4_1"), content_layers=("4_2",),
                       content_weight=10.0)
-    synthesis.synthesize(prob, None, recipe_for(opts, prob, None, planner.Plan((first,) + whole.phases[1:], whole.budgets)), key=jax.random.PRNGKey(0))
+    settings = recipe_for(opts, prob, None, planner.Plan((first,) + whole.phases[1:], whole.budgets))
+    synthesis.synthesize(prob, None, settings, key=jax.random.PRNGKey(0))
     layout = tiles.layout((72, 72), (44, 44), 16)
     assert [c[:2] for c in calls] == [(0, t.hw) for t in layout] + [(1, (144, 144))]
     for (_, _, sub), t in zip(calls, layout):

@@ -55,7 +55,8 @@ def main() -> None:
 
     def paint(plan):
         events = []
-        out = synthesis.synthesize(problem, extractor, recipe_for(opts, problem, extractor, plan), key=jax.random.PRNGKey(0), callback=events.append)
+        settings = recipe_for(opts, problem, extractor, plan)
+        out = synthesis.synthesize(problem, extractor, settings, key=jax.random.PRNGKey(0), callback=events.append)
         return np.asarray(out), events
 
     untiled, _ = paint(whole)

@@ -216,7 +216,8 @@ def match_all(config: EvalConfig, consts: Constants, raw: dict, penalty: dict) -
             new_penalty[l] = penalty[l]  # penalties apply to searched layers only
             continue
         biased = config.weights.variety != 0 or config.weights.occurrence != 0
-        m = patches.match(out, bank, penalty[l] if biased else None, consts.labels.get(l), track=config.weights.variety != 0)
+        m = patches.match(out, bank, penalty[l] if biased else None, consts.labels.get(l),
+                          track=config.weights.variety != 0)
         new_index[l] = m.index
         new_penalty[l] = config.weights.variety * m.history
         if config.weights.occurrence:

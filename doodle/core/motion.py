@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from doodle.core import labels
+from doodle.core.labels import codes, uncode
 
 
 class Shift(NamedTuple):
@@ -25,15 +25,6 @@ class Shift(NamedTuple):
     colour: tuple[int, int, int]
     dy: int
     dx: int
-
-
-def labels_of(map_rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 map -> (H, W) int64 colour codes (0xRRGGBB)."""
-    return labels.codes(map_rgb)
-
-
-def _colour(code: int) -> tuple[int, int, int]:
-    return (code >> 16) & 255, (code >> 8) & 255, code & 255
 
 
 class _Move(NamedTuple):
@@ -61,7 +52,7 @@ def region_shifts(before: np.ndarray, after: np.ndarray) -> list[Shift]:
 def _moves(before: np.ndarray, after: np.ndarray) -> list[_Move]:
     from scipy import ndimage
 
-    a, b = labels_of(before), labels_of(after)
+    a, b = codes(before), codes(after)
     moves = []
     for code in np.intersect1d(np.unique(a), np.unique(b)):
         was, now = a == code, b == code
@@ -81,7 +72,7 @@ def _moves(before: np.ndarray, after: np.ndarray) -> list[_Move]:
                 continue
             dy, dx = int(round(centre[0] - was_centres[i][0])), int(round(centre[1] - was_centres[i][1]))
             if dy or dx:
-                moves.append(_Move(_colour(int(code)), dy, dx, source))
+                moves.append(_Move(tuple(int(c) for c in uncode([code])[0]), dy, dx, source))
     return moves
 
 
@@ -129,18 +120,18 @@ def warp(painting: np.ndarray, before: np.ndarray, after: np.ndarray, *, rng: np
     from it by ``rng``.
     """
     image = np.asarray(painting, np.float32).copy()
-    labels = labels_of(before).copy()
-    new = labels_of(after)
+    regions = codes(before).copy()
+    new = codes(after)
     for move in _moves(before, after):
-        code = labels_of(np.array(move.colour, np.uint8)[None, None])[0, 0]
+        code = codes(np.array(move.colour))
         moved = _shifted(move.source, move.dy, move.dx, False)
         pixels = _shifted(np.asarray(painting, np.float32), move.dy, move.dx, 0.0)
         image[moved] = pixels[moved]
-        labels[moved] = code
-    still = labels == new
+        regions[moved] = code
+    still = regions == new
     for code in np.unique(new[~still]):
         where = (new == code) & ~still
-        source = (labels == code) & still
+        source = (regions == code) & still
         if not source.any():
             pool = image.reshape(-1, 3)
             image[where] = pool[rng.integers(0, len(pool), int(where.sum()))]

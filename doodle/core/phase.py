@@ -13,8 +13,8 @@ import jax
 import numpy as np
 
 from doodle.core import distribution, patches, vgg
-from doodle.core.labels import label_pair
 from doodle.core.extractor import Extractor
+from doodle.core.labels import label_pair
 from doodle.core.problem import Problem, palette_of, resize, scaled, semantic_channels, style_maps_of, styles_of
 from doodle.core.recipe import Recipe
 
@@ -78,7 +78,7 @@ def prepare_phase(
             pair = label_pair(np.asarray(out_sem), np.asarray(smap), palette, normed.valid)
             labels[layer] = jax.device_put(pair)
     dist = _distributions(per_style, dict(tsem, **{distribution.RGB: tsem_full}), palette, out_hw, style_layers,
-                          (recipe.weights.distribution_weight, recipe.weights.color_weight), key)
+                          recipe.weights, key)
     content = {}
     if content_layers:
         c = resize(problem.content, out_hw, seamless)
@@ -97,8 +97,8 @@ def _distributions(per_style, tsem, palette, out_hw, style_layers, weights, key)
     With flat-colour maps each label is its own region; otherwise the whole image is
     one (texture synthesis, plain transfer).
     """
-    distribution_weight, color_weight = weights
-    names = ((distribution.RGB,) if color_weight > 0 else ()) + (style_layers if distribution_weight > 0 else ())
+    names = (((distribution.RGB,) if weights.color_weight > 0 else ())
+             + (style_layers if weights.distribution_weight > 0 else ()))
     seed = np.asarray(jax.random.key_data(key)).ravel()
     dist = {}
     for name in names:

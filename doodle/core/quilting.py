@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 import jax
 import numpy as np
 
-from doodle.core import labels
+from doodle.core.labels import MAX_FLAT_COLOURS, codes
 
 BLOCK = 32  # side of a copied block, in style pixels: a few strokes
 OVERLAP_FRACTION = 3  # blocks overlap by BLOCK // 3: room for the cut to find a seam
@@ -48,7 +48,7 @@ MIN_BLOCK = 8  # a style smaller than this on a side is not quilted
 # At 10 the Coastline's sky above the rocks took the style's few blocks that hold a
 # rock border too (deep blue, in visible rectangles): bench/RESULTS.md, 2026-12-01 (quilting).
 MAP_WEIGHT = 1.0
-MAX_REGIONS = labels.MAX_FLAT_COLOURS
+MAX_REGIONS = MAX_FLAT_COLOURS
 # The blocks already placed weigh twice the guide, per pixel of the overlap: where
 # they disagree (the painting's stripes in one phase, the neighbour's in another), the
 # texture carries on rather than break at the seam (E&F's alpha weighs them likewise).
@@ -177,10 +177,10 @@ def _labels(painting_map: np.ndarray, hw: tuple[int, int]) -> Optional[np.ndarra
     """(H, W, 3) map -> (h, w) int64, one number per colour, padded to ``hw`` as the
     guide is; None when the map has more than MAX_REGIONS colours (not flat regions:
     then no block is mended region by region)."""
-    codes = labels.codes(np.asarray(painting_map)[..., :3].round())
-    if len(np.unique(codes)) > MAX_REGIONS:
+    packed = codes(np.asarray(painting_map)[..., :3].round())
+    if len(np.unique(packed)) > MAX_REGIONS:
         return None
-    return np.pad(codes, ((0, hw[0] - codes.shape[0]), (0, hw[1] - codes.shape[1])), mode="edge")
+    return np.pad(packed, ((0, hw[0] - packed.shape[0]), (0, hw[1] - packed.shape[1])), mode="edge")
 
 
 def _choose(at: np.ndarray, costs, cands: "_Candidates", rng: np.random.Generator) -> np.ndarray:
@@ -420,9 +420,9 @@ class _Candidates:
         moved = np.stack([np.repeat(at[:, 0], len(dy)), (at[:, 1:2] + dy).ravel(), (at[:, 2:3] + dx).ravel()], 1)
         limits = np.array([[s.shape[0] - self.b, s.shape[1] - self.b] for s in self.sources])[moved[:, 0]]
         inside = np.all((moved[:, 1:] >= 0) & (moved[:, 1:] <= limits), axis=1)
-        codes = np.unique(self._code(moved[inside]))
-        codes = codes[~np.isin(codes, self._code(known))]
-        return np.stack([codes >> 40, (codes >> 20) & 0xFFFFF, codes & 0xFFFFF], axis=1)
+        positions = np.unique(self._code(moved[inside]))
+        positions = positions[~np.isin(positions, self._code(known))]
+        return np.stack([positions >> 40, (positions >> 20) & 0xFFFFF, positions & 0xFFFFF], axis=1)
 
     @staticmethod
     def _code(at: np.ndarray) -> np.ndarray:

@@ -136,11 +136,11 @@ def flicker(frames: Sequence[np.ndarray], maps: Sequence[np.ndarray]) -> float:
     """Mean absolute difference between consecutive frames' pixels (over the colour
     channels) where the map did not change between them: how much of what should
     stand still moves. (N, H, W, 3) frames and (N, H, W, 3) uint8 maps."""
-    from doodle.core.motion import labels_of
+    from doodle.core.labels import codes
 
     total, count = 0.0, 0
     for k in range(1, len(frames)):
-        same = labels_of(maps[k]) == labels_of(maps[k - 1])
+        same = codes(maps[k]) == codes(maps[k - 1])
         d = np.abs(np.asarray(frames[k], np.float32) - np.asarray(frames[k - 1], np.float32))
         total += float(d[same].sum())
         count += int(same.sum()) * 3
